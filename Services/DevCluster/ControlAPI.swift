@@ -1,0 +1,107 @@
+import Foundation
+import Hummingbird
+
+/// The HTTP control interface (see README.md for the endpoints).
+enum ControlAPI {
+    static func router(cluster: MockCluster) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(ProblemMiddleware())
+
+        router.get("/") { _, _ in
+            try json(["endpoints": [
+                "GET /status", "GET /healthz",
+                "POST /brokers/{id|all}/pause[?ms=N]", "POST /brokers/{id|all}/resume",
+                "POST /brokers/{id|all}/down", "POST /brokers/{id|all}/up",
+                "POST /brokers/{id}/evacuate[?group=G...]", "POST /leaders/rebalance[?group=G...]",
+            ]])
+        }
+        router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+        router.get("/status") { _, _ in try json(await cluster.status()) }
+
+        router.post("/brokers/:id/pause") { request, context in
+            let ms = try optionalInt(request, "ms", in: 1...Int(Int32.max))
+            return try json(await cluster.pause(try target(context), ms: ms))
+        }
+        router.post("/brokers/:id/resume") { _, context in try json(await cluster.resume(try target(context))) }
+        router.post("/brokers/:id/down") { _, context in try json(await cluster.down(try target(context))) }
+        router.post("/brokers/:id/up") { _, context in try json(await cluster.up(try target(context))) }
+        router.post("/brokers/:id/evacuate") { request, context in
+            guard case .one(let id) = try target(context) else {
+                throw DevClusterProblem.badRequest("evacuate takes one broker id, not 'all'")
+            }
+            return try json(await cluster.evacuate(id, groups: try await groupNames(request)))
+        }
+        router.post("/leaders/rebalance") { request, _ in
+            try json(await cluster.rebalance(groups: try await groupNames(request)))
+        }
+        return router
+    }
+
+    private static func target(_ context: BasicRequestContext) throws -> BrokerTarget {
+        let raw = context.parameters.get("id") ?? ""
+        if raw == "all" { return .all }
+        guard let id = Int(raw) else {
+            throw DevClusterProblem.badRequest("broker id must be an integer or 'all', got '\(raw)'")
+        }
+        return .one(id)
+    }
+
+    private static func optionalInt(_ request: Request, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw DevClusterProblem.badRequest("query parameter \(name) must be an integer in \(range), got '\(raw)'")
+        }
+        return value
+    }
+
+    private struct GroupsBody: Decodable { var groups: [String]? }
+
+    /// Extra consumer groups: `?group=a&group=b`, `?groups=a,b` or a JSON body `{"groups": [...]}`.
+    private static func groupNames(_ request: Request) async throws -> [String] {
+        var names = request.uri.queryParameters.getAll("group")
+        names += request.uri.queryParameters.getAll("groups").flatMap { $0.split(separator: ",").map(String.init) }
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024)
+        if body.readableBytes > 0 {
+            do {
+                names += try JSONDecoder().decode(GroupsBody.self, from: Data(body.readableBytesView)).groups ?? []
+            } catch {
+                throw DevClusterProblem.badRequest(#"body must be JSON like {"groups": ["order"]}: \#(error)"#)
+            }
+        }
+        names = names.map { $0.trimmingCharacters(in: .whitespaces) }
+        if names.contains(where: \.isEmpty) { throw DevClusterProblem.badRequest("empty group name") }
+        return names
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok,
+                                   contentType: String = "application/json") throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+        return Response(status: status, headers: [.contentType: contentType],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// Every error, including unknown routes, answers with a problem+json body.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
+        let problem: DevClusterProblem
+        do {
+            return try await next(request, context)
+        } catch let error as DevClusterProblem {
+            problem = error
+        } catch let error as HTTPError {
+            let detail = error.status == .notFound
+                ? "no endpoint \(request.method) \(request.uri.path); GET / lists them"
+                : error.body ?? error.status.reasonPhrase
+            problem = .init(status: error.status.code, title: error.status.reasonPhrase, detail: detail)
+        } catch {
+            problem = .init(status: 500, title: "Internal Server Error", detail: "\(error)")
+        }
+        return try ControlAPI.json(problem, status: .init(code: problem.status),
+                                   contentType: "application/problem+json")
+    }
+}

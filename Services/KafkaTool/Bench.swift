@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import Kafka
+
+/// Produce and consume throughput of this library beside kcat (same librdkafka, same cluster,
+/// same properties, same run). Each side runs as its own process and is timed from the
+/// outside the same way, start-up and connection included, so the comparison is like for like.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Throughput of kafka-tool vs kcat: produce and consume, 200-byte values by default.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option var messages = 100_000
+    @Option(help: "Value size in bytes.") var size = 200
+    @Option var partitions = 12
+    @Option var runs = 3
+    @Option var kcat = "/usr/bin/kcat"
+
+    struct Sample { var kcat: Double; var swift: Double }
+
+    func run() async throws {
+        guard FileManager.default.isExecutableFile(atPath: kcat) else {
+            throw ValidationError("kcat not found at \(kcat): apt-get install kcat, or pass --kcat PATH")
+        }
+        let configuration = try connection.configuration()
+        let servers = configuration["bootstrap.servers"]!
+        // Both clients get exactly the producer properties the platform uses.
+        let shared = KafkaConfiguration.producerDefaults.merging(connection.properties.reduce(into: [:]) { result, property in
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { result[parts[0]] = parts[1] }
+        }) { _, new in new }
+        let propertyArguments = shared.sorted { $0.key < $1.key }.flatMap { ["-X", "\($0.key)=\($0.value)"] }
+
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let input = work.appendingPathComponent("records.txt")
+        let value = String(repeating: "x", count: size)
+        try (0..<messages).map { "key-\($0)\t\(value)" }.joined(separator: "\n").appending("\n")
+            .write(to: input, atomically: true, encoding: .utf8)
+
+        let admin = try KafkaAdmin(configuration: configuration)
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var produce: [Sample] = []
+        var consume: [Sample] = []
+        for run in 1...runs {
+            let kcatTopic = "bench-kcat-\(run)-\(UUID().uuidString.prefix(8))"
+            let swiftTopic = "bench-swift-\(run)-\(UUID().uuidString.prefix(8))"
+            _ = try await admin.createTopics([kcatTopic, swiftTopic].map {
+                NewTopic(name: $0, partitions: partitions, replicationFactor: 3)
+            })
+            let kcatProduce = try timed(kcat, ["-P", "-b", servers, "-t", kcatTopic, "-K", "\t", "-l", input.path] + propertyArguments)
+            let swiftProduce = try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTopic,
+                                              "--count", "\(messages)", "--size", "\(size)"] + propertyArguments)
+            let kcatConsume = try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q",
+                                               "-f", "%k %s\n", "-X", "fetch.wait.max.ms=5"])
+            let swiftConsume = try timed(me, ["consume", "--bootstrap", servers, "--topic", swiftTopic,
+                                              "--count", "\(messages)", "--quiet", "-X", "fetch.wait.max.ms=5"])
+            produce.append(Sample(kcat: Double(messages) / kcatProduce, swift: Double(messages) / swiftProduce))
+            consume.append(Sample(kcat: Double(messages) / kcatConsume, swift: Double(messages) / swiftConsume))
+            print(String(format: "run %d: produce kcat %.0f/s swift %.0f/s | consume kcat %.0f/s swift %.0f/s",
+                         run, produce.last!.kcat, produce.last!.swift, consume.last!.kcat, consume.last!.swift))
+        }
+        await admin.close()
+        report("produce", produce)
+        report("consume", consume)
+    }
+
+    private func report(_ name: String, _ samples: [Sample]) {
+        let kcat = median(samples.map(\.kcat))
+        let swift = median(samples.map(\.swift))
+        print(String(format: "%@ (median of %d, %d x %d B): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat",
+                     name, samples.count, messages, size, kcat, swift, swift / kcat * 100))
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+
+    /// Wall-clock seconds of one process run; fails if it exits non-zero.
+    private func timed(_ executable: String, _ arguments: [String]) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        let start = ContinuousClock.now
+        try process.run()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let elapsed = ContinuousClock.now - start
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("\(executable) \(arguments.prefix(2).joined(separator: " ")) failed (\(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self))")
+        }
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}

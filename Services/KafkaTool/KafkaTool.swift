@@ -1,0 +1,205 @@
+import ArgumentParser
+import EventSchema
+import Foundation
+import Kafka
+import Logging
+
+@main
+struct KafkaTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-tool",
+        abstract: "Produce, consume, create the catalog's topics and benchmark, with the platform's own Kafka library.",
+        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self])
+}
+
+/// Where the cluster is and how to talk to it; shared by every subcommand.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Bootstrap servers, host:port[,host:port]. Default: $KAFKA_BOOTSTRAP.")
+    var bootstrap: String?
+
+    @Option(help: "Read the bootstrap servers from this file (the dev cluster writes one).")
+    var bootstrapFile: String?
+
+    @Flag(help: "Apply the short timeouts the embedded dev cluster needs (see Services/DevCluster/README.md).")
+    var devCluster = false
+
+    @Option(name: .customShort("X"), help: "A librdkafka property, key=value (repeatable).")
+    var properties: [String] = []
+
+    func configuration() throws -> KafkaConfiguration {
+        let servers: String
+        if let bootstrap {
+            servers = bootstrap
+        } else if let bootstrapFile {
+            guard let text = try? String(contentsOfFile: bootstrapFile, encoding: .utf8) else {
+                throw ValidationError("cannot read --bootstrap-file \(bootstrapFile); is the dev cluster running?")
+            }
+            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let fromEnvironment = ProcessInfo.processInfo.environment["KAFKA_BOOTSTRAP"] {
+            servers = fromEnvironment
+        } else {
+            throw ValidationError("say where Kafka is: --bootstrap host:port, --bootstrap-file FILE or KAFKA_BOOTSTRAP")
+        }
+        var configuration = KafkaConfiguration(bootstrapServers: servers)
+        if devCluster { configuration = configuration.merging(KafkaConfiguration.devClusterTuning) }
+        for property in properties {
+            guard let equals = property.firstIndex(of: "=") else {
+                throw ValidationError("-X \(property): expected key=value")
+            }
+            configuration[String(property[..<equals])] = String(property[property.index(after: equals)...])
+        }
+        return configuration
+    }
+}
+
+func makeLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}
+
+struct Produce: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Produce COUNT records of SIZE bytes, keyed PREFIX-N; prints one JSON line per record with --print.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option var topic: String
+    @Option var count = 1000
+    @Option(help: "Value size in bytes.") var size = 200
+    @Option var keyPrefix = "key"
+    @Option(help: "Records per send call (each call waits for its acknowledgements).") var batch = 5000
+    @Option(name: .customLong("header"), help: "A header on every record, name=value (repeatable).") var headers: [String] = []
+    @Flag(help: "Print where each record landed.") var print = false
+
+    func run() async throws {
+        let producer = try KafkaProducer(configuration: try connection.configuration(), logger: makeLogger("kafka-tool.produce"))
+        let recordHeaders = headers.map { header -> KafkaHeader in
+            let parts = header.split(separator: "=", maxSplits: 1).map(String.init)
+            return KafkaHeader(key: parts[0], text: parts.count > 1 ? parts[1] : "")
+        }
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        var failures = 0
+        var sent = 0
+        let t0 = ContinuousClock.now
+        let (topic, keyPrefix, count, batch, print) = (topic, keyPrefix, count, batch, print)
+        while sent < count {
+            let upper = min(count, sent + batch)
+            let messages = (sent..<upper).map { i in
+                OutgoingMessage(topic: topic, key: Array("\(keyPrefix)-\(i)".utf8), value: value, headers: recordHeaders)
+            }
+            for (i, outcome) in try await producer.send(messages).enumerated() {
+                switch outcome {
+                case .success(let report) where print:
+                    Swift.print(#"{"key":"\#(keyPrefix)-\#(sent + i)","partition":\#(report.partition),"offset":\#(report.offset)}"#)
+                case .success: break
+                case .failure(let error):
+                    failures += 1
+                    FileHandle.standardError.write(Data("record \(keyPrefix)-\(sent + i): \(error)\n".utf8))
+                }
+            }
+            sent = upper
+            if ProcessInfo.processInfo.environment["TIMING"] != nil { FileHandle.standardError.write(Data("sent \(sent) at \(ContinuousClock.now - t0)\n".utf8)) }
+        }
+        await producer.close()
+        if ProcessInfo.processInfo.environment["TIMING"] != nil { FileHandle.standardError.write(Data("closed at \(ContinuousClock.now - t0)\n".utf8)) }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+struct Consume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Consume and print one JSON line per record (topic, partition, offset, key, value size, headers).")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option var topic: String
+    @Option(help: "Join this consumer group (offsets committed after each printed batch). Without it, read every partition from the beginning.")
+    var group: String?
+    @Option(help: "Stop after this many records.") var count: Int?
+    @Option(help: "Stop after this many seconds without a record.") var idleExit: Double?
+    @Flag(help: "Print nothing per record; only the final count on stderr.") var quiet = false
+
+    func run() async throws {
+        let configuration = try connection.configuration()
+        let logger = makeLogger("kafka-tool.consume")
+        let consumer: KafkaConsumer
+        if let group {
+            consumer = try KafkaConsumer(configuration: configuration, groupID: group, topics: [topic], logger: logger)
+        } else {
+            let admin = try KafkaAdmin(configuration: configuration)
+            let metadata = try await admin.metadata(topic: topic)
+            await admin.close()
+            guard let partitions = metadata.topics[topic]?.partitions, !partitions.isEmpty else {
+                throw ValidationError("topic \(topic) does not exist")
+            }
+            consumer = try KafkaConsumer(configuration: configuration, partitions: Dictionary(uniqueKeysWithValues: partitions.map {
+                (TopicPartition(topic: topic, partition: $0.id), KafkaConsumer.beginning)
+            }), logger: logger)
+        }
+        var received = 0
+        var lastRecord = ContinuousClock.now
+        let out = FileHandle.standardOutput
+        while count.map({ received < $0 }) ?? true {
+            let batch = try await consumer.poll(maxMessages: count.map { $0 - received } ?? 1000)
+            if batch.isEmpty {
+                if let idleExit, ContinuousClock.now - lastRecord > .milliseconds(Int(idleExit * 1000)) { break }
+                continue
+            }
+            lastRecord = .now
+            received += batch.count
+            if !quiet {
+                var lines = ""
+                for message in batch {
+                    let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? ""
+                    let headers = message.headers.map { "\"\($0.key)\"" }.joined(separator: ",")
+                    lines += #"{"topic":"\#(message.topic)","partition":\#(message.partition),"offset":\#(message.offset),"key":"\#(key)","size":\#(message.value?.count ?? 0),"headers":[\#(headers)]}"# + "\n"
+                }
+                out.write(Data(lines.utf8))
+            }
+            if group != nil {
+                var next: [TopicPartition: Int64] = [:]
+                for message in batch { next[message.topicPartition] = message.offset + 1 }
+                await consumer.commit(next)
+            }
+        }
+        await consumer.close()
+        FileHandle.standardError.write(Data("consumed \(received)\n".utf8))
+    }
+}
+
+struct CreateTopics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-topics",
+        abstract: "Create every topic of the catalog (idempotent): the compose stack's topic-init job.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option var partitions = TopicCatalog.defaultPartitions
+    @Option var replicationFactor = TopicCatalog.replicationFactor
+    @Option var minInsyncReplicas = TopicCatalog.minInSyncReplicas
+
+    func run() async throws {
+        let admin = try KafkaAdmin(configuration: try connection.configuration(), logger: makeLogger("kafka-tool.admin"))
+        let topics = TopicCatalog.all.map {
+            NewTopic(name: $0.name, partitions: partitions, replicationFactor: replicationFactor,
+                     configs: ["min.insync.replicas": "\(minInsyncReplicas)"])
+        }
+        let outcome = try await admin.createTopics(topics)
+        await admin.close()
+        for topic in TopicCatalog.all {
+            print("\(topic.name): \(outcome[topic.name]?.rawValue ?? "unknown")")
+        }
+    }
+}
+
+struct Describe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print brokers and, per topic, the leader of each partition.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let admin = try KafkaAdmin(configuration: try connection.configuration(), logger: makeLogger("kafka-tool.admin"))
+        let metadata = try await admin.metadata()
+        await admin.close()
+        for (id, address) in metadata.brokers.sorted(by: { $0.key < $1.key }) { print("broker \(id) \(address)") }
+        for topic in metadata.topics.values.sorted(by: { $0.name < $1.name }) {
+            print("\(topic.name) partitions=\(topic.partitions.count) leaders=\(topic.partitions.map { String($0.leader) }.joined(separator: ","))")
+        }
+    }
+}

@@ -1,0 +1,3 @@
+// librdkafka's C API plus the mock cluster used by the embedded dev cluster.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>

@@ -1,0 +1,317 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// A group consumer with manual offsets: the application decides where each assigned
+/// partition starts (its own database is the truth) and when to commit.
+///
+/// Every librdkafka call for the handle runs on one dedicated thread, in order, so `poll`,
+/// `commit`, `pause` and the rebalance hooks never race and never block Swift's pool.
+/// Messages of a partition come out in offset order.
+public final class KafkaConsumer: @unchecked Sendable {
+    private let native: NativeHandle
+    private let callbacks: ClientCallbacks
+    private let worker: BlockingWorker
+    private let hooks: RebalanceHooks
+    private let logger: Logger
+    private let lock = NSLock()
+    private var assigned: Set<TopicPartition> = []
+    private var closed = false
+    /// Topic names by librdkafka topic handle: saves a String per message.
+    private var topicNames: [OpaquePointer: String] = [:]
+
+    /// The group this member belongs to; `nil` for a consumer with a fixed assignment.
+    public let groupID: String?
+
+    /// Joins `groupID` and follows `topics`; the group decides which partitions are ours, and
+    /// `hooks` decide where each one starts.
+    public convenience init(configuration: KafkaConfiguration, groupID: String, topics: [String],
+                            hooks: RebalanceHooks = RebalanceHooks(), logger: Logger = Logger(label: "kafka.consumer"),
+                            onStatistics: (@Sendable (String) -> Void)? = nil) throws {
+        try self.init(configuration: configuration, groupID: groupID, hooks: hooks, logger: logger, onStatistics: onStatistics)
+        try subscribe(topics)
+    }
+
+    /// Reads exactly these partitions from the given offsets (`KafkaConsumer.beginning`,
+    /// `.end` or a real offset), outside any group: for tools, audits and benchmarks.
+    public convenience init(configuration: KafkaConfiguration, partitions: [TopicPartition: Int64],
+                            logger: Logger = Logger(label: "kafka.consumer")) throws {
+        var configuration = configuration
+        // librdkafka 2.0.2 refuses assign() without a group.id; this one never joins or commits.
+        configuration["group.id"] = "unjoined-\(UUID().uuidString)"
+        try self.init(configuration: configuration, groupID: nil, hooks: RebalanceHooks(), logger: logger, onStatistics: nil)
+        let list = makeList(partitions.keys, offsets: partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(native.pointer, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(native.pointer)
+            worker.stop()
+            throw KafkaError(err, operation: "assign")
+        }
+        assigned = Set(partitions.keys)
+    }
+
+    public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)
+    public static let end = Int64(RD_KAFKA_OFFSET_END)
+
+    private init(configuration: KafkaConfiguration, groupID: String?, hooks: RebalanceHooks, logger: Logger,
+                 onStatistics: (@Sendable (String) -> Void)?) throws {
+        var configuration = configuration.merging(
+            KafkaConfiguration.consumerDefaults.filter { configuration[$0.key] == nil })
+        if let groupID { configuration["group.id"] = groupID }
+        self.groupID = groupID
+        self.hooks = hooks
+        self.logger = logger
+        worker = BlockingWorker(name: "kafka-consumer-\(groupID ?? "assigned")")
+        let callbacks = ClientCallbacks(logger: logger, onStatistics: onStatistics)
+        self.callbacks = callbacks
+        let handle = try makeClientHandle(type: RD_KAFKA_CONSUMER, configuration: configuration, callbacks: callbacks) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
+                guard let rk, let partitions, let opaque else { return }
+                let callbacks = Unmanaged<ClientCallbacks>.fromOpaque(opaque).takeUnretainedValue()
+                callbacks.onRebalance?(rk, err, partitions)
+            }
+        }
+        native = NativeHandle(pointer: handle)
+        callbacks.onRebalance = { [unowned self] rk, err, list in self.rebalance(rk, err, list) }
+        // Rebalances, errors and logs are then served by the consumer's own poll.
+        rd_kafka_poll_set_consumer(handle)
+    }
+
+    private func subscribe(_ topics: [String]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        let err = rd_kafka_subscribe(native.pointer, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(native.pointer)
+            worker.stop()
+            throw KafkaError(err, operation: "subscribe to \(topics.joined(separator: ","))")
+        }
+    }
+
+    /// Partitions currently assigned to this member.
+    public var assignment: Set<TopicPartition> { lock.withLock { assigned } }
+
+    public var latestStatistics: String? { callbacks.latestStatistics }
+
+    /// Waits up to `timeout` for the first message, then takes whatever else is already
+    /// fetched, up to `maxMessages`. Returns an empty array when nothing arrived in time.
+    public func poll(maxMessages: Int = 1000, timeout: Duration = .milliseconds(100)) async throws -> [ConsumedMessage] {
+        let timeoutMs = milliseconds(timeout)
+        return try await worker.run { [self] in
+            guard !lock.withLock({ closed }) else { throw KafkaError.local("consumer is closed", operation: "poll") }
+            var batch: [ConsumedMessage] = []
+            var wait = timeoutMs
+            while batch.count < maxMessages, let message = rd_kafka_consumer_poll(native.pointer, wait) {
+                wait = 0
+                defer { rd_kafka_message_destroy(message) }
+                if let consumed = try convert(message) { batch.append(consumed) }
+            }
+            return batch
+        }
+    }
+
+    /// An endless sequence of non-empty batches; ends when the task is cancelled or the consumer closed.
+    public func batches(maxMessages: Int = 1000) -> Batches {
+        Batches(consumer: self, maxMessages: maxMessages)
+    }
+
+    public struct Batches: AsyncSequence, Sendable {
+        public typealias Element = [ConsumedMessage]
+        let consumer: KafkaConsumer
+        let maxMessages: Int
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let consumer: KafkaConsumer
+            let maxMessages: Int
+
+            public mutating func next() async throws -> [ConsumedMessage]? {
+                while !Task.isCancelled {
+                    if consumer.isClosed { return nil }
+                    let batch = try await consumer.poll(maxMessages: maxMessages)
+                    if !batch.isEmpty { return batch }
+                }
+                return nil
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(consumer: consumer, maxMessages: maxMessages)
+        }
+    }
+
+    var isClosed: Bool { lock.withLock { closed } }
+
+    /// Commits to the group (for lag monitoring and tools); `offsets` are next offsets to read.
+    /// Asynchronous: a failure is logged, since the application's database holds the truth.
+    public func commit(_ offsets: [TopicPartition: Int64]) async {
+        guard !offsets.isEmpty else { return }
+        await worker.run { [self] in
+            guard !lock.withLock({ closed }) else { return }
+            let list = makeList(offsets.keys, offsets: offsets)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_commit(native.pointer, list, 1)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                logger.warning("\(KafkaError(err, operation: "commit offsets"))")
+            }
+        }
+    }
+
+    /// Stops fetching from these partitions (e.g. while the application cannot make progress).
+    public func pause(_ partitions: [TopicPartition]) async throws {
+        try await changeFlow(partitions, pause: true)
+    }
+
+    public func resume(_ partitions: [TopicPartition]) async throws {
+        try await changeFlow(partitions, pause: false)
+    }
+
+    private func changeFlow(_ partitions: [TopicPartition], pause: Bool) async throws {
+        try await worker.run { [self] in
+            let list = makeList(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = pause ? rd_kafka_pause_partitions(native.pointer, list) : rd_kafka_resume_partitions(native.pointer, list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, operation: pause ? "pause" : "resume") }
+        }
+    }
+
+    /// Leaves the group (revoking through the hooks) and frees the handle.
+    public func close() async {
+        guard lock.withLock({ () -> Bool in
+            defer { closed = true }
+            return !closed
+        }) else { return }
+        await worker.run { [self] in
+            let err = rd_kafka_consumer_close(native.pointer)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("\(KafkaError(err, operation: "close consumer"))") }
+            rd_kafka_destroy(native.pointer)
+        }
+        worker.stop()
+    }
+
+    // MARK: - On the poll thread
+
+    private func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let partitions = partitionsOf(list)
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            let offsets = startingOffsets(for: partitions)
+            for i in 0..<Int(list.pointee.cnt) {
+                let element = list.pointee.elems[i]
+                let key = TopicPartition(topic: String(cString: element.topic), partition: element.partition)
+                // The stored offset + 1 from the application; INVALID means "committed or reset policy".
+                list.pointee.elems[i].offset = offsets[key] ?? Int64(RD_KAFKA_OFFSET_INVALID)
+            }
+            logger.info("assigned \(partitions.count) partitions", metadata: ["partitions": "\(partitions.sorted { $0.description < $1.description })", "offsets": "\(offsets.count) from the application"])
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, list) { logger.error("\(KafkaError(consuming: error, operation: "incremental assign"))") }
+            } else {
+                let result = rd_kafka_assign(rk, list)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("\(KafkaError(result, operation: "assign"))") }
+            }
+            lock.withLock { assigned.formUnion(partitions) }
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            logger.info("revoking \(partitions.count) partitions", metadata: ["lost": "\(lost)"])
+            blockOn { await self.hooks.onRevoke(partitions, lost) }
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(rk, list) { logger.error("\(KafkaError(consuming: error, operation: "incremental unassign"))") }
+            } else {
+                _ = rd_kafka_assign(rk, nil)
+            }
+            lock.withLock { assigned.subtract(partitions) }
+        default:
+            logger.error("\(KafkaError(err, operation: "rebalance"))")
+            _ = rd_kafka_assign(rk, nil)
+            lock.withLock { assigned.removeAll() }
+        }
+    }
+
+    private func startingOffsets(for partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        var delay = 0.1
+        while true {
+            let result = blockOn { () -> Result<[TopicPartition: Int64], Error> in
+                do { return .success(try await self.hooks.onAssign(partitions)) } catch { return .failure(error) }
+            }
+            switch result {
+            case .success(let offsets): return offsets
+            case .failure(let error):
+                logger.error("cannot learn starting offsets, retrying in \(delay)s: \(error)")
+                Thread.sleep(forTimeInterval: delay * Double.random(in: 0.5...1.5))
+                delay = min(delay * 2, 5)
+            }
+        }
+    }
+
+    /// Runs async work to completion from the poll thread (which is ours to block).
+    private func blockOn<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        Task.detached {
+            box.value = await body()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
+    }
+
+    private func convert(_ message: UnsafeMutablePointer<rd_kafka_message_t>) throws -> ConsumedMessage? {
+        let record = message.pointee
+        guard record.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            if record.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+            let error = KafkaError(record.err, operation: "consume")
+            if rd_kafka_fatal_error(native.pointer, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR { throw error }
+            logger.warning("\(error)")
+            return nil
+        }
+        let topic: String
+        if let rkt = record.rkt, let known = topicNames[rkt] {
+            topic = known
+        } else {
+            topic = String(cString: rd_kafka_topic_name(record.rkt))
+            if let rkt = record.rkt { topicNames[rkt] = topic }
+        }
+        let key = record.key.map { Array(UnsafeRawBufferPointer(start: $0, count: record.key_len)) }
+        let value = record.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: record.len)) }
+        var headers: [KafkaHeader] = []
+        var native: OpaquePointer?
+        if rd_kafka_message_headers(message, &native) == RD_KAFKA_RESP_ERR_NO_ERROR, let native {
+            var index = 0
+            var name: UnsafePointer<CChar>?
+            var data: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(native, index, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                headers.append(KafkaHeader(key: String(cString: name!),
+                                           value: data.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                index += 1
+            }
+        }
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+        return ConsumedMessage(topic: topic, partition: record.partition, offset: record.offset, key: key, value: value,
+                               headers: headers, timestampMs: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
+    }
+}
+
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+func partitionsOf(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartition] {
+    (0..<Int(list.pointee.cnt)).map { i in
+        let element = list.pointee.elems[i]
+        return TopicPartition(topic: String(cString: element.topic), partition: element.partition)
+    }
+}
+
+/// A new C partition list (caller destroys it), with offsets where given.
+func makeList(_ partitions: some Sequence<TopicPartition>, offsets: [TopicPartition: Int64] = [:]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+    let list = rd_kafka_topic_partition_list_new(8)!
+    for partition in partitions {
+        let element = rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)!
+        if let offset = offsets[partition] { element.pointee.offset = offset }
+    }
+    return list
+}

@@ -1,0 +1,301 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// An idempotent producer whose sends resume when the broker has acknowledged the record.
+///
+/// A dedicated thread polls librdkafka for delivery reports; each report completes the
+/// `send` that enqueued it. When librdkafka's local queue is full the sender waits for
+/// deliveries to make room (back-pressure) instead of dropping or failing the record.
+public final class KafkaProducer: @unchecked Sendable {
+    private let native: NativeHandle
+    private var handle: OpaquePointer { native.pointer }
+    private let callbacks: ClientCallbacks
+    private let space = QueueSpaceSignal()
+    private let logger: Logger
+    private let pollerDone = DispatchSemaphore(value: 0)
+    private let stateLock = NSLock()
+    private var polling = true
+    private var closed = false
+    /// Topic handles by name. Created with rd_kafka_topic_new, which asks for the topic's
+    /// metadata at once; producing by name instead waits for librdkafka's 1 s topic scan.
+    private var topicHandles: [String: OpaquePointer] = [:]
+
+    public init(configuration: KafkaConfiguration, logger: Logger = Logger(label: "kafka.producer"),
+                onStatistics: (@Sendable (String) -> Void)? = nil) throws {
+        let configuration = configuration.merging(
+            KafkaConfiguration.producerDefaults.filter { configuration[$0.key] == nil })
+        self.logger = logger
+        callbacks = ClientCallbacks(logger: logger, onStatistics: onStatistics)
+        native = NativeHandle(pointer: try makeClientHandle(type: RD_KAFKA_PRODUCER, configuration: configuration, callbacks: callbacks) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
+                guard let message, let ticket = message.pointee._private else { return }
+                Unmanaged<DeliveryTicket>.fromOpaque(ticket).takeRetainedValue().complete(with: message)
+            }
+        })
+        let thread = Thread { [native, space, pollerDone, unowned(unsafe) self] in
+            while self.isPolling {
+                // Serves delivery reports (and log/stats callbacks); wakes as soon as one is ready.
+                if rd_kafka_poll(native.pointer, 10) > 0 { space.signal() }
+            }
+            pollerDone.signal()
+        }
+        thread.name = "kafka-producer-poll"
+        thread.start()
+    }
+
+    private var isPolling: Bool { stateLock.withLock { polling } }
+
+    /// The latest statistics JSON (needs `statistics.interval.ms` > 0).
+    public var latestStatistics: String? { callbacks.latestStatistics }
+
+    /// Records enqueued locally and not yet acknowledged by a broker.
+    public var outstandingCount: Int { Int(rd_kafka_outq_len(handle)) }
+
+    /// Sends one record and returns once the broker acknowledged it.
+    public func send(_ message: OutgoingMessage) async throws -> DeliveryReport {
+        try await send([message])[0].get()
+    }
+
+    /// Enqueues every record (in order, so records of one key keep their order) and returns
+    /// each one's outcome once all are acknowledged or failed. A failed record does not stop
+    /// the others; callers that need all-or-nothing check every result.
+    public func send(_ messages: [OutgoingMessage]) async throws -> [Result<DeliveryReport, KafkaError>] {
+        guard !messages.isEmpty else { return [] }
+        let batch = DeliveryBatch(count: messages.count)
+        var lastTopic: (name: String, handle: OpaquePointer)?
+        for (index, message) in messages.enumerated() {
+            let topic: OpaquePointer
+            if let lastTopic, lastTopic.name == message.topic {
+                topic = lastTopic.handle
+            } else {
+                topic = topicHandle(message.topic)
+                lastTopic = (message.topic, topic)
+            }
+            while true {
+                if stateLock.withLock({ closed }) {
+                    batch.complete(index, .failure(.local("producer is closed", operation: "produce")))
+                    break
+                }
+                let round = space.round
+                let ticket = DeliveryTicket(batch: batch, index: index, topic: message.topic)
+                let opaque = Unmanaged.passRetained(ticket).toOpaque()
+                guard let error = enqueue(message, topic: topic, opaque: opaque) else { break }
+                Unmanaged<DeliveryTicket>.fromOpaque(opaque).release()
+                if error.isQueueFull {
+                    await space.wait(after: round)
+                    continue
+                }
+                batch.complete(index, .failure(error))
+                break
+            }
+        }
+        return await batch.results()
+    }
+
+    private func topicHandle(_ name: String) -> OpaquePointer {
+        stateLock.withLock {
+            if let known = topicHandles[name] { return known }
+            let created = rd_kafka_topic_new(handle, name, nil)!
+            topicHandles[name] = created
+            return created
+        }
+    }
+
+    private func enqueue(_ message: OutgoingMessage, topic: OpaquePointer, opaque: UnsafeMutableRawPointer) -> KafkaError? {
+        withOptionalBytes(message.key) { key in
+            withOptionalBytes(message.value) { value in
+                withHeaderFields(message.headers) { headerFields in
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6 + headerFields.count) { fields in
+                        var count = 0
+                        func add(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
+                            var field = rd_kafka_vu_t()
+                            field.vtype = type
+                            fill(&field)
+                            fields.initializeElement(at: count, to: field)
+                            count += 1
+                        }
+                        add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topic }
+                        if let key {
+                            add(RD_KAFKA_VTYPE_KEY) {
+                                $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress)
+                                $0.u.mem.size = key.count
+                            }
+                        }
+                        if let value {
+                            add(RD_KAFKA_VTYPE_VALUE) {
+                                $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                                $0.u.mem.size = value.count
+                            }
+                        }
+                        if let partition = message.partition {
+                            add(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition }
+                        }
+                        add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                        add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
+                        for header in headerFields { add(header.vtype) { $0 = header } }
+                        guard let error = rd_kafka_produceva(handle, fields.baseAddress, count) else { return nil }
+                        return KafkaError(consuming: error, operation: "produce to \(message.topic)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every enqueued record is acknowledged or failed, at most `timeout`.
+    /// Returns the number still outstanding.
+    @discardableResult
+    public func flush(timeout: Duration = .seconds(10)) async -> Int {
+        let native = native
+        let timeoutMs = milliseconds(timeout)
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                _ = rd_kafka_flush(native.pointer, timeoutMs)
+                continuation.resume(returning: Int(rd_kafka_outq_len(native.pointer)))
+            }
+        }
+    }
+
+    /// Flushes (bounded), fails whatever is still queued, stops the poller and frees the handle.
+    public func close(flushTimeout: Duration = .seconds(10)) async {
+        guard stateLock.withLock({ () -> Bool in
+            defer { closed = true }
+            return !closed
+        }) else { return }
+        let left = await flush(timeout: flushTimeout)
+        if left > 0 { logger.warning("closing producer with \(left) unacknowledged records; they fail as purged") }
+        rd_kafka_purge(handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        stateLock.withLock { polling = false }
+        rd_kafka_yield(handle) // ends the poller's current wait now rather than at its timeout
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [pollerDone, native] in
+                pollerDone.wait()
+                rd_kafka_poll(native.pointer, 0) // delivers the purge failures to their senders
+                continuation.resume()
+            }
+        }
+        space.signal()
+        stateLock.withLock { topicHandles.values.forEach { rd_kafka_topic_destroy($0) } }
+        rd_kafka_destroy(handle)
+    }
+}
+
+/// Wakes senders blocked on a full local queue once deliveries have made room.
+final class QueueSpaceSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var currentRound: UInt64 = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    var round: UInt64 { lock.withLock { currentRound } }
+
+    func signal() {
+        let woken = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+            currentRound &+= 1
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns once a signal happened after `round` was read (immediately if one already did).
+    func wait(after round: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = lock.withLock { () -> Bool in
+                if currentRound != round { return true }
+                waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+}
+
+/// The outcomes of one `send` call, completed from the delivery-report callback.
+final class DeliveryBatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [Result<DeliveryReport, KafkaError>?]
+    private var remaining: Int
+    private var waiter: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?
+
+    init(count: Int) {
+        outcomes = Array(repeating: nil, count: count)
+        remaining = count
+    }
+
+    func complete(_ index: Int, _ outcome: Result<DeliveryReport, KafkaError>) {
+        let (done, continuation) = lock.withLock { () -> ([Result<DeliveryReport, KafkaError>]?, CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?) in
+            outcomes[index] = outcome
+            remaining -= 1
+            guard remaining == 0, let waiter else { return (nil, nil) }
+            self.waiter = nil
+            return (outcomes.map { $0! }, waiter)
+        }
+        if let done, let continuation { continuation.resume(returning: done) }
+    }
+
+    func results() async -> [Result<DeliveryReport, KafkaError>] {
+        await withCheckedContinuation { continuation in
+            let done = lock.withLock { () -> [Result<DeliveryReport, KafkaError>]? in
+                if remaining == 0 { return outcomes.map { $0! } }
+                waiter = continuation
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+}
+
+/// The per-record opaque handed to librdkafka: which batch and which slot it completes.
+final class DeliveryTicket {
+    let batch: DeliveryBatch
+    let index: Int
+    let topic: String
+
+    init(batch: DeliveryBatch, index: Int, topic: String) {
+        self.batch = batch
+        self.index = index
+        self.topic = topic
+    }
+
+    func complete(with message: UnsafePointer<rd_kafka_message_t>) {
+        let record = message.pointee
+        if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            batch.complete(index, .success(DeliveryReport(topic: topic, partition: record.partition, offset: record.offset)))
+        } else {
+            batch.complete(index, .failure(KafkaError(record.err, operation: "deliver to \(topic)")))
+        }
+    }
+}
+
+private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+    guard let bytes else { return body(nil) }
+    return bytes.withUnsafeBufferPointer { body($0) }
+}
+
+/// Header fields for `rd_kafka_produceva`; names and values stay valid during `body` (librdkafka copies them).
+private func withHeaderFields<R>(_ headers: [KafkaHeader], _ body: ([rd_kafka_vu_t]) -> R) -> R {
+    guard !headers.isEmpty else { return body([]) }
+    // One contiguous buffer holds every name (NUL-terminated) followed by every value.
+    var storage: [UInt8] = []
+    var spans: [(name: Int, value: Int, valueLength: Int, hasValue: Bool)] = []
+    for header in headers {
+        let nameStart = storage.count
+        storage.append(contentsOf: header.key.utf8)
+        storage.append(0)
+        let valueStart = storage.count
+        if let value = header.value { storage.append(contentsOf: value) }
+        spans.append((nameStart, valueStart, header.value?.count ?? 0, header.value != nil))
+    }
+    return storage.withUnsafeBufferPointer { buffer in
+        let base = UnsafeRawPointer(buffer.baseAddress!)
+        let fields = spans.map { span -> rd_kafka_vu_t in
+            var field = rd_kafka_vu_t()
+            field.vtype = RD_KAFKA_VTYPE_HEADER
+            field.u.header.name = base.advanced(by: span.name).assumingMemoryBound(to: CChar.self)
+            field.u.header.val = span.hasValue ? base.advanced(by: span.value) : nil
+            field.u.header.size = span.hasValue ? span.valueLength : -1
+            return field
+        }
+        return body(fields)
+    }
+}
