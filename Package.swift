@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "EventSchema", targets: ["EventSchema"]),
+        .library(name: "Persistence", targets: ["Persistence"]),
+        .library(name: "Messaging", targets: ["Messaging"]),
         .executable(name: "dev-cluster", targets: ["DevCluster"]),
         .executable(name: "kafka-tool", targets: ["KafkaTool"]),
     ],
@@ -15,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
@@ -42,6 +47,26 @@ let package = Package(
             path: "Shared/EventSchema",
             exclude: ["Contracts"]
         ),
+        // The storage contract and its two backends: SQLite (GRDB) and PostgreSQL (postgres-nio).
+        .target(
+            name: "Persistence",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/Persistence"
+        ),
+        // Outbox, inbox, stored offsets, the consumer runtime and the outbox relay.
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "Kafka", "EventSchema", "Persistence",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Shared/Messaging"
+        ),
         // Embedded 3-broker Kafka (librdkafka's mock cluster) with fault-injection controls.
         .executableTarget(
             name: "DevCluster",
@@ -64,9 +89,29 @@ let package = Package(
             ],
             path: "Services/KafkaTool"
         ),
+        // A minimal service on the messaging runtime: crash tests and the runtime benchmark drive it.
+        .executableTarget(
+            name: "MessagingHarness",
+            dependencies: [
+                "Messaging", "Kafka", "EventSchema", "Persistence",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/MessagingHarness"
+        ),
+        .testTarget(
+            name: "PersistenceTests",
+            dependencies: ["Persistence"],
+            path: "Tests/PersistenceTests"
+        ),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "DevCluster", "MessagingHarness"],
+            path: "Tests/MessagingTests"
+        ),
         .testTarget(
             name: "EventSchemaTests",
-            dependencies: ["EventSchema"],
+            dependencies: ["EventSchema", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Tests/EventSchemaTests",
             resources: [.copy("Golden")]
         ),

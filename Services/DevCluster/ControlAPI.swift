@@ -13,6 +13,7 @@ enum ControlAPI {
                 "POST /brokers/{id|all}/pause[?ms=N]", "POST /brokers/{id|all}/resume",
                 "POST /brokers/{id|all}/down", "POST /brokers/{id|all}/up",
                 "POST /brokers/{id}/evacuate[?group=G...]", "POST /leaders/rebalance[?group=G...]",
+                "POST /topics/{name}?partitions=N",
             ]])
         }
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
@@ -30,6 +31,14 @@ enum ControlAPI {
                 throw DevClusterProblem.badRequest("evacuate takes one broker id, not 'all'")
             }
             return try json(await cluster.evacuate(id, groups: try await groupNames(request)))
+        }
+        router.post("/topics/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+                throw DevClusterProblem.badRequest("topic name must be letters, digits, '.', '_' or '-', got '\(name)'")
+            }
+            let partitions = try optionalInt(request, "partitions", in: 1...1000) ?? 12
+            return try json(await cluster.createTopic(name, partitions: partitions))
         }
         router.post("/leaders/rebalance") { request, _ in
             try json(await cluster.rebalance(groups: try await groupNames(request)))

@@ -82,6 +82,7 @@ struct DevClusterCommand: AsyncParsableCommand {
                           pauseRttMs: pauseRttMs, rdkafkaDebug: rdkafkaDebug),
             logger: logger)
         let bootstrap = cluster.bootstrap
+        NoDelaySockets.keepApplying()
         logger.info("mock cluster up", metadata: [
             "brokers": "\(brokers)", "partitions": "\(partitions)", "bootstrap": "\(bootstrap)",
             "topics": "\(TopicCatalog.all.map(\.name).joined(separator: ","))",

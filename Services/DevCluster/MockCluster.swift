@@ -42,7 +42,7 @@ actor MockCluster {
     private var down: Set<Int> = []
     private var rtt: [Int: Int] = [:]  // broker -> ms; absent = 0
     private var paused: Set<Int> = []
-    private let topicNames: [String]
+    private var topicNames: [String]
     private var leaders: [String: [Int]]
     private var groups: [String]
     private var coordinators: [String: Int]
@@ -165,11 +165,36 @@ actor MockCluster {
                       rttMs: rtt[id] ?? 0, leaderCount: leaderCount[id] ?? 0)
             },
             topics: topicNames.map { name in
-                .init(name: name, partitions: partitionCount, replicationFactor: replicationFactor,
+                .init(name: name, partitions: leaders[name]?.count ?? partitionCount, replicationFactor: replicationFactor,
                       leaders: leaders[name] ?? [])
             },
             coordinators: groups.map { .init(group: $0, broker: coordinators[$0] ?? 0) },
             pauseRttMs: pauseRttMs)
+    }
+
+    // MARK: extra topics
+
+    /// Creates a topic outside the catalog (benchmarks, tests): the mock has no CreateTopics
+    /// API in 2.0.2, so admin clients cannot do it themselves. Idempotent for the same shape.
+    func createTopic(_ name: String, partitions: Int) throws -> DevClusterStatus {
+        let mc = try liveHandle()
+        if let existing = leaders[name] {
+            guard existing.count == partitions else {
+                throw DevClusterProblem.conflict("topic \(name) exists with \(existing.count) partitions, not \(partitions)")
+            }
+            return status()
+        }
+        try Self.check(rd_kafka_mock_topic_create(mc, name, Int32(partitions), Int32(replicationFactor)), "create topic \(name)")
+        let live = brokerIds.filter(isLive)
+        var topicLeaders: [Int] = []
+        for p in 0..<partitions {
+            let leader = (live.isEmpty ? brokerIds : live)[p % max(1, live.isEmpty ? brokerIds.count : live.count)]
+            try Self.check(rd_kafka_mock_partition_set_leader(mc, name, Int32(p), Int32(leader)), "set leader of \(name)[\(p)]")
+            topicLeaders.append(leader)
+        }
+        leaders[name] = topicLeaders
+        topicNames.append(name)
+        return status()
     }
 
     // MARK: broker faults
@@ -290,7 +315,7 @@ actor MockCluster {
         var leaderMoves: [DevClusterLeaderMove] = []
         var next = 0
         for topic in topicNames {
-            for p in 0..<partitionCount where leaders[topic]![p] == id {
+            for p in 0..<(leaders[topic]?.count ?? 0) where leaders[topic]![p] == id {
                 try setLeader(mc, topic, p, targets[next % targets.count], &leaderMoves)
                 next += 1
             }
@@ -316,7 +341,7 @@ actor MockCluster {
         guard !live.isEmpty else { throw DevClusterProblem.conflict("no broker is up and not paused") }
         var leaderMoves: [DevClusterLeaderMove] = []
         for topic in topicNames {
-            for p in 0..<partitionCount {
+            for p in 0..<(leaders[topic]?.count ?? 0) {
                 try setLeader(mc, topic, p, live[p % live.count], &leaderMoves)
             }
         }

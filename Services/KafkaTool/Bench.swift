@@ -14,6 +14,9 @@ struct Bench: AsyncParsableCommand {
     @Option var partitions = 12
     @Option var runs = 3
     @Option var kcat = "/usr/bin/kcat"
+    @Option(help: "The dev cluster's control URL (or --control-file): topics are created there, since the mock has no CreateTopics API. Without it, the admin API is used (real Kafka).")
+    var controlURL: String?
+    @Option(help: "File holding the dev cluster's control URL.") var controlFile: String?
 
     struct Sample { var kcat: Double; var swift: Double }
 
@@ -45,9 +48,7 @@ struct Bench: AsyncParsableCommand {
         for run in 1...runs {
             let kcatTopic = "bench-kcat-\(run)-\(UUID().uuidString.prefix(8))"
             let swiftTopic = "bench-swift-\(run)-\(UUID().uuidString.prefix(8))"
-            _ = try await admin.createTopics([kcatTopic, swiftTopic].map {
-                NewTopic(name: $0, partitions: partitions, replicationFactor: 3)
-            })
+            try await createTopics([kcatTopic, swiftTopic], admin: admin)
             let kcatProduce = try timed(kcat, ["-P", "-b", servers, "-t", kcatTopic, "-K", "\t", "-l", input.path] + propertyArguments)
             let swiftProduce = try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTopic,
                                               "--count", "\(messages)", "--size", "\(size)"] + propertyArguments)
@@ -63,6 +64,19 @@ struct Bench: AsyncParsableCommand {
         await admin.close()
         report("produce", produce)
         report("consume", consume)
+    }
+
+    private func createTopics(_ names: [String], admin: KafkaAdmin) async throws {
+        let control = try controlURL ?? controlFile.map {
+            try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let control else {
+            _ = try await admin.createTopics(names.map { NewTopic(name: $0, partitions: partitions, replicationFactor: 3) })
+            return
+        }
+        for name in names {
+            _ = try timed("/usr/bin/curl", ["-fsS", "-X", "POST", "\(control)/topics/\(name)?partitions=\(partitions)"])
+        }
     }
 
     private func report(_ name: String, _ samples: [Sample]) {

@@ -117,6 +117,8 @@ struct Consume: AsyncParsableCommand {
     @Flag(help: "Print nothing per record; only the final count on stderr.") var quiet = false
 
     func run() async throws {
+        let t0 = ContinuousClock.now
+        let timing = ProcessInfo.processInfo.environment["TIMING"] != nil
         let configuration = try connection.configuration()
         let logger = makeLogger("kafka-tool.consume")
         let consumer: KafkaConsumer
@@ -143,6 +145,7 @@ struct Consume: AsyncParsableCommand {
                 continue
             }
             lastRecord = .now
+            if timing && received == 0 { FileHandle.standardError.write(Data("first batch (\(batch.count)) at \(ContinuousClock.now - t0)\n".utf8)) }
             received += batch.count
             if !quiet {
                 var lines = ""
@@ -159,7 +162,9 @@ struct Consume: AsyncParsableCommand {
                 await consumer.commit(next)
             }
         }
+        if timing { FileHandle.standardError.write(Data("last at \(ContinuousClock.now - t0)\n".utf8)) }
         await consumer.close()
+        if timing { FileHandle.standardError.write(Data("closed at \(ContinuousClock.now - t0)\n".utf8)) }
         FileHandle.standardError.write(Data("consumed \(received)\n".utf8))
     }
 }

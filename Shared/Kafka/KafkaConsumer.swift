@@ -40,15 +40,23 @@ public final class KafkaConsumer: @unchecked Sendable {
         // librdkafka 2.0.2 refuses assign() without a group.id; this one never joins or commits.
         configuration["group.id"] = "unjoined-\(UUID().uuidString)"
         try self.init(configuration: configuration, groupID: nil, hooks: RebalanceHooks(), logger: logger, onStatistics: nil)
-        let list = makeList(partitions.keys, offsets: partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_assign(native.pointer, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            rd_kafka_destroy(native.pointer)
-            worker.stop()
-            throw KafkaError(err, operation: "assign")
-        }
         assigned = Set(partitions.keys)
+        // On the poll thread, ahead of any poll: learn the leaders first, otherwise librdkafka
+        // starts the partitions leaderless and retries only on its offset-query timer (~0.5 s).
+        worker.submit { [self] in
+            for topic in Set(partitions.keys.map(\.topic)) {
+                let topicHandle = rd_kafka_topic_new(native.pointer, topic, nil)
+                var metadata: UnsafePointer<rd_kafka_metadata>?
+                if rd_kafka_metadata(native.pointer, 0, topicHandle, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata {
+                    rd_kafka_metadata_destroy(metadata)
+                }
+                rd_kafka_topic_destroy(topicHandle)
+            }
+            let list = makeList(partitions.keys, offsets: partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_assign(native.pointer, list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("\(KafkaError(err, operation: "assign"))") }
+        }
     }
 
     public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)

@@ -1,0 +1,1 @@
+print("messaging-harness: under construction")

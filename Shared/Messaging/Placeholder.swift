@@ -1,0 +1,1 @@
+// Messaging runtime: under construction
