@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
@@ -89,6 +90,11 @@ let package = Package(
             ],
             path: "Services/KafkaTool"
         ),
+        // Each service's domain rules: its per-order state machine, pure and unit-tested.
+        .target(name: "OrderCore", dependencies: ["EventSchema"], path: "Services/Order/Core"),
+        .target(name: "InventoryCore", dependencies: ["EventSchema"], path: "Services/Inventory/Core"),
+        .target(name: "PaymentCore", dependencies: ["EventSchema"], path: "Services/Payment/Core"),
+        .target(name: "NotificationCore", dependencies: ["EventSchema"], path: "Services/Notification/Core"),
         // A minimal service on the messaging runtime: crash tests and the runtime benchmark drive it.
         .executableTarget(
             name: "MessagingHarness",
@@ -98,6 +104,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/MessagingHarness"
+        ),
+        .testTarget(
+            name: "SagaDomainTests",
+            dependencies: [
+                "OrderCore", "InventoryCore", "PaymentCore", "NotificationCore", "EventSchema",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/SagaDomainTests"
         ),
         .testTarget(
             name: "PersistenceTests",

@@ -69,6 +69,7 @@ struct Produce: AsyncParsableCommand {
     @Option(help: "Records per send call (each call waits for its acknowledgements).") var batch = 5000
     @Option(name: .customLong("header"), help: "A header on every record, name=value (repeatable).") var headers: [String] = []
     @Flag(help: "Print where each record landed.") var print = false
+    @Flag(help: "Print progress timings on stderr.") var timing = false
 
     func run() async throws {
         let producer = try KafkaProducer(configuration: try connection.configuration(), logger: makeLogger("kafka-tool.produce"))
@@ -97,10 +98,10 @@ struct Produce: AsyncParsableCommand {
                 }
             }
             sent = upper
-            if ProcessInfo.processInfo.environment["TIMING"] != nil { FileHandle.standardError.write(Data("sent \(sent) at \(ContinuousClock.now - t0)\n".utf8)) }
+            if timing { FileHandle.standardError.write(Data("sent \(sent) at \(ContinuousClock.now - t0)\n".utf8)) }
         }
         await producer.close()
-        if ProcessInfo.processInfo.environment["TIMING"] != nil { FileHandle.standardError.write(Data("closed at \(ContinuousClock.now - t0)\n".utf8)) }
+        if timing { FileHandle.standardError.write(Data("closed at \(ContinuousClock.now - t0)\n".utf8)) }
         if failures > 0 { throw ExitCode(1) }
     }
 }
@@ -115,10 +116,10 @@ struct Consume: AsyncParsableCommand {
     @Option(help: "Stop after this many records.") var count: Int?
     @Option(help: "Stop after this many seconds without a record.") var idleExit: Double?
     @Flag(help: "Print nothing per record; only the final count on stderr.") var quiet = false
+    @Flag(help: "Print progress timings on stderr.") var timing = false
 
     func run() async throws {
         let t0 = ContinuousClock.now
-        let timing = ProcessInfo.processInfo.environment["TIMING"] != nil
         let configuration = try connection.configuration()
         let logger = makeLogger("kafka-tool.consume")
         let consumer: KafkaConsumer

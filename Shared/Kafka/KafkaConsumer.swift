@@ -10,6 +10,8 @@ import Logging
 /// Messages of a partition come out in offset order.
 public final class KafkaConsumer: @unchecked Sendable {
     private let native: NativeHandle
+    /// The consumer queue (rd_kafka_queue_get_consumer), for draining several messages per call.
+    private let consumerQueue: OpaquePointer
     private let callbacks: ClientCallbacks
     private let worker: BlockingWorker
     private let hooks: RebalanceHooks
@@ -81,9 +83,10 @@ public final class KafkaConsumer: @unchecked Sendable {
             }
         }
         native = NativeHandle(pointer: handle)
-        callbacks.onRebalance = { [unowned self] rk, err, list in self.rebalance(rk, err, list) }
         // Rebalances, errors and logs are then served by the consumer's own poll.
         rd_kafka_poll_set_consumer(handle)
+        consumerQueue = rd_kafka_queue_get_consumer(handle)
+        callbacks.onRebalance = { [unowned self] rk, err, list in self.rebalance(rk, err, list) }
     }
 
     private func subscribe(_ topics: [String]) throws {
@@ -110,11 +113,21 @@ public final class KafkaConsumer: @unchecked Sendable {
         return try await worker.run { [self] in
             guard !lock.withLock({ closed }) else { throw KafkaError.local("consumer is closed", operation: "poll") }
             var batch: [ConsumedMessage] = []
-            var wait = timeoutMs
-            while batch.count < maxMessages, let message = rd_kafka_consumer_poll(native.pointer, wait) {
-                wait = 0
-                defer { rd_kafka_message_destroy(message) }
-                if let consumed = try convert(message) { batch.append(consumed) }
+            // Wait for the first message only; then take what is already fetched, without waiting
+            // (consume_batch_queue with a timeout would wait for a full batch).
+            guard let first = rd_kafka_consumer_poll(native.pointer, timeoutMs) else { return batch }
+            defer { rd_kafka_message_destroy(first) }
+            if let consumed = try convert(first) { batch.append(consumed) }
+            let capacity = maxMessages - 1
+            guard capacity > 0 else { return batch }
+            let buffer = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: capacity)
+            defer { buffer.deallocate() }
+            let taken = rd_kafka_consume_batch_queue(consumerQueue, 0, buffer, capacity)
+            guard taken > 0 else { return batch }
+            defer { for i in 0..<taken { rd_kafka_message_destroy(buffer[i]) } }
+            batch.reserveCapacity(taken + 1)
+            for i in 0..<taken {
+                if let message = buffer[i], let consumed = try convert(message) { batch.append(consumed) }
             }
             return batch
         }
@@ -191,6 +204,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             return !closed
         }) else { return }
         await worker.run { [self] in
+            rd_kafka_queue_destroy(consumerQueue)
             let err = rd_kafka_consumer_close(native.pointer)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR { logger.warning("\(KafkaError(err, operation: "close consumer"))") }
             rd_kafka_destroy(native.pointer)

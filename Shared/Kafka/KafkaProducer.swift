@@ -29,8 +29,8 @@ public final class KafkaProducer: @unchecked Sendable {
         callbacks = ClientCallbacks(logger: logger, onStatistics: onStatistics)
         native = NativeHandle(pointer: try makeClientHandle(type: RD_KAFKA_PRODUCER, configuration: configuration, callbacks: callbacks) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
-                guard let message, let ticket = message.pointee._private else { return }
-                Unmanaged<DeliveryTicket>.fromOpaque(ticket).takeRetainedValue().complete(with: message)
+                guard let message, let opaque = message.pointee._private else { return }
+                DeliveryBatch.complete(slot: opaque.assumingMemoryBound(to: DeliveryBatch.Slot.self), with: message)
             }
         })
         let thread = Thread { [native, space, pollerDone, unowned(unsafe) self] in
@@ -62,7 +62,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// the others; callers that need all-or-nothing check every result.
     public func send(_ messages: [OutgoingMessage]) async throws -> [Result<DeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
-        let batch = DeliveryBatch(count: messages.count)
+        let batch = DeliveryBatch(topics: messages.map(\.topic))
         var lastTopic: (name: String, handle: OpaquePointer)?
         for (index, message) in messages.enumerated() {
             let topic: OpaquePointer
@@ -78,10 +78,9 @@ public final class KafkaProducer: @unchecked Sendable {
                     break
                 }
                 let round = space.round
-                let ticket = DeliveryTicket(batch: batch, index: index, topic: message.topic)
-                let opaque = Unmanaged.passRetained(ticket).toOpaque()
+                let opaque = batch.retainSlot(index)
                 guard let error = enqueue(message, topic: topic, opaque: opaque) else { break }
-                Unmanaged<DeliveryTicket>.fromOpaque(opaque).release()
+                batch.releaseSlot(index)
                 if error.isQueueFull {
                     await space.wait(after: round)
                     continue
@@ -211,15 +210,58 @@ final class QueueSpaceSignal: @unchecked Sendable {
 }
 
 /// The outcomes of one `send` call, completed from the delivery-report callback.
+///
+/// Each enqueued record's opaque points at its slot in one buffer allocated per call (not one
+/// object per record), and holds one retain of the batch until its report arrives.
 final class DeliveryBatch: @unchecked Sendable {
+    struct Slot {
+        let batch: Unmanaged<DeliveryBatch>
+        let index: Int
+    }
+
     private let lock = NSLock()
+    private let topics: [String]
+    private let slots: UnsafeMutablePointer<Slot>
     private var outcomes: [Result<DeliveryReport, KafkaError>?]
     private var remaining: Int
     private var waiter: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?
 
-    init(count: Int) {
-        outcomes = Array(repeating: nil, count: count)
-        remaining = count
+    init(topics: [String]) {
+        self.topics = topics
+        outcomes = Array(repeating: nil, count: topics.count)
+        remaining = topics.count
+        slots = .allocate(capacity: topics.count)
+        for index in topics.indices {
+            (slots + index).initialize(to: Slot(batch: Unmanaged.passUnretained(self), index: index))
+        }
+    }
+
+    deinit {
+        slots.deinitialize(count: topics.count)
+        slots.deallocate()
+    }
+
+    /// The opaque for record `index`; keeps the batch alive until the report (or `releaseSlot`).
+    func retainSlot(_ index: Int) -> UnsafeMutableRawPointer {
+        _ = Unmanaged.passRetained(self)
+        return UnsafeMutableRawPointer(slots + index)
+    }
+
+    /// Undoes `retainSlot` when librdkafka refused the record.
+    func releaseSlot(_ index: Int) {
+        Unmanaged.passUnretained(self).release()
+    }
+
+    static func complete(slot: UnsafeMutablePointer<Slot>, with message: UnsafePointer<rd_kafka_message_t>) {
+        let index = slot.pointee.index
+        let batch = slot.pointee.batch.takeRetainedValue()
+        let record = message.pointee
+        let topic = batch.topics[index]
+        if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            batch.complete(index, .success(DeliveryReport(topic: topic, partition: record.partition, offset: record.offset)))
+        } else {
+            batch.complete(index, .failure(KafkaError(record.err, operation: "deliver to \(topic)")))
+        }
     }
 
     func complete(_ index: Int, _ outcome: Result<DeliveryReport, KafkaError>) {
@@ -241,28 +283,6 @@ final class DeliveryBatch: @unchecked Sendable {
                 return nil
             }
             if let done { continuation.resume(returning: done) }
-        }
-    }
-}
-
-/// The per-record opaque handed to librdkafka: which batch and which slot it completes.
-final class DeliveryTicket {
-    let batch: DeliveryBatch
-    let index: Int
-    let topic: String
-
-    init(batch: DeliveryBatch, index: Int, topic: String) {
-        self.batch = batch
-        self.index = index
-        self.topic = topic
-    }
-
-    func complete(with message: UnsafePointer<rd_kafka_message_t>) {
-        let record = message.pointee
-        if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            batch.complete(index, .success(DeliveryReport(topic: topic, partition: record.partition, offset: record.offset)))
-        } else {
-            batch.complete(index, .failure(KafkaError(record.err, operation: "deliver to \(topic)")))
         }
     }
 }

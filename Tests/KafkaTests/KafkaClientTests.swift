@@ -1,0 +1,199 @@
+import EventSchema
+import Foundation
+import Kafka
+import Logging
+import XCTest
+
+/// The Kafka library against the embedded dev cluster, started as a separate process per test.
+final class KafkaClientTests: XCTestCase {
+    private var cluster: DevClusterHarness!
+
+    override func setUpWithError() throws {
+        cluster = try DevClusterHarness()
+    }
+
+    override func tearDown() {
+        cluster?.stop()
+        cluster = nil
+    }
+
+    private var configuration: KafkaConfiguration {
+        KafkaConfiguration(bootstrapServers: cluster.bootstrap).merging(KafkaConfiguration.devClusterTuning)
+    }
+
+    private func freshTopic(partitions: Int = 12) throws -> String {
+        let name = "test-\(UUID().uuidString.prefix(8))"
+        let result = try cluster.call("POST", "/topics/\(name)?partitions=\(partitions)")
+        XCTAssertEqual(result.status, 200, result.body)
+        return name
+    }
+
+    /// Reads until `count` records arrived or `timeout` passed.
+    private func drain(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds(30)) async throws -> [ConsumedMessage] {
+        var received: [ConsumedMessage] = []
+        let deadline = ContinuousClock.now + timeout
+        while received.count < count && ContinuousClock.now < deadline {
+            received += try await consumer.poll(maxMessages: 1000, timeout: .milliseconds(200))
+        }
+        return received
+    }
+
+    func testRoundTripKeepsKeyValueAndHeaders() async throws {
+        let topic = try freshTopic()
+        let producer = try KafkaProducer(configuration: configuration)
+        let headers = [KafkaHeader(key: "event-type", text: "OrderPlaced"), KafkaHeader(key: "empty", value: []),
+                       KafkaHeader(key: "null", value: nil), KafkaHeader(key: "binary", value: [0, 1, 255])]
+        let report = try await producer.send(OutgoingMessage(topic: topic, key: Array("order-1".utf8),
+                                                             value: Array("payload".utf8), headers: headers))
+        await producer.close()
+        XCTAssertEqual(report.topic, topic)
+
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "roundtrip", topics: [topic])
+        let messages = try await drain(consumer, count: 1)
+        await consumer.close()
+        let message = try XCTUnwrap(messages.first)
+        XCTAssertEqual(message.partition, report.partition)
+        XCTAssertEqual(message.offset, report.offset)
+        XCTAssertEqual(message.key, Array("order-1".utf8))
+        XCTAssertEqual(message.value, Array("payload".utf8))
+        XCTAssertEqual(message.headers, headers)
+        XCTAssertNotNil(message.timestampMs)
+    }
+
+    func testKeyedRecordsLandInMurmur2Partition() async throws {
+        let topic = try freshTopic(partitions: 12)
+        let producer = try KafkaProducer(configuration: configuration)
+        let keys = (0..<300).map { "order-\($0)-\(UUID().uuidString)" }
+        let results = try await producer.send(keys.map { OutgoingMessage(topic: topic, key: Array($0.utf8), value: [1]) })
+        await producer.close()
+        for (key, result) in zip(keys, results) {
+            let report = try result.get()
+            XCTAssertEqual(report.partition, Murmur2Partitioner.partition(forKey: key, partitionCount: 12), key)
+        }
+        // And an independent client agrees: kcat reads each key from that partition.
+        let sample = keys[7]
+        let expected = Murmur2Partitioner.partition(forKey: sample, partitionCount: 12)
+        let read = try Kcat.run(["-C", "-b", cluster.bootstrap, "-t", topic, "-p", "\(expected)", "-o", "beginning",
+                                 "-e", "-q", "-f", "%k\n"])
+        XCTAssert(read.stdout.split(separator: "\n").contains(Substring(sample)), "kcat did not find \(sample) in partition \(expected)")
+    }
+
+    func testAssignmentStartsAtTheOffsetsTheApplicationSupplies() async throws {
+        let topic = try freshTopic(partitions: 3)
+        let producer = try KafkaProducer(configuration: configuration)
+        var messages: [OutgoingMessage] = []
+        for partition in 0..<3 {
+            for i in 0..<10 {
+                messages.append(OutgoingMessage(topic: topic, key: nil, value: Array("\(partition)-\(i)".utf8), partition: Int32(partition)))
+            }
+        }
+        _ = try await producer.send(messages)
+        await producer.close()
+
+        let assigned = LockedBox<[TopicPartition]>([])
+        let hooks = RebalanceHooks(onAssign: { partitions in
+            assigned.mutate { $0 += partitions }
+            // Pretend the database says: partition p processed up to offset 3 + p.
+            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(4 + $0.partition)) })
+        })
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "seek-\(topic)", topics: [topic], hooks: hooks)
+        let received = try await drain(consumer, count: 6 + 5 + 4)
+        await consumer.close()
+        XCTAssertEqual(Set(assigned.value.map(\.partition)), [0, 1, 2])
+        for partition in Int32(0)..<3 {
+            let offsets = received.filter { $0.partition == partition }.map(\.offset)
+            XCTAssertEqual(offsets, Array(Int64(4 + partition)..<10), "partition \(partition)")
+        }
+    }
+
+    func testPausedBrokerDelaysButLosesNothing() async throws {
+        try await assertNothingLost(during: { try self.cluster.pause(broker: 1) },
+                                    recover: { try self.cluster.resume(broker: 1) })
+    }
+
+    func testBrokerDownAndUpDelaysButLosesNothing() async throws {
+        try await assertNothingLost(during: { try self.cluster.down(broker: 1) },
+                                    recover: { try self.cluster.up(broker: 1) })
+    }
+
+    /// Sends while a fault is active on broker 1 (which leads a third of the partitions), lifts
+    /// it after a while, then checks every record was acknowledged and is in the log.
+    private func assertNothingLost(during fault: @escaping () throws -> Void,
+                                   recover: @escaping () throws -> Void) async throws {
+        let topic = try freshTopic(partitions: 6)
+        let producer = try KafkaProducer(configuration: configuration.merging(["message.timeout.ms": "60000"]))
+        _ = try await producer.send(OutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: [0]))
+        try fault()
+        let keys = (0..<600).map { "k-\($0)" }
+        let sending = Task { try await producer.send(keys.map { OutgoingMessage(topic: topic, key: Array($0.utf8), value: Array($0.utf8)) }) }
+        try await Task.sleep(for: .seconds(2))
+        try recover()
+        let results = try await sending.value
+        await producer.close()
+        let failures = results.compactMap { result -> KafkaError? in
+            if case .failure(let error) = result { return error } else { return nil }
+        }
+        XCTAssertEqual(failures, [], "every record is acknowledged once the broker is back")
+
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "verify-\(topic)", topics: [topic])
+        // The mock does not de-duplicate idempotent retries, so the log may hold a key twice.
+        var seen = Set<String>()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while seen.count < keys.count + 1 && ContinuousClock.now < deadline {
+            for message in try await consumer.poll(timeout: .milliseconds(200)) {
+                seen.insert(String(decoding: message.key ?? [], as: UTF8.self))
+            }
+        }
+        await consumer.close()
+        XCTAssertEqual(seen.subtracting(["warm-up"]), Set(keys))
+    }
+
+    func testMalformedEventGivesTypedErrorNotCrash() async throws {
+        let topic = TopicCatalog.orders.name
+        let producer = try KafkaProducer(configuration: configuration)
+        _ = try await producer.send([
+            OutgoingMessage(topic: topic, key: Array("o-1".utf8), value: [0xFF, 0x00, 0x13], headers: []),
+            OutgoingMessage(topic: topic, key: Array("o-2".utf8), value: Array("garbage".utf8),
+                            headers: [KafkaHeader(key: "event-id", text: "not-a-uuid"), KafkaHeader(key: "event-type", text: "OrderPlaced")]),
+        ])
+        await producer.close()
+        let consumer = try KafkaConsumer(configuration: configuration, groupID: "malformed", topics: [topic])
+        let messages = try await drain(consumer, count: 2)
+        await consumer.close()
+        XCTAssertEqual(messages.count, 2)
+        for message in messages {
+            let headers = message.headers.map { (name: $0.key, value: $0.value) }
+            XCTAssertThrowsError(try DecodedEvent(headers: headers, payload: message.value, topic: message.topic)) { error in
+                XCTAssert(error is EventDecodingError, "got \(type(of: error)): \(error)")
+            }
+        }
+    }
+
+    func testMetadataListsBrokersAndCatalogTopics() async throws {
+        let admin = try KafkaAdmin(configuration: configuration)
+        let metadata = try await admin.metadata()
+        await admin.close()
+        XCTAssertEqual(metadata.brokers.count, 3)
+        for topic in TopicCatalog.all {
+            XCTAssertEqual(metadata.topics[topic.name]?.partitions.count, TopicCatalog.defaultPartitions, topic.name)
+        }
+    }
+
+    func testProducerQueueFullAppliesBackPressureInsteadOfFailing() async throws {
+        let topic = try freshTopic(partitions: 3)
+        // A tiny local queue: most of the batch must wait for room, none may be dropped.
+        let producer = try KafkaProducer(configuration: configuration.merging(["queue.buffering.max.messages": "50"]))
+        let results = try await producer.send((0..<2000).map { OutgoingMessage(topic: topic, key: Array("k\($0)".utf8), value: [1]) })
+        await producer.close()
+        XCTAssertEqual(results.filter { (try? $0.get()) == nil }.count, 0)
+    }
+}
+
+/// A value shared with hooks that run on the consumer's thread.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.withLock { stored } }
+    func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
+}
