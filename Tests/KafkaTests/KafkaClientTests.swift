@@ -125,8 +125,13 @@ final class KafkaClientTests: XCTestCase {
         _ = try await producer.send(OutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: [0]))
         try fault()
         let keys = (0..<600).map { "k-\($0)" }
-        let sending = Task { try await producer.send(keys.map { OutgoingMessage(topic: topic, key: Array($0.utf8), value: Array($0.utf8)) }) }
+        let finished = LockedBox(false)
+        let sending = Task {
+            defer { finished.mutate { $0 = true } }
+            return try await producer.send(keys.map { OutgoingMessage(topic: topic, key: Array($0.utf8), value: Array($0.utf8)) })
+        }
         try await Task.sleep(for: .seconds(2))
+        XCTAssertFalse(finished.value, "the fault must hold back the records led by broker 1")
         try recover()
         let results = try await sending.value
         await producer.close()
