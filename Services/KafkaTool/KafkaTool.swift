@@ -126,7 +126,7 @@ struct Consume: AsyncParsableCommand {
         if let group {
             consumer = try KafkaConsumer(configuration: configuration, groupID: group, topics: [topic], logger: logger)
         } else {
-            let admin = try KafkaAdmin(configuration: configuration)
+            let admin = try KafkaAdmin(configuration: KafkaConfiguration(bootstrapServers: configuration["bootstrap.servers"]!))
             let metadata = try await admin.metadata(topic: topic)
             await admin.close()
             guard let partitions = metadata.topics[topic]?.partitions, !partitions.isEmpty else {

@@ -14,6 +14,8 @@ public final class KafkaProducer: @unchecked Sendable {
     private let space = QueueSpaceSignal()
     private let logger: Logger
     private let pollerDone = DispatchSemaphore(value: 0)
+    /// Runs the blocking calls (flush, the wait for the poller at close) off Swift's pool.
+    private let blocking = BlockingWorker(name: "kafka-producer-blocking")
     private let stateLock = NSLock()
     private var polling = true
     private var closed = false
@@ -45,6 +47,17 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     private var isPolling: Bool { stateLock.withLock { polling } }
+
+    /// A producer dropped without `close()` still stops its poller before the handle goes
+    /// (unacknowledged records are lost then: call `close()`).
+    deinit {
+        guard !closed else { return }
+        stateLock.withLock { polling = false }
+        pollerDone.wait()
+        topicHandles.values.forEach { rd_kafka_topic_destroy($0) }
+        rd_kafka_destroy(handle)
+        blocking.stop()
+    }
 
     /// The latest statistics JSON (needs `statistics.interval.ms` > 0).
     public var latestStatistics: String? { callbacks.latestStatistics }
@@ -147,11 +160,9 @@ public final class KafkaProducer: @unchecked Sendable {
     public func flush(timeout: Duration = .seconds(10)) async -> Int {
         let native = native
         let timeoutMs = milliseconds(timeout)
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                _ = rd_kafka_flush(native.pointer, timeoutMs)
-                continuation.resume(returning: Int(rd_kafka_outq_len(native.pointer)))
-            }
+        return await blocking.run {
+            _ = rd_kafka_flush(native.pointer, timeoutMs)
+            return Int(rd_kafka_outq_len(native.pointer))
         }
     }
 
@@ -166,16 +177,14 @@ public final class KafkaProducer: @unchecked Sendable {
         rd_kafka_purge(handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
         stateLock.withLock { polling = false }
         rd_kafka_yield(handle) // ends the poller's current wait now rather than at its timeout
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { [pollerDone, native] in
-                pollerDone.wait()
-                rd_kafka_poll(native.pointer, 0) // delivers the purge failures to their senders
-                continuation.resume()
-            }
+        await blocking.run { [pollerDone, native] in
+            pollerDone.wait()
+            rd_kafka_poll(native.pointer, 0) // delivers the purge failures to their senders
         }
         space.signal()
         stateLock.withLock { topicHandles.values.forEach { rd_kafka_topic_destroy($0) } }
         rd_kafka_destroy(handle)
+        blocking.stop()
     }
 }
 
