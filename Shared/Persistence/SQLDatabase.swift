@@ -21,9 +21,11 @@ public protocol SQLDatabase: Sendable {
     /// Runs `body` in one read-write transaction and commits it; a throw rolls it back.
     /// Transient failures (SQLite busy, PostgreSQL serialization failure or deadlock, lost
     /// connection) surface as `SQLError.transient` so callers can retry the whole body.
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
 
     /// Runs `body` against a consistent snapshot, without blocking writers where the backend allows.
+    @discardableResult
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
 
     /// Closes connections; later calls fail.

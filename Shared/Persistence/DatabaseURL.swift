@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+
+/// Opens the database a service is configured with (usually `DATABASE_URL`):
+///
+/// - `sqlite:///absolute/path/service.db`, `sqlite://relative/path.db`, or a plain path: SQLite
+///   (parent directories are created). Query options: `synchronous=off|normal|full`,
+///   `busy_timeout_ms=5000`.
+/// - `sqlite::memory:`: a temporary SQLite file, deleted on close (tests).
+/// - `postgres://user:password@host:port/database` (or `postgresql://`): PostgreSQL; see
+///   `PostgresDatabase.Configuration.init(url:)` for the query options.
+public func openDatabase(url: String,
+                         logger: Logger = Logger(label: "persistence")) async throws -> any SQLDatabase {
+    let trimmed = url.trimmingCharacters(in: .whitespacesAndNewlines)
+    let example = "sqlite:///path/to/service.db or postgres://user:password@host:5432/database"
+    guard !trimmed.isEmpty else {
+        throw SQLError.configuration("no database URL given; set DATABASE_URL to \(example)")
+    }
+    let lower = trimmed.lowercased()
+    if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") {
+        let configuration = try PostgresDatabase.Configuration(url: trimmed)
+        return try await PostgresDatabase.connect(configuration, logger: logger)
+    }
+    if lower == "sqlite::memory:" || lower == "sqlite://:memory:" {
+        return try SQLiteDatabase.temporary(logger: logger)
+    }
+    if lower.hasPrefix("sqlite:") {
+        var rest = String(trimmed.dropFirst("sqlite:".count))
+        if rest.hasPrefix("//") { rest.removeFirst(2) }
+        return try SQLiteDatabase(configuration: SQLiteURL.parse(rest, original: trimmed), logger: logger)
+    }
+    if let colon = trimmed.firstIndex(of: ":"), trimmed[..<colon].allSatisfy({ $0.isLetter }),
+       trimmed[colon...].hasPrefix("://") {
+        throw SQLError.configuration("unsupported database URL scheme '\(trimmed[..<colon])' in DATABASE_URL; use \(example)")
+    }
+    return try SQLiteDatabase(configuration: SQLiteURL.parse(trimmed, original: trimmed), logger: logger)
+}
+
+enum SQLiteURL {
+    static func parse(_ pathAndQuery: String, original: String) throws -> SQLiteDatabase.Configuration {
+        let parts = pathAndQuery.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+        guard !path.isEmpty else {
+            throw SQLError.configuration("no file path in SQLite URL '\(original)'; use sqlite:///path/to/service.db")
+        }
+        var configuration = SQLiteDatabase.Configuration(path: path)
+        if parts.count == 2 {
+            for item in URLComponents(string: "?" + parts[1])?.queryItems ?? [] {
+                let value = item.value ?? ""
+                switch item.name {
+                case "synchronous":
+                    guard let mode = SQLiteDatabase.Synchronous(rawValue: value.uppercased()) else {
+                        throw SQLError.configuration("invalid synchronous=\(value) in '\(original)'; use off, normal or full")
+                    }
+                    configuration.synchronous = mode
+                case "busy_timeout_ms":
+                    guard let ms = Int64(value), ms >= 0 else {
+                        throw SQLError.configuration("invalid busy_timeout_ms=\(value) in '\(original)'")
+                    }
+                    configuration.busyTimeout = .milliseconds(ms)
+                default:
+                    throw SQLError.configuration("unknown SQLite URL option '\(item.name)' in '\(original)'; supported: synchronous, busy_timeout_ms")
+                }
+            }
+        }
+        return configuration
+    }
+}
+
+enum PostgresURL {
+    static func parse(_ url: String) throws -> PostgresDatabase.Configuration {
+        let redacted = redact(url)
+        guard let components = URLComponents(string: url),
+              let scheme = components.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {
+            throw SQLError.configuration("invalid PostgreSQL URL '\(redacted)'; expected postgres://user:password@host:port/database")
+        }
+        guard let user = components.user, !user.isEmpty else {
+            throw SQLError.configuration("no user in PostgreSQL URL '\(redacted)'; expected postgres://user:password@host:port/database")
+        }
+        var host = components.host ?? ""
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "127.0.0.1" }
+        var database = components.path
+        if database.hasPrefix("/") { database.removeFirst() }
+        var configuration = PostgresDatabase.Configuration(
+            host: host, port: components.port ?? 5432, username: user,
+            password: components.password, database: database.isEmpty ? nil : database)
+
+        for item in components.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "sslmode":
+                switch value {
+                case "disable": configuration.tls = .disable
+                case "prefer", "allow": configuration.tls = .prefer
+                case "require", "verify-ca", "verify-full": configuration.tls = .require
+                default: throw SQLError.configuration("invalid sslmode=\(value) in '\(redacted)'; use disable, prefer or require")
+                }
+            case "pool_size":
+                guard let size = Int(value), size >= 1 else {
+                    throw SQLError.configuration("invalid pool_size=\(value) in '\(redacted)'; use a positive integer")
+                }
+                configuration.poolSize = size
+            case "search_path", "currentSchema":
+                configuration.searchPath = value
+            case "application_name":
+                configuration.applicationName = value
+            case "connect_timeout":
+                guard let seconds = Int64(value), seconds > 0 else {
+                    throw SQLError.configuration("invalid connect_timeout=\(value) in '\(redacted)'; use seconds")
+                }
+                configuration.connectTimeout = .seconds(seconds)
+            default:
+                throw SQLError.configuration("unknown PostgreSQL URL option '\(item.name)' in '\(redacted)'; supported: sslmode, pool_size, search_path, application_name, connect_timeout")
+            }
+        }
+        return configuration
+    }
+
+    /// The URL without its password, for error messages.
+    static func redact(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+}

@@ -1,0 +1,89 @@
+import PostgresNIO
+
+extension PostgresDatabase {
+    /// Classifies a PostgreSQL SQLSTATE: what a caller should do about it.
+    ///
+    /// Transient (retry the whole transaction): 40001 serialization failure, 40P01 deadlock,
+    /// 55P03 lock not available (lock_timeout), 57014 statement timeout/cancel, class 08
+    /// (connection), 57P0x (server shutting down / starting), class 53 (out of resources).
+    /// Configuration: class 28 (authentication), 3D000 (no such database), 42501 (privilege).
+    /// Everything else, including class 23 (constraints), is permanent.
+    public static func classify(sqlState: String, message: String) -> SQLError {
+        let text = "\(message) (SQLSTATE \(sqlState))"
+        switch sqlState {
+        case "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03":
+            return .transient(text)
+        case "3D000", "42501":
+            return .configuration(text)
+        default:
+            break
+        }
+        switch sqlState.prefix(2) {
+        case "08", "53": return .transient(text)
+        case "28": return .configuration(text)
+        default: return .permanent(text)
+        }
+    }
+
+    /// Maps anything postgres-nio throws to `SQLError`; errors that are already `SQLError`, and
+    /// errors thrown by caller code, pass through unchanged.
+    static func mapError(_ error: any Error) -> any Error {
+        if error is SQLError { return error }
+        if let error = error as? PSQLError { return mapPSQLError(error) }
+        if error is ChannelError || error is IOError {
+            return SQLError.transient("connection to PostgreSQL failed: \(error)")
+        }
+        return error
+    }
+
+    static func mapPSQLError(_ error: PSQLError) -> SQLError {
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? "?????"
+            return classify(sqlState: state, message: serverMessage(error))
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown,
+             .queryCancelled, .poolClosed:
+            return .transient("connection to PostgreSQL lost (\(error.code))\(underlyingText(error))")
+        case .sslUnsupported, .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest,
+             .unsupportedAuthMechanism, .authMechanismRequiresPassword, .saslError:
+            return .configuration("PostgreSQL connection setup failed (\(error.code))\(underlyingText(error))")
+        case .tooManyParameters:
+            return .permanent("too many parameters in one statement (PostgreSQL allows 65535)")
+        default:
+            return .permanent("PostgreSQL client error (\(error.code))\(underlyingText(error))")
+        }
+    }
+
+    /// postgres-nio hides details from `description` on purpose; we surface the server's
+    /// message, detail and hint (no bind values) because operators need them.
+    static func serverMessage(_ error: PSQLError) -> String {
+        guard let info = error.serverInfo else { return "\(error.code)" }
+        var text = info[.message] ?? "unknown server error"
+        if let detail = info[.detail] { text += "; \(detail)" }
+        if let hint = info[.hint] { text += "; hint: \(hint)" }
+        if let constraint = info[.constraintName] { text += " [constraint \(constraint)]" }
+        return text
+    }
+
+    static func underlyingText(_ error: PSQLError) -> String {
+        guard let underlying = error.underlying else { return "" }
+        return ": \(underlying)"
+    }
+
+    /// Whether the connection is unusable after this error and must be replaced.
+    static func breaksConnection(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .server:
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("57P")
+            case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown,
+                 .messageDecodingFailure, .unexpectedBackendMessage:
+                return true
+            default:
+                return false
+            }
+        }
+        return error is ChannelError || error is IOError
+    }
+}

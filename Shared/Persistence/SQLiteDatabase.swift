@@ -1,0 +1,291 @@
+import Foundation
+import GRDB
+import Logging
+
+/// SQLite backend over GRDB: one file per service, WAL journal.
+///
+/// A `DatabasePool` rather than a `DatabaseQueue`: with WAL, readers (relay polls, lag
+/// metrics, HTTP queries) run on their own connections, concurrently with the single writer
+/// and without blocking it. Writes are serialised in-process by GRDB's writer queue, and
+/// across processes by SQLite's write lock, which every write transaction takes up front
+/// (`BEGIN IMMEDIATE`) so it never fails half-way on a lock upgrade. Bodies run on GRDB's
+/// dispatch queues, not on Swift's cooperative pool.
+///
+/// Durability: `synchronous=NORMAL` (the default here) with WAL never corrupts the database
+/// and keeps every committed transaction across a process crash (kill -9), but a power loss
+/// or OS crash may lose the last transactions before a checkpoint. `.full` syncs the WAL on
+/// every commit: survives OS crashes, costs an fsync per transaction.
+public final class SQLiteDatabase: SQLDatabase {
+    public enum Synchronous: String, Sendable {
+        case off = "OFF", normal = "NORMAL", full = "FULL"
+    }
+
+    public struct Configuration: Sendable {
+        public var path: String
+        public var synchronous: Synchronous = .normal
+        /// How long a transaction waits for another process's lock before failing with
+        /// `SQLError.transient`.
+        public var busyTimeout: Duration = .seconds(5)
+        /// Concurrent read transactions.
+        public var maximumReaderCount: Int = 4
+
+        public init(path: String) {
+            self.path = path
+        }
+    }
+
+    public let dialect: SQLDialect = .sqlite
+    public let configuration: Configuration
+    private let pool: DatabasePool
+    private let logger: Logger
+    private let state = Locked(State())
+
+    private struct State {
+        var closed = false
+        var deleteOnClose: URL?
+    }
+
+    public var path: String { configuration.path }
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "persistence.sqlite")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let directory = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw SQLError.configuration("cannot create directory \(directory.path) for SQLite database \(configuration.path): \(error); set DATABASE_URL to a writable location")
+        }
+
+        var config = Configuration.grdb(configuration)
+        config.label = URL(fileURLWithPath: configuration.path).lastPathComponent
+        do {
+            pool = try DatabasePool(path: configuration.path, configuration: config)
+            // After opening, because GRDB's WAL setup resets the writer to NORMAL. Only the
+            // writer commits, so only its setting matters.
+            let synchronous = configuration.synchronous.rawValue
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        } catch {
+            throw SQLError.configuration("cannot open SQLite database at \(configuration.path): \(Self.mapError(error)); check the path and permissions, or set DATABASE_URL")
+        }
+    }
+
+    /// A database in a fresh temporary directory, deleted on `close()`. Same code path as a
+    /// real file (WAL needs one, so there is no in-memory pool).
+    public static func temporary(synchronous: Synchronous = .off, busyTimeout: Duration = .seconds(5),
+                                 logger: Logger = Logger(label: "persistence.sqlite")) throws -> SQLiteDatabase {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("persistence-\(UUID().uuidString)", isDirectory: true)
+        var configuration = Configuration(path: directory.appendingPathComponent("db.sqlite").path)
+        configuration.synchronous = synchronous
+        configuration.busyTimeout = busyTimeout
+        let database = try SQLiteDatabase(configuration: configuration, logger: logger)
+        database.state.withLock { $0.deleteOnClose = directory }
+        return database
+    }
+
+    public func migrate(_ migrations: [Migration]) async throws {
+        // BEGIN IMMEDIATE already serialises migrating processes; no extra lock needed.
+        try await MigrationRunner.run(
+            migrations, on: self, lockStatement: nil,
+            createTable: """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    id TEXT PRIMARY KEY,
+                    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                )
+                """,
+            logger: logger)
+    }
+
+    @discardableResult
+    public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        try checkOpen()
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    let connection = SQLiteConnection(db)
+                    defer { connection.invalidate() }
+                    result = try body(connection)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw mapClosed(error)
+        }
+    }
+
+    @discardableResult
+    public func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        try checkOpen()
+        do {
+            // GRDB wraps this in a DEFERRED transaction on a reader connection: one WAL snapshot.
+            return try await pool.read { db in
+                let connection = SQLiteConnection(db)
+                defer { connection.invalidate() }
+                return try body(connection)
+            }
+        } catch {
+            throw mapClosed(error)
+        }
+    }
+
+    public func close() async {
+        let deleteDirectory: URL?? = state.withLock { state in
+            guard !state.closed else { return nil }
+            state.closed = true
+            return .some(state.deleteOnClose)
+        }
+        guard let deleteDirectory else { return }
+        // DatabasePool.close() waits for running transactions: keep it off the cooperative pool.
+        let pool = self.pool
+        let logger = self.logger
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                do {
+                    try pool.close()
+                } catch {
+                    logger.warning("closing SQLite database failed", metadata: ["error": "\(error)"])
+                }
+                if let deleteDirectory { try? FileManager.default.removeItem(at: deleteDirectory) }
+                continuation.resume()
+            }
+        }
+    }
+
+    private func checkOpen() throws {
+        if state.withLock({ $0.closed }) { throw closedError }
+    }
+
+    private var closedError: SQLError {
+        .configuration("SQLite database \(configuration.path) is closed")
+    }
+
+    private func mapClosed(_ error: any Error) -> any Error {
+        let mapped = Self.mapError(error)
+        if case SQLError.configuration = mapped, state.withLock({ $0.closed }) { return closedError }
+        return mapped
+    }
+
+    /// Classifies an SQLite primary result code: BUSY and LOCKED are transient (another
+    /// connection holds the lock), CANTOPEN/NOTADB/MISUSE/AUTH/PERM/READONLY-on-open are
+    /// configuration problems, the rest (CONSTRAINT, ...) permanent.
+    public static func classify(resultCode: Int32, message: String) -> SQLError {
+        let text = "\(message) (SQLite code \(resultCode))"
+        switch resultCode {
+        case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+            return .transient(text)
+        case 14, 26, 21, 23, 3: // CANTOPEN, NOTADB, MISUSE, AUTH, PERM
+            return .configuration(text)
+        default:
+            return .permanent(text)
+        }
+    }
+
+    /// GRDB errors become `SQLError`; `SQLError` and errors thrown by caller code pass through.
+    static func mapError(_ error: any Error) -> any Error {
+        if error is SQLError { return error }
+        if let error = error as? DatabaseError {
+            var message = error.message ?? "\(error.resultCode)"
+            if let sql = error.sql { message += " in: \(sql)" }
+            return classify(resultCode: error.resultCode.primaryResultCode.rawValue, message: message)
+        }
+        return error
+    }
+}
+
+extension SQLiteDatabase.Configuration {
+    static func grdb(_ configuration: SQLiteDatabase.Configuration) -> GRDB.Configuration {
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(configuration.busyTimeout.timeInterval)
+        config.maximumReaderCount = max(1, configuration.maximumReaderCount)
+        return config
+    }
+}
+
+/// The connection handed to a transaction body; wraps GRDB's `Database` for that body only.
+final class SQLiteConnection: SQLConnection, ScriptExecuting {
+    let dialect: SQLDialect = .sqlite
+    private let db: Database
+    private var valid = true
+
+    init(_ db: Database) {
+        self.db = db
+    }
+
+    func invalidate() { valid = false }
+
+    @discardableResult
+    func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
+        try checkValid()
+        do {
+            let statement = try db.cachedStatement(sql: sql)
+            let before = db.totalChangesCount
+            try statement.execute(arguments: Self.arguments(binds))
+            // changesCount keeps the previous statement's value after DDL or a SELECT.
+            return db.totalChangesCount == before ? 0 : db.changesCount
+        } catch {
+            throw SQLiteDatabase.mapError(error)
+        }
+    }
+
+    func query(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
+        try checkValid()
+        do {
+            let statement = try db.cachedStatement(sql: sql)
+            let columns = statement.columnNames
+            let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(binds))
+            var rows: [SQLRow] = []
+            while let row = try cursor.next() {
+                var values: [SQLValue] = []
+                values.reserveCapacity(columns.count)
+                for index in 0..<columns.count {
+                    let value: DatabaseValue = row[index]
+                    values.append(Self.value(value))
+                }
+                rows.append(SQLRow(columns: columns, values: values))
+            }
+            return rows
+        } catch {
+            throw SQLiteDatabase.mapError(error)
+        }
+    }
+
+    func executeScript(_ sql: String) throws {
+        try checkValid()
+        do {
+            try db.execute(sql: sql)
+        } catch {
+            throw SQLiteDatabase.mapError(error)
+        }
+    }
+
+    private func checkValid() throws {
+        guard valid else {
+            throw SQLError.configuration("SQLConnection used outside the transaction body that received it")
+        }
+    }
+
+    static func arguments(_ binds: [SQLValue]) -> StatementArguments {
+        StatementArguments(binds.map { value -> DatabaseValue in
+            switch value {
+            case .integer(let v): return v.databaseValue
+            case .text(let v): return v.databaseValue
+            case .blob(let v): return Data(v).databaseValue
+            case .null: return .null
+            }
+        })
+    }
+
+    static func value(_ value: DatabaseValue) -> SQLValue {
+        switch value.storage {
+        case .null: return .null
+        case .int64(let v): return .integer(v)
+        case .string(let v): return .text(v)
+        case .blob(let v): return .blob([UInt8](v))
+        // The contract has no REAL; render it rather than lose it.
+        case .double(let v): return .text(String(v))
+        }
+    }
+}

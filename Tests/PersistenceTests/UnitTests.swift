@@ -1,0 +1,110 @@
+@testable import Persistence
+import XCTest
+
+final class PlaceholderRewriteTests: XCTestCase {
+    func rewrite(_ sql: String) -> String { PostgresPlaceholders.rewrite(sql).sql }
+
+    func testNumbersPlaceholdersInOrder() {
+        XCTAssertEqual(rewrite("INSERT INTO t (a, b, c) VALUES (?, ?, ?)"), "INSERT INTO t (a, b, c) VALUES ($1, $2, $3)")
+        XCTAssertEqual(PostgresPlaceholders.rewrite("SELECT ?, ?").placeholderCount, 2)
+        XCTAssertEqual(rewrite("SELECT 1"), "SELECT 1")
+        XCTAssertEqual(rewrite("a=?AND b=?"), "a=$1AND b=$2")
+    }
+
+    func testLeavesLiteralsIdentifiersAndCommentsAlone() {
+        XCTAssertEqual(rewrite("SELECT '?', 'it''s ?', ?"), "SELECT '?', 'it''s ?', $1")
+        XCTAssertEqual(rewrite(#"SELECT E'\'?\\', ?"#), #"SELECT E'\'?\\', $1"#)
+        XCTAssertEqual(rewrite(#"SELECT '\', ?"#), #"SELECT '\', $1"#, "plain strings have no backslash escapes")
+        XCTAssertEqual(rewrite(#"SELECT "col?" FROM "t""x?" WHERE a = ?"#), #"SELECT "col?" FROM "t""x?" WHERE a = $1"#)
+        XCTAssertEqual(rewrite("SELECT ? -- what?\n, ?"), "SELECT $1 -- what?\n, $2")
+        XCTAssertEqual(rewrite("SELECT /* ? /* nested ? */ still ? */ ?"), "SELECT /* ? /* nested ? */ still ? */ $1")
+        XCTAssertEqual(rewrite("SELECT $$ ? $$, $fn$ '?' $x$ ? $fn$, ?"), "SELECT $$ ? $$, $fn$ '?' $x$ ? $fn$, $1")
+        XCTAssertEqual(rewrite("SELECT a$b, ?"), "SELECT a$b, $1", "$ inside an identifier is no quote")
+        XCTAssertEqual(rewrite("SELECT $1, ?"), "SELECT $1, $1", "existing $n are not dollar quotes")
+        XCTAssertEqual(rewrite("SELECT 'unterminated ?"), "SELECT 'unterminated ?")
+        XCTAssertEqual(rewrite("SELECT 'héllo ✓', ?"), "SELECT 'héllo ✓', $1")
+    }
+}
+
+final class ErrorMappingTests: XCTestCase {
+    func testPostgresSQLStates() {
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "40001", message: "serialization").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "40P01", message: "deadlock").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "55P03", message: "lock timeout").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "08006", message: "connection failure").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "57P01", message: "admin shutdown").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "53300", message: "too many connections").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "23505", message: "unique").isPermanent)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "23503", message: "fk").isPermanent)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "42601", message: "syntax").isPermanent)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "28P01", message: "auth").isConfiguration)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "3D000", message: "no db").isConfiguration)
+        XCTAssertTrue("\(PostgresDatabase.classify(sqlState: "23505", message: "dup"))".contains("SQLSTATE 23505"))
+    }
+
+    func testSQLiteResultCodes() {
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 5, message: "busy").isTransient)
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 6, message: "locked").isTransient)
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 19, message: "constraint").isPermanent)
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 1, message: "syntax").isPermanent)
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 14, message: "cantopen").isConfiguration)
+    }
+}
+
+final class DatabaseURLTests: XCTestCase {
+    func testPostgresURL() throws {
+        let c = try PostgresDatabase.Configuration(
+            url: "postgres://us%40er:p%3Ass@db.example:6543/orders?sslmode=disable&pool_size=8&search_path=svc&connect_timeout=3")
+        XCTAssertEqual(c.host, "db.example")
+        XCTAssertEqual(c.port, 6543)
+        XCTAssertEqual(c.username, "us@er")
+        XCTAssertEqual(c.password, "p:ss")
+        XCTAssertEqual(c.database, "orders")
+        XCTAssertEqual(c.poolSize, 8)
+        XCTAssertEqual(c.searchPath, "svc")
+        XCTAssertEqual(c.connectTimeout, .seconds(3))
+        XCTAssertEqual(c.isolation, .readCommitted)
+
+        let d = try PostgresDatabase.Configuration(url: "postgresql://saga@localhost")
+        XCTAssertEqual(d.port, 5432)
+        XCTAssertNil(d.password)
+        XCTAssertNil(d.database)
+        XCTAssertEqual(d.poolSize, 4)
+        XCTAssertEqual(d.endpoint, "localhost:5432/saga")
+    }
+
+    func testBadURLsSayWhatToFix() async {
+        for (url, expected) in [
+            ("", "set DATABASE_URL"),
+            ("mysql://u:p@h/db", "unsupported database URL scheme 'mysql'"),
+            ("postgres://h:5432/db", "no user"),
+            ("postgres://u:secret@h/db?pool_size=0", "pool_size"),
+            ("postgres://u:secret@h/db?sslmodee=require", "unknown PostgreSQL URL option 'sslmodee'"),
+            ("sqlite:///tmp/x.db?synchronous=sometimes", "synchronous"),
+        ] {
+            do {
+                _ = try await openDatabase(url: url)
+                XCTFail("\(url) should be refused")
+            } catch let error as SQLError {
+                XCTAssertTrue(error.isConfiguration, "\(error)")
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+                XCTAssertFalse("\(error)".contains("secret"), "no password in messages: \(error)")
+            } catch {
+                XCTFail("\(error)")
+            }
+        }
+    }
+}
+
+final class PostgresDecodingTests: XCTestCase {
+    func testTimestampFormatting() {
+        let secondsFrom1970To2000: Int64 = 946_684_800
+        XCTAssertEqual(PGConnection.formatTimestamp(micros: 0, utc: true), "2000-01-01T00:00:00Z")
+        XCTAssertEqual(PGConnection.formatTimestamp(micros: -secondsFrom1970To2000 * 1_000_000, utc: true), "1970-01-01T00:00:00Z")
+        XCTAssertEqual(PGConnection.formatTimestamp(micros: -500_000, utc: true), "1999-12-31T23:59:59.5Z")
+        XCTAssertEqual(PGConnection.formatTimestamp(micros: 825_130_800_123_456, utc: false), "2026-02-23T03:00:00.123456")
+        XCTAssertEqual(PGConnection.formatTimestamp(micros: (-secondsFrom1970To2000 - 14_182_940) * 1_000_000, utc: true),
+                       "1969-07-20T20:17:40Z")
+        XCTAssertEqual(PGConnection.formatTimestamp(micros: .max, utc: true), "infinity")
+    }
+}
