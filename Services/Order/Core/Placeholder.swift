@@ -1,1 +1,0 @@
-// Order domain: under construction

@@ -1,0 +1,44 @@
+import EventSchema
+import NotificationCore
+import Testing
+
+@Suite struct NotificationDeciderTests {
+    let now: Int64 = 4_000
+
+    @Test func aTerminalOrderEventSendsOneNotificationOfItsKind() throws {
+        let d = NotificationDecider.decide(nil, on: Ev.confirmed(), now: now)
+        let sent = try #require(d.sent)
+        #expect(sent.kind == .orderConfirmed && sent.notificationId == "o1/order_confirmed" && sent.channel == .log)
+        #expect(sent.message == "Your order o1 is confirmed: 4.50 EUR charged.")
+        guard case let .send(_, events) = d, case let .notificationSent(e) = events.first, events.count == 1 else {
+            Issue.record("\(d)"); return
+        }
+        #expect(e.orderID == "o1" && e.customerID == "c1" && e.kind == .orderConfirmed && e.channel == .log)
+        #expect(e.notificationID == sent.notificationId && e.sentAtUnixMs == now)
+    }
+
+    @Test func theSameKindAgainIsNotSentTwice() throws {
+        let sent = try #require(NotificationDecider.decide(nil, on: Ev.cancelled(), now: now).sent)
+        #expect(sent.kind == .orderCancelled)
+        #expect(sent.message == "Your order o1 was cancelled: it could not be completed in time.")
+        #expect(NotificationDecider.decide(sent, on: Ev.cancelled(), now: now + 1)
+            == .ignored(.alreadySent(.orderCancelled, notificationId: "o1/order_cancelled")))
+    }
+
+    @Test func kindIsDerivedFromTheEvent() {
+        #expect(NotificationKind(for: Ev.confirmed()) == .orderConfirmed)
+        #expect(NotificationKind(for: Ev.cancelled()) == .orderCancelled)
+        for event in [Ev.placed(), Ev.reserved(), Ev.charged(), Ev.failed(), Ev.refunded(), Ev.notificationSent()] {
+            #expect(NotificationKind(for: event) == nil)
+            #expect(NotificationDecider.decide(nil, on: event, now: now) == .ignored(.notHandled(event.eventType)))
+        }
+    }
+
+    @Test func aRecordOfAnotherOrderOrKindIsRejected() throws {
+        let confirmed = try #require(NotificationDecider.decide(nil, on: Ev.confirmed(), now: now).sent)
+        #expect(NotificationDecider.decide(confirmed, on: Ev.cancelled(), now: now)
+            == .rejected(.recordMismatch(record: "o1/ORDER_CONFIRMED", event: "o1/ORDER_CANCELLED")))
+        #expect(NotificationDecider.decide(confirmed, on: Ev.confirmed("o2"), now: now)
+            == .rejected(.recordMismatch(record: "o1/ORDER_CONFIRMED", event: "o2/ORDER_CONFIRMED")))
+    }
+}
