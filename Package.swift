@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Messaging", targets: ["Messaging"]),
         .executable(name: "dev-cluster", targets: ["DevCluster"]),
         .executable(name: "kafka-tool", targets: ["KafkaTool"]),
+        .executable(name: "messaging-harness", targets: ["MessagingHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),

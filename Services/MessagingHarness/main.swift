@@ -1,1 +1,2 @@
-print("messaging-harness: under construction")
+// messaging-harness: a minimal service on the messaging runtime (crash tests, benchmark).
+await HarnessCommand.start()

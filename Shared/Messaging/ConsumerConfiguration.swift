@@ -1,0 +1,59 @@
+import Kafka
+
+/// How a `ConsumerRuntime` consumes: group, topics, batch size, retries and inbox retention.
+public struct ConsumerConfiguration: Sendable {
+    public var groupID: String
+    public var topics: [String]
+    /// Bootstrap servers and client properties (the consumer defaults are applied under them;
+    /// add `KafkaConfiguration.devClusterTuning` on the dev cluster).
+    public var kafka: KafkaConfiguration
+    /// At most this many messages per poll, i.e. per transaction.
+    public var maxBatchSize: Int
+    public var pollTimeout: Duration
+    /// Backoff between attempts of a batch that failed transiently.
+    public var retry: RetryPolicy
+    /// Attempts of a batch whose handler throws an error that is neither `HandlerError` nor
+    /// `SQLError` before that message is dead-lettered.
+    public var maxAttemptsForUnclassifiedErrors: Int
+    /// Event types this code does not know (a newer producer): skipped and counted (EVOLUTION.md
+    /// rule 12), or dead-lettered.
+    public var deadLetterUnknownEventTypes: Bool
+    /// Inbox rows older than this are deleted; duplicates arrive within seconds of the original.
+    public var inboxRetention: Duration
+    public var inboxPruneInterval: Duration
+    /// librdkafka statistics interval for the `messaging_consumer_lag` gauges (per partition,
+    /// from librdkafka's `consumer_lag`, i.e. against the Kafka commit the runtime makes after
+    /// every batch); nil turns them off.
+    public var lagStatisticsInterval: Duration?
+
+    public init(groupID: String, topics: [String], kafka: KafkaConfiguration,
+                maxBatchSize: Int = 500, pollTimeout: Duration = .milliseconds(100),
+                retry: RetryPolicy = RetryPolicy(), maxAttemptsForUnclassifiedErrors: Int = 5,
+                deadLetterUnknownEventTypes: Bool = false,
+                inboxRetention: Duration = .seconds(7 * 24 * 3600), inboxPruneInterval: Duration = .seconds(600),
+                lagStatisticsInterval: Duration? = .seconds(5)) {
+        precondition(maxBatchSize > 0 && !topics.isEmpty)
+        self.groupID = groupID
+        self.topics = topics
+        self.kafka = kafka
+        self.maxBatchSize = maxBatchSize
+        self.pollTimeout = pollTimeout
+        self.retry = retry
+        self.maxAttemptsForUnclassifiedErrors = maxAttemptsForUnclassifiedErrors
+        self.deadLetterUnknownEventTypes = deadLetterUnknownEventTypes
+        self.inboxRetention = inboxRetention
+        self.inboxPruneInterval = inboxPruneInterval
+        self.lagStatisticsInterval = lagStatisticsInterval
+    }
+}
+
+/// Points where tests stop a process on purpose (crash tests) or observe the runtime.
+public struct ConsumerHooks: Sendable {
+    /// After batch number `n` (from 1, counting polled batches) committed to the database, before
+    /// the Kafka commit; not called for a batch that needed no transaction (all skipped).
+    public var afterDatabaseCommit: (@Sendable (_ batch: Int) -> Void)?
+
+    public init(afterDatabaseCommit: (@Sendable (Int) -> Void)? = nil) {
+        self.afterDatabaseCommit = afterDatabaseCommit
+    }
+}

@@ -1,0 +1,109 @@
+import EventSchema
+import Foundation
+import Metrics
+
+/// Counters a consumer runtime keeps in process (tests, health endpoints), beside swift-metrics.
+public struct ConsumerStatistics: Sendable, Equatable {
+    /// Messages received from Kafka (before any skipping).
+    public var polled = 0
+    /// Messages whose handler ran and committed (applied or ignored).
+    public var handled = 0
+    public var skippedOffset = 0
+    public var skippedInbox = 0
+    public var skippedUnknownType = 0
+    public var deadLettered = 0
+    public var batches = 0
+    /// Batch attempts rolled back for a transient error (or to dead-letter a rejected message).
+    public var retries = 0
+    public var prunedInboxRows = 0
+}
+
+/// The consumer runtime's metrics (swift-metrics; names follow Prometheus conventions).
+final class ConsumerMetrics: @unchecked Sendable {
+    let group: String
+    private let lock = NSLock()
+    private var consumedByTopic: [String: Counter] = [:]
+    private var lagGauges: [String: Gauge] = [:]
+    private let handlerTimers: [EventType: Metrics.Timer]
+    let skippedOffset: Counter
+    let skippedInbox: Counter
+    let skippedUnknownType: Counter
+    let deadLetteredUndecodable: Counter
+    let deadLetteredRejected: Counter
+    let batchSize: Recorder
+    let batchDuration: Metrics.Timer
+    let retries: Counter
+    let inboxPruned: Counter
+
+    init(group: String) {
+        self.group = group
+        let g = ("group", group)
+        skippedOffset = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "offset")])
+        skippedInbox = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "inbox")])
+        skippedUnknownType = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "unknown_type")])
+        deadLetteredUndecodable = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "undecodable")])
+        deadLetteredRejected = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "rejected")])
+        batchSize = Recorder(label: "messaging_batch_size", dimensions: [g])
+        batchDuration = Metrics.Timer(label: "messaging_batch_duration_seconds", dimensions: [g])
+        retries = Counter(label: "messaging_batch_retries_total", dimensions: [g])
+        inboxPruned = Counter(label: "messaging_inbox_pruned_total", dimensions: [g])
+        handlerTimers = Dictionary(uniqueKeysWithValues: EventType.allCases.map {
+            ($0, Metrics.Timer(label: "messaging_handler_duration_seconds", dimensions: [g, ("event_type", $0.rawValue)]))
+        })
+    }
+
+    func consumed(topic: String) -> Counter {
+        lock.withLock {
+            if let counter = consumedByTopic[topic] { return counter }
+            let counter = Counter(label: "messaging_consumed_total", dimensions: [("group", group), ("topic", topic)])
+            consumedByTopic[topic] = counter
+            return counter
+        }
+    }
+
+    func handlerTimer(_ type: EventType) -> Metrics.Timer { handlerTimers[type]! }
+
+    func lag(topic: String, partition: Int32) -> Gauge {
+        lock.withLock {
+            let key = "\(topic)\u{0}\(partition)"
+            if let gauge = lagGauges[key] { return gauge }
+            let gauge = Gauge(label: "messaging_consumer_lag",
+                              dimensions: [("group", group), ("topic", topic), ("partition", "\(partition)")])
+            lagGauges[key] = gauge
+            return gauge
+        }
+    }
+}
+
+/// Counters an outbox relay keeps in process.
+public struct RelayStatistics: Sendable, Equatable {
+    public var published = 0
+    public var failed = 0
+    public var batches = 0
+    public var deletedRows = 0
+    public var isLeader = false
+    /// Rows waiting and the age of the oldest, as of the last refresh.
+    public var pendingRows = 0
+    public var oldestAgeSeconds = 0.0
+}
+
+/// The relay's metrics: outbox lag (rows waiting, age of the oldest) and commit→ack latency.
+final class RelayMetrics: @unchecked Sendable {
+    private let lock = NSLock()
+    private var publishedByTopic: [String: Counter] = [:]
+    let pendingRows = Gauge(label: "messaging_outbox_pending_rows")
+    let oldestAge = Gauge(label: "messaging_outbox_oldest_age_seconds")
+    /// From the row's insert (inside its transaction, just before commit) to the broker's ack.
+    let commitToAck = Metrics.Timer(label: "messaging_relay_commit_to_ack_seconds")
+    let failures = Counter(label: "messaging_relay_failures_total")
+    let leader = Gauge(label: "messaging_relay_leader")
+
+    func published(topic: String) -> Counter {
+        lock.withLock {
+            if let counter = publishedByTopic[topic] { return counter }
+            let counter = Counter(label: "messaging_relay_published_total", dimensions: [("topic", topic)])
+            publishedByTopic[topic] = counter
+            return counter
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Messaging runtime: under construction

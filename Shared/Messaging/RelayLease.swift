@@ -1,0 +1,65 @@
+import Foundation
+import Persistence
+
+/// Which relay may publish a database's outbox: a lease row renewed by its holder.
+///
+/// Why a lease row and not a session-level advisory lock: the storage contract hands a
+/// transaction whatever pooled connection is free, so no connection belongs to the relay for
+/// its lifetime, and a session lock would stay with a pooled connection (and die silently with
+/// it). The lease uses the database's clock on PostgreSQL (instances may disagree on time) and
+/// is given up explicitly on shutdown, so a restart or a second instance takes over at once; a
+/// crashed holder's lease expires after `ttl`.
+///
+/// What the lease cannot fence is a holder that stalls past `ttl` mid-publish (SIGSTOP, a send
+/// stuck on an unreachable broker) and resumes after another instance took over: both then
+/// publish some rows. That costs duplicates only: each relay publishes in outbox order, so the
+/// first copy of every event is still in per-key order, and consumers' inboxes drop the rest.
+struct RelayLease {
+    let database: any SQLDatabase
+    let name: String
+    let holder: String
+    let ttl: Duration
+
+    /// Takes or renews the lease; true if this holder has it for the next `ttl`.
+    func acquire() async throws -> Bool {
+        let (name, holder, ttlMs) = (name, holder, ttl.milliseconds)
+        let sql: String
+        let binds: [SQLValue]
+        switch database.dialect {
+        case .postgres:
+            let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+            sql = Self.acquireSQL(now: now, expiry: "\(now) + ?")
+            binds = [.text(name), .text(holder), .integer(ttlMs)]
+        case .sqlite:
+            // One process per SQLite file: its own clock is the only one.
+            let now = WallClock.nowMillis()
+            sql = Self.acquireSQL(now: "?", expiry: "?")
+            binds = [.text(name), .text(holder), .integer(now + ttlMs), .integer(now)]
+        }
+        return try await database.write { connection in
+            !(try connection.query(sql, binds)).isEmpty
+        }
+    }
+
+    private static func acquireSQL(now: String, expiry: String) -> String {
+        """
+        INSERT INTO outbox_relay_lease (name, holder, epoch, expires_at_ms) VALUES (?, ?, 1, \(expiry))
+        ON CONFLICT (name) DO UPDATE SET
+            holder = excluded.holder,
+            epoch = CASE WHEN outbox_relay_lease.holder = excluded.holder
+                         THEN outbox_relay_lease.epoch ELSE outbox_relay_lease.epoch + 1 END,
+            expires_at_ms = excluded.expires_at_ms
+        WHERE outbox_relay_lease.holder = excluded.holder OR outbox_relay_lease.expires_at_ms < \(now)
+        RETURNING epoch
+        """
+    }
+
+    /// Gives the lease up (if held) so another instance can take over without waiting.
+    func release() async throws {
+        let (name, holder) = (name, holder)
+        try await database.write { connection in
+            try connection.execute("UPDATE outbox_relay_lease SET expires_at_ms = 0 WHERE name = ? AND holder = ?",
+                                   [.text(name), .text(holder)])
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import EventSchema
+import Foundation
+import Kafka
+import Persistence
+
+/// The messaging side of one local transaction: the events it emits go to the outbox in the
+/// same transaction as the service's own changes (made through `connection`).
+///
+/// Synchronous and bound to one `SQLDatabase.write` body. Get one from `UnitOfWork.run(on:)`,
+/// `SQLDatabase.unitOfWork(...)`, or as the argument of a `ConsumerRuntime` handler; all of
+/// them write the buffered outbox rows before the transaction commits.
+public final class UnitOfWork {
+    /// The transaction's connection, for the service's own tables.
+    public let connection: any SQLConnection
+    private var pendingRows: [[SQLValue]] = []
+    /// Events emitted so far in this unit (dead letters included).
+    public private(set) var emittedCount = 0
+    /// Topics emitted to (dead letters excluded): the runtime prefetches their sequence rows.
+    private(set) var emittedTopics: Set<String> = []
+    /// Ids of the outbox rows written so far, for the relay's commit→ack figure.
+    private(set) var outboxIds: [Int64] = []
+
+    struct SequenceKey: Hashable {
+        let topic: String
+        let orderId: String
+    }
+
+    /// Last sequence per (topic, order) whose row this transaction holds (locked on PostgreSQL;
+    /// SQLite has a single writer): later emits for it need no statement.
+    private var sequences: [SequenceKey: Int64] = [:]
+    /// Sequences advanced in memory, written back by `flush`.
+    private var dirtySequences: Set<SequenceKey> = []
+
+    init(connection: any SQLConnection) {
+        self.connection = connection
+    }
+
+    /// Runs `body` with a unit of work on `connection` (inside your own `write` body) and writes
+    /// the outbox rows afterwards. Wake the relay after the transaction committed.
+    public static func run<T>(on connection: any SQLConnection, _ body: (UnitOfWork) throws -> T) throws -> T {
+        let unit = UnitOfWork(connection: connection)
+        let result = try body(unit)
+        try unit.flush()
+        return result
+    }
+
+    /// Emits `event` on its topic: takes the next `sequence` for (topic, order id), builds the
+    /// envelope (causation, correlation and trace inherited from `cause`) and queues the outbox row.
+    ///
+    /// The sequence row is locked (PostgreSQL: row lock until commit; SQLite: one writer) before
+    /// the outbox row gets its id, so of two transactions emitting for one order the second waits
+    /// for the first to commit and gets both the higher sequence and the higher outbox id: outbox
+    /// id order is sequence order per order, which is what the relay publishes by.
+    @discardableResult
+    public func emit(_ event: SagaEvent, causedBy cause: EventEnvelope? = nil,
+                     correlationId: UUID? = nil, traceparent: String? = nil) throws -> EventEnvelope {
+        let topic = event.topic.name
+        let sequence = try nextSequence(topic: topic, orderId: event.orderId)
+        let envelope = EventEnvelope(for: event, sequence: sequence, causedBy: cause, eventId: .timeOrdered(),
+                                     correlationId: correlationId, traceparent: traceparent)
+        if event.eventType != .deadLetter { emittedTopics.insert(topic) }
+        let headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
+        pendingRows.append([
+            .text(topic), .blob(envelope.key), .blob(HeaderCodec.encode(headers)), .blob(event.encodePayload()),
+        ])
+        emittedCount += 1
+        return envelope
+    }
+
+    /// Sends a consumed message to `deadletter.v1` (through the outbox, like any event) with its
+    /// origin (topic, partition, offset), its key, headers and payload byte for byte, and `error`.
+    @discardableResult
+    public func deadLetter(_ message: ConsumedMessage, error: String, kind: Saga_V1_DeadLetter.ErrorKind,
+                           consumerGroup: String, causedBy cause: EventEnvelope? = nil) throws -> EventEnvelope {
+        let letter = Saga_V1_DeadLetter(
+            originTopic: message.topic, originPartition: message.partition, originOffset: message.offset,
+            originTimestampUnixMs: message.timestampMs ?? 0, key: message.key,
+            headers: message.headers.map { (name: $0.key, value: $0.value) }, payload: message.value,
+            error: error, errorKind: kind, consumerGroup: consumerGroup)
+        return try emit(.deadLetter(letter), causedBy: cause)
+    }
+
+    /// Writes the queued outbox rows (multi-row inserts, in emit order) and the sequences
+    /// advanced in memory. Idempotent.
+    func flush() throws {
+        if !pendingRows.isEmpty {
+            // Stamped here, at the end of the transaction, so that the relay's latency figure is
+            // close to commit→ack (it still includes the COMMIT itself).
+            let writtenAt = SQLValue.integer(WallClock.nowMicros())
+            for index in pendingRows.indices { pendingRows[index].append(writtenAt) }
+            // PostgreSQL assigns identity values to a VALUES list in list order, so rows of one
+            // statement keep their emit order in the outbox.
+            for row in try Self.insertOutbox.query(pendingRows, on: connection) {
+                if let id = row.int("id") { outboxIds.append(id) }
+            }
+            pendingRows.removeAll(keepingCapacity: true)
+        }
+        if !dirtySequences.isEmpty {
+            let rows = dirtySequences.sorted { ($0.topic, $0.orderId) < ($1.topic, $1.orderId) }
+                .map { [SQLValue.text($0.topic), .text($0.orderId), .integer(sequences[$0]!)] }
+            try Self.storeSequences.execute(rows, on: connection)
+            dirtySequences.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Takes the next sequence for (topic, order): from memory if this transaction already holds
+    /// the row, else with an upsert that locks the row (serialising concurrent emitters).
+    private func nextSequence(topic: String, orderId: String) throws -> Int64 {
+        let key = SequenceKey(topic: topic, orderId: orderId)
+        if let last = sequences[key] {
+            sequences[key] = last + 1
+            dirtySequences.insert(key)
+            return last + 1
+        }
+        let rows = try connection.query(Self.nextSequenceSQL, [.text(topic), .text(orderId)])
+        guard let sequence = rows.first?.int("last_sequence") else {
+            throw SQLError.permanent("outbox sequence upsert returned no row for \(topic)/\(orderId)")
+        }
+        sequences[key] = sequence
+        return sequence
+    }
+
+    /// Takes the sequence rows of `orderIds` on `topics` for this transaction in one statement
+    /// per chunk, so the batch's emits need none (the runtime calls it before the handlers).
+    /// PostgreSQL: an upsert that locks the rows (creating missing ones at 0), in a fixed order
+    /// so two batches cannot deadlock on them. SQLite: a plain read; its single writer already
+    /// excludes every other emitter until commit.
+    func prefetchSequences(topics: [String], orderIds: [String]) throws {
+        guard !topics.isEmpty, !orderIds.isEmpty else { return }
+        let orders = Array(Set(orderIds)).sorted()
+        for topic in topics.sorted() {
+            var found: [String: Int64] = [:]
+            switch connection.dialect {
+            case .postgres:
+                let rows = try Self.lockSequences.query(orders.map { [.text(topic), .text($0), .integer(0)] }, on: connection)
+                for row in rows { if let order = row.string("order_id") { found[order] = row.int("last_sequence") } }
+            case .sqlite:
+                let rows = try Self.readSequences.query(orders.map { .text($0) }, leading: [.text(topic)], on: connection)
+                for row in rows { if let order = row.string("order_id") { found[order] = row.int("last_sequence") } }
+            }
+            for order in orders {
+                let key = SequenceKey(topic: topic, orderId: order)
+                if sequences[key] == nil { sequences[key] = found[order] ?? 0 }
+            }
+        }
+    }
+
+    static let nextSequenceSQL = """
+        INSERT INTO outbox_sequences (topic, order_id, last_sequence) VALUES (?, ?, 1)
+        ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
+        RETURNING last_sequence
+        """
+
+    static let insertOutbox = MultiRowStatement(
+        "INSERT INTO outbox (topic, key, headers, payload, created_at_us)", columns: 5, suffix: "RETURNING id", maxRows: 128)
+
+    static let lockSequences = MultiRowStatement(
+        "INSERT INTO outbox_sequences (topic, order_id, last_sequence)", columns: 3,
+        suffix: """
+            ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence
+            RETURNING order_id, last_sequence
+            """,
+        maxRows: 256)
+
+    static let readSequences = InListStatement(
+        "SELECT order_id, last_sequence FROM outbox_sequences WHERE topic = ? AND order_id IN")
+
+    static let storeSequences = MultiRowStatement(
+        "INSERT INTO outbox_sequences (topic, order_id, last_sequence)", columns: 3,
+        suffix: "ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = excluded.last_sequence",
+        maxRows: 256)
+}
+
+extension SQLDatabase {
+    /// One transaction with a unit of work: `body` changes the service's tables through
+    /// `unit.connection` and emits events; the outbox rows commit with them, then `relay` is woken.
+    public func unitOfWork<T: Sendable>(waking relay: OutboxRelay? = nil,
+                                        _ body: @escaping @Sendable (UnitOfWork) throws -> T) async throws -> T {
+        let (result, ids) = try await write { connection -> (T, [Int64]) in
+            let unit = UnitOfWork(connection: connection)
+            let result = try body(unit)
+            try unit.flush()
+            return (result, unit.outboxIds)
+        }
+        if !ids.isEmpty { relay?.committed(ids) }
+        return result
+    }
+}

@@ -1,0 +1,136 @@
+import EventSchema
+import Foundation
+import Kafka
+@testable import Messaging
+import Persistence
+import XCTest
+
+final class UnitOfWorkTests: XCTestCase {
+    /// An outbox row read back: the envelope from its headers column, the event from its payload.
+    struct StoredEvent {
+        let id: Int64
+        let topic: String
+        let decoded: DecodedEvent
+    }
+
+    static func outbox(_ database: any SQLDatabase) async throws -> [StoredEvent] {
+        let rows = try await database.read { try $0.query("SELECT id, topic, key, headers, payload FROM outbox ORDER BY id", []) }
+        return try rows.map { row in
+            let headers = try HeaderCodec.decode(row.bytes("headers")!)
+            let decoded = try DecodedEvent(headers: headers.map { (name: $0.key, value: $0.value) },
+                                           payload: row.bytes("payload"), topic: row.string("topic"))
+            XCTAssertEqual(row.bytes("key"), decoded.envelope.key)
+            return StoredEvent(id: row.int("id")!, topic: row.string("topic")!, decoded: decoded)
+        }
+    }
+
+    func testSequenceIncreasesPerTopicAndOrder() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open()
+            let first = try await database.unitOfWork { unit in
+                [try unit.emit(Events.orderPlaced("A")), try unit.emit(Events.orderPlaced("B")),
+                 try unit.emit(Events.stockReserved("A")), try unit.emit(Events.orderPlaced("A"))]
+            }
+            XCTAssertEqual(first.map(\.sequence), [1, 1, 1, 2], "[\(store.backend)]")
+            let cause = first[0]
+            let second = try await database.unitOfWork { unit in
+                try unit.emit(Events.orderPlaced("A"), causedBy: cause)
+            }
+            XCTAssertEqual(second.sequence, 3)
+            XCTAssertEqual(second.causationId, cause.eventId)
+            XCTAssertEqual(second.correlationId, cause.correlationId)
+
+            let stored = try await Self.outbox(database)
+            XCTAssertEqual(stored.count, 5)
+            XCTAssertEqual(stored.map(\.decoded.envelope), first + [second], "[\(store.backend)] outbox keeps emit order and the envelopes")
+            XCTAssertEqual(stored.map(\.topic), ["orders.v1", "orders.v1", "inventory.v1", "orders.v1", "orders.v1"])
+        }
+    }
+
+    func testRollbackLeavesNoRowAndNoSequence() async throws {
+        struct Boom: Error {}
+        try await forEachBackend { store in
+            let database = try await store.open()
+            do {
+                _ = try await database.unitOfWork { unit -> Int in
+                    try unit.emit(Events.orderPlaced("A"))
+                    throw Boom()
+                }
+                XCTFail("expected the body's error")
+            } catch is Boom {}
+            let stored = try await Self.outbox(database)
+            XCTAssertTrue(stored.isEmpty)
+            let next = try await database.unitOfWork { try $0.emit(Events.orderPlaced("A")) }
+            XCTAssertEqual(next.sequence, 1, "[\(store.backend)] the rolled-back sequence is given again")
+        }
+    }
+
+    /// Many transactions emit for one order at once: every sequence is given once, and outbox
+    /// id order is sequence order (what the relay relies on for per-key order).
+    func testConcurrentWritersSerialiseOnTheSequenceRow() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open(poolSize: 4)
+            let writers = 8, perWriter = 20
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for index in 0..<perWriter {
+                            _ = try await database.unitOfWork { unit in
+                                try unit.emit(Events.orderPlaced("hot"))
+                                // Other work between the sequence and the commit widens the race.
+                                try unit.connection.execute("SELECT 1", [])
+                                if (writer + index) % 3 == 0 { try unit.emit(Events.orderPlaced("cold-\(writer)")) }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let stored = try await Self.outbox(database)
+            let hot = stored.filter { $0.decoded.envelope.orderId == "hot" }
+            XCTAssertEqual(hot.map(\.decoded.envelope.sequence), Array(1...Int64(writers * perWriter)),
+                           "[\(store.backend)] in id order, sequences of one order are 1...n with no gap or repeat")
+            for writer in 0..<writers {
+                let cold = stored.filter { $0.decoded.envelope.orderId == "cold-\(writer)" }
+                XCTAssertEqual(cold.map(\.decoded.envelope.sequence), Array(1...Int64(cold.count)))
+            }
+        }
+    }
+
+    func testDeadLetterKeepsTheOriginalMessage() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open()
+            let original = Events.garbage(partition: 7, offset: 42)
+            let envelope = try await database.unitOfWork { unit in
+                try unit.deadLetter(original, error: "cannot decode", kind: .undecodable, consumerGroup: "inventory")
+            }
+            XCTAssertEqual(envelope.eventType, .deadLetter)
+            XCTAssertEqual(envelope.orderId, "order-x", "taken from the UTF-8 key when there is no order-id header")
+            let stored = try await Self.outbox(database)
+            XCTAssertEqual(stored.count, 1)
+            XCTAssertEqual(stored[0].topic, "deadletter.v1")
+            guard case .deadLetter(let letter) = stored[0].decoded.event else { return XCTFail("not a dead letter") }
+            XCTAssertEqual(letter.originTopic, "orders.v1")
+            XCTAssertEqual(letter.originPartition, 7)
+            XCTAssertEqual(letter.originOffset, 42)
+            XCTAssertEqual([UInt8](letter.payload), [0xFF, 0x01, 0x02])
+            XCTAssertEqual(letter.error, "cannot decode")
+            XCTAssertEqual(letter.errorKind, .undecodable)
+            XCTAssertEqual(letter.consumerGroup, "inventory")
+        }
+    }
+
+    func testHeaderCodecRoundTrip() throws {
+        let headers: [(name: String, value: [UInt8]?)] = [("a", [1, 2]), ("empty", []), ("null", nil), ("a", [3])]
+        let decoded = try HeaderCodec.decode(HeaderCodec.encode(headers))
+        XCTAssertEqual(decoded, headers.map { KafkaHeader(key: $0.name, value: $0.value) })
+        XCTAssertThrowsError(try HeaderCodec.decode([0, 5, 65]))
+    }
+
+    func testMultiRowChunks() {
+        let statement = MultiRowStatement("INSERT INTO t (a)", columns: 1, maxRows: 256)
+        XCTAssertEqual(statement.chunks(500, dialect: .sqlite), [256, 128, 64, 32, 16, 4])
+        XCTAssertEqual(statement.chunks(600, dialect: .postgres), [256, 256, 88])
+        XCTAssertEqual(statement.sql(rows: 2), "INSERT INTO t (a) VALUES (?), (?)")
+    }
+}
