@@ -69,11 +69,15 @@ let package = Package(
             ],
             path: "Shared/Messaging"
         ),
+        // The dev cluster's control API as JSON types: the server and its clients share them.
+        .target(name: "DevClusterAPI", path: "Shared/DevClusterAPI"),
+        // Test support: the dev cluster (and kcat) as child processes of a test.
+        .target(name: "DevClusterTesting", dependencies: ["DevClusterAPI"], path: "Tests/Support"),
         // Embedded 3-broker Kafka (librdkafka's mock cluster) with fault-injection controls.
         .executableTarget(
             name: "DevCluster",
             dependencies: [
-                "CRdKafka", "EventSchema",
+                "CRdKafka", "EventSchema", "DevClusterAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -121,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "DevCluster", "MessagingHarness"],
+            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "MessagingHarness"],
             path: "Tests/MessagingTests"
         ),
         .testTarget(
@@ -132,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["Kafka", "EventSchema", "DevCluster", "KafkaTool"],
+            dependencies: ["Kafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "KafkaTool"],
             path: "Tests/KafkaTests"
         ),
     ]

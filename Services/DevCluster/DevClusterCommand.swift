@@ -1,3 +1,4 @@
+import DevClusterAPI
 import ArgumentParser
 import EventSchema
 import Foundation

@@ -1,3 +1,4 @@
+import DevClusterAPI
 import CRdKafka
 import EventSchema
 import Foundation

@@ -1,3 +1,4 @@
+import DevClusterAPI
 import Foundation
 #if canImport(Glibc)
 import Glibc

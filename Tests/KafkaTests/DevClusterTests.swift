@@ -1,4 +1,5 @@
-import DevCluster
+@testable import DevClusterTesting
+import DevClusterAPI
 import EventSchema
 import Foundation
 import XCTest

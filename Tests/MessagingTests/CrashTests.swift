@@ -1,3 +1,4 @@
+@testable import DevClusterTesting
 import EventSchema
 import Foundation
 import Kafka

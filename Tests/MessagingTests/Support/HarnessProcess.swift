@@ -1,3 +1,4 @@
+@testable import DevClusterTesting
 import Foundation
 import XCTest
 

@@ -1,4 +1,4 @@
-import DevCluster
+import DevClusterAPI
 import Foundation
 
 #if canImport(Glibc)

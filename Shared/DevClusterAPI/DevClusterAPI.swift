@@ -20,6 +20,14 @@ public struct DevClusterStatus: Codable, Sendable, Equatable {
         public let rttMs: Int
         /// Partitions (over all topics) this broker currently leads.
         public let leaderCount: Int
+
+        public init(id: Int, address: String, state: DevClusterBrokerState, rttMs: Int, leaderCount: Int) {
+            self.id = id
+            self.address = address
+            self.state = state
+            self.rttMs = rttMs
+            self.leaderCount = leaderCount
+        }
     }
 
     public struct Topic: Codable, Sendable, Equatable {
@@ -28,11 +36,23 @@ public struct DevClusterStatus: Codable, Sendable, Equatable {
         public let replicationFactor: Int
         /// Leader broker id of each partition, indexed by partition number.
         public let leaders: [Int]
+
+        public init(name: String, partitions: Int, replicationFactor: Int, leaders: [Int]) {
+            self.name = name
+            self.partitions = partitions
+            self.replicationFactor = replicationFactor
+            self.leaders = leaders
+        }
     }
 
     public struct Coordinator: Codable, Sendable, Equatable {
         public let group: String
         public let broker: Int
+
+        public init(group: String, broker: Int) {
+            self.group = group
+            self.broker = broker
+        }
     }
 
     public let bootstrap: String
@@ -46,6 +66,14 @@ public struct DevClusterStatus: Codable, Sendable, Equatable {
     public func broker(_ id: Int) -> Broker? { brokers.first { $0.id == id } }
     public func topic(_ name: String) -> Topic? { topics.first { $0.name == name } }
     public func coordinator(of group: String) -> Int? { coordinators.first { $0.group == group }?.broker }
+
+    public init(bootstrap: String, brokers: [Broker], topics: [Topic], coordinators: [Coordinator], pauseRttMs: Int) {
+        self.bootstrap = bootstrap
+        self.brokers = brokers
+        self.topics = topics
+        self.coordinators = coordinators
+        self.pauseRttMs = pauseRttMs
+    }
 }
 
 public struct DevClusterLeaderMove: Codable, Sendable, Equatable {
@@ -53,12 +81,25 @@ public struct DevClusterLeaderMove: Codable, Sendable, Equatable {
     public let partition: Int
     public let from: Int
     public let to: Int
+
+    public init(topic: String, partition: Int, from: Int, to: Int) {
+        self.topic = topic
+        self.partition = partition
+        self.from = from
+        self.to = to
+    }
 }
 
 public struct DevClusterCoordinatorMove: Codable, Sendable, Equatable {
     public let group: String
     public let from: Int?
     public let to: Int
+
+    public init(group: String, from: Int?, to: Int) {
+        self.group = group
+        self.from = from
+        self.to = to
+    }
 }
 
 /// Answer of every POST: what was done, and the state afterwards.
@@ -69,6 +110,14 @@ public struct DevClusterActionResult: Codable, Sendable {
     public let leaderMoves: [DevClusterLeaderMove]
     public let coordinatorMoves: [DevClusterCoordinatorMove]
     public let status: DevClusterStatus
+
+    public init(action: String, brokers: [Int], leaderMoves: [DevClusterLeaderMove], coordinatorMoves: [DevClusterCoordinatorMove], status: DevClusterStatus) {
+        self.action = action
+        self.brokers = brokers
+        self.leaderMoves = leaderMoves
+        self.coordinatorMoves = coordinatorMoves
+        self.status = status
+    }
 }
 
 /// RFC 9457 problem details, served as `application/problem+json`.
@@ -86,10 +135,4 @@ public struct DevClusterProblem: Error, Codable, Sendable, CustomStringConvertib
     }
 
     public var description: String { "\(title): \(detail)" }
-
-    static func badRequest(_ detail: String) -> Self { .init(status: 400, title: "Bad Request", detail: detail) }
-    static func notFound(_ detail: String) -> Self { .init(status: 404, title: "Not Found", detail: detail) }
-    static func conflict(_ detail: String) -> Self { .init(status: 409, title: "Conflict", detail: detail) }
-    static func unavailable(_ detail: String) -> Self { .init(status: 503, title: "Service Unavailable", detail: detail) }
-    static func mockFailed(_ detail: String) -> Self { .init(status: 500, title: "Mock Cluster Error", detail: detail) }
 }
