@@ -1,4 +1,3 @@
-import DevClusterAPI
 import Foundation
 #if canImport(Glibc)
 import Glibc
