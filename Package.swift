@@ -12,6 +12,11 @@ let package = Package(
         .executable(name: "dev-cluster", targets: ["DevCluster"]),
         .executable(name: "kafka-tool", targets: ["KafkaTool"]),
         .executable(name: "messaging-harness", targets: ["MessagingHarness"]),
+        .executable(name: "order-service", targets: ["OrderService"]),
+        .executable(name: "inventory-service", targets: ["InventoryService"]),
+        .executable(name: "payment-service", targets: ["PaymentService"]),
+        .executable(name: "notification-service", targets: ["NotificationService"]),
+        .executable(name: "loadgen", targets: ["LoadGenerator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -22,6 +27,12 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
@@ -109,6 +120,80 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Services/MessagingHarness"
+        ),
+        // What every service process shares: settings from flags and environment, the seed
+        // catalog, the HTTP edge (health, readiness, metrics, problem JSON), start-up and shutdown.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "Messaging", "Kafka", "EventSchema", "Persistence",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Shared/ServiceKit"
+        ),
+        // The four services: each its domain core wired to ServiceKit.
+        .executableTarget(
+            name: "OrderService",
+            dependencies: ["OrderCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Order/Service"
+        ),
+        .executableTarget(
+            name: "InventoryService",
+            dependencies: ["InventoryCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Inventory/Service"
+        ),
+        .executableTarget(
+            name: "PaymentService",
+            dependencies: ["PaymentCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Payment/Service"
+        ),
+        .executableTarget(
+            name: "NotificationService",
+            dependencies: ["NotificationCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Notification/Service"
+        ),
+        // Open-model load against the Order API, latency from intended send time, and the audit.
+        .executableTarget(
+            name: "LoadGenerator",
+            dependencies: [
+                "Kafka", "EventSchema", "DevClusterAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Services/LoadGenerator"
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["ServiceKit", "EventSchema", "Kafka", "DevClusterTesting", "DevClusterAPI",
+                           "DevCluster", "OrderService", "InventoryService", "PaymentService", "NotificationService",
+                           "LoadGenerator", "KafkaTool"],
+            path: "Tests/ServiceTests"
+        ),
+        .testTarget(
+            name: "LoadGeneratorTests",
+            dependencies: ["LoadGenerator"],
+            path: "Tests/LoadGeneratorTests"
+        ),
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["ServiceKit", "EventSchema", .product(name: "Yams", package: "Yams")],
+            path: "Tests/DeployTests"
         ),
         .testTarget(
             name: "SagaDomainTests",

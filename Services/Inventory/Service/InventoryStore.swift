@@ -1,0 +1,71 @@
+import EventSchema
+import InventoryCore
+import Persistence
+import ServiceKit
+
+/// Reads and writes `stock` and `reservations` inside a caller's transaction.
+enum InventoryStore {
+    static func reservation(_ orderId: String, on connection: any SQLConnection) throws -> ReservationRecord? {
+        try connection.query("SELECT * FROM reservations WHERE order_id = ?", [.text(orderId)]).first.map(reservation)
+    }
+
+    /// Levels of `skus` (sorted by the decider); on PostgreSQL the rows stay locked until commit,
+    /// taken in SKU order so that two orders for the same SKUs cannot deadlock. SQLite's single
+    /// writer already excludes every other transaction.
+    static func stock(_ skus: [String], on connection: any SQLConnection) throws -> [String: StockLevel] {
+        var levels: [String: StockLevel] = [:]
+        let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""
+        for sku in skus {
+            if let row = try connection.query("SELECT available, reserved, sold FROM stock WHERE sku = ?\(lock)", [.text(sku)]).first {
+                levels[sku] = StockLevel(available: row.int("available") ?? 0, reserved: row.int("reserved") ?? 0, sold: row.int("sold") ?? 0)
+            }
+        }
+        return levels
+    }
+
+    /// The movement's conditional update; false if it would take a column below zero.
+    static func apply(_ movement: StockMovement, on connection: any SQLConnection) throws -> Bool {
+        let q = SQLValue.integer(movement.quantity)
+        let sql = switch movement.kind {
+        case .reserve: "UPDATE stock SET available = available - ?, reserved = reserved + ? WHERE sku = ? AND available >= ?"
+        case .release: "UPDATE stock SET reserved = reserved - ?, available = available + ? WHERE sku = ? AND reserved >= ?"
+        case .sell: "UPDATE stock SET reserved = reserved - ?, sold = sold + ? WHERE sku = ? AND reserved >= ?"
+        }
+        return try connection.execute(sql, [q, q, .text(movement.sku), q]) == 1
+    }
+
+    /// INSERT for a new reservation, else an update conditional on the state decided from.
+    static func write(_ record: ReservationRecord, from: ReservationState?, on connection: any SQLConnection) throws -> Bool {
+        guard let from else {
+            _ = try connection.execute(
+                "INSERT INTO reservations (order_id, customer_id, state, lines, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+                [.text(record.orderId), .text(record.customerId), .text(record.state.rawValue),
+                 LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs)])
+            return true
+        }
+        return try connection.execute(
+            "UPDATE reservations SET state = ?, lines = ?, updated_at_ms = ? WHERE order_id = ? AND state = ?",
+            [.text(record.state.rawValue), LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs),
+             .text(record.orderId), .text(from.rawValue)]) == 1
+    }
+
+    /// Seeds SKUs that are missing; never touches existing rows (a restart keeps its stock).
+    static func seed(_ skus: [SeedCatalog.SKU], on connection: any SQLConnection) throws -> Int {
+        var inserted = 0
+        for sku in skus {
+            inserted += try connection.execute("""
+                INSERT INTO stock (sku, initial, available, reserved, sold) VALUES (?, ?, ?, 0, 0)
+                ON CONFLICT (sku) DO NOTHING
+                """, [.text(sku.sku), .integer(sku.stock), .integer(sku.stock)])
+        }
+        return inserted
+    }
+
+    static func reservation(_ row: SQLRow) throws -> ReservationRecord {
+        guard let orderId = row.string("order_id"), let state = row.string("state").flatMap(ReservationState.init(rawValue:)) else {
+            throw SQLError.permanent("corrupt reservations row: \(row)")
+        }
+        return ReservationRecord(orderId: orderId, customerId: row.string("customer_id") ?? "", state: state,
+                                 lines: try LinesColumn.decode(row.string("lines")), updatedAtUnixMs: row.int("updated_at_ms") ?? 0)
+    }
+}

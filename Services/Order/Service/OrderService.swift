@@ -1,0 +1,58 @@
+import EventSchema
+import Hummingbird
+import Messaging
+import Metrics
+import OrderCore
+import Persistence
+import ServiceKit
+import ServiceLifecycle
+
+/// The Order service: the HTTP edge of the saga (place and read orders), the consumer that
+/// ends orders on Inventory's and Payment's answers, and the deadline sweeper.
+struct OrderService: SagaService {
+    static let name = ServiceName.order
+    static let migrations = OrderSchema.migrations
+    static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.payments.name]
+
+    let context: ServiceContext
+    let api: OrderAPI
+    let sweeper: DeadlineSweeper
+    let sweepInterval: Duration
+
+    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration) throws {
+        let seed = try context.settings.loadSeed()
+        let prices = PriceList(currency: seed.currency,
+                               unitPrices: Dictionary(uniqueKeysWithValues: seed.skus.map { ($0.sku, $0.unitPrice) }))
+        self.context = context
+        api = OrderAPI(database: context.database, relay: context.relay, prices: prices, policy: policy)
+        sweeper = DeadlineSweeper(database: context.database, relay: context.relay, logger: context.makeLogger("sweeper"))
+        self.sweepInterval = sweepInterval
+    }
+
+    func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
+        try OrderEventHandler.handle(event, unit)
+    }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        api.add(to: router)
+    }
+
+    func backgroundServices() -> [any Service] {
+        [PeriodicService(name: "deadline sweeper", interval: sweepInterval, logger: context.makeLogger("sweeper")) { [sweeper] in
+            while try await sweeper.sweep() == sweeper.batchSize {}
+        }]
+    }
+
+    /// `saga_orders{status, reason}`: orders by state and cancel reason, counted in the
+    /// database at scrape time, so the figure is exact whatever was retried or replayed.
+    func refreshMetrics() async {
+        guard let rows = try? await context.database.read({ connection in
+            try connection.query("SELECT status, cancel_reason, COUNT(*) AS n FROM orders GROUP BY status, cancel_reason")
+        }) else { return }
+        for row in rows {
+            Gauge(label: "saga_orders", dimensions: [
+                ("status", row.string("status") ?? "?"), ("reason", row.string("cancel_reason") ?? "none"),
+            ]).record(row.int("n") ?? 0)
+        }
+    }
+}

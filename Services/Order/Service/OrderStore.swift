@@ -1,0 +1,82 @@
+import EventSchema
+import Foundation
+import Messaging
+import OrderCore
+import Persistence
+import ServiceKit
+
+/// Reads and writes `orders` rows and the order history, inside a caller's transaction.
+enum OrderStore {
+    static func load(_ orderId: String, on connection: any SQLConnection) throws -> OrderRecord? {
+        try connection.query("SELECT * FROM orders WHERE order_id = ?", [.text(orderId)]).first.map(record)
+    }
+
+    static func insert(_ order: OrderRecord, on connection: any SQLConnection) throws {
+        _ = try connection.execute("""
+            INSERT INTO orders (order_id, customer_id, lines, total_minor, currency, placed_at_ms, deadline_ms, status, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')
+            """, [.text(order.orderId), .text(order.customerId), LinesColumn.encode(order.lines),
+                  .integer(order.total.minorUnits), .text(order.total.currency),
+                  .integer(order.placedAtUnixMs), .integer(order.deadlineUnixMs), .text(order.status.rawValue)])
+    }
+
+    /// The conditional update of a transition: false if the stored status is no longer
+    /// `from` (another writer, e.g. the sweeper, ended the order first).
+    static func update(_ order: OrderRecord, from: OrderStatus, on connection: any SQLConnection) throws -> Bool {
+        try connection.execute("""
+            UPDATE orders SET status = ?, cancel_reason = ?, payment_failure = ?, payment_id = ?, detail = ?, closed_at_ms = ?
+            WHERE order_id = ? AND status = ?
+            """, [.text(order.status.rawValue), .optionalText(order.cancelReason?.rawValue),
+                  .optionalInteger(order.paymentFailureReason.map { Int64($0.rawValue) }),
+                  .optionalText(order.paymentId), .text(order.detail), .optionalInteger(order.closedAtUnixMs),
+                  .text(order.orderId), .text(from.rawValue)]) == 1
+    }
+
+    /// Remembers that `orderId` saw (or emitted) an event; the same event twice is one entry.
+    static func recordHistory(orderId: String, envelope: EventEnvelope, topic: String, on connection: any SQLConnection) throws {
+        _ = try connection.execute("""
+            INSERT INTO order_events (order_id, event_id, topic, event_type, sequence, at_ms) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (order_id, event_id) DO NOTHING
+            """, [.text(orderId), .text(envelope.eventId.uuidString.lowercased()), .text(topic),
+                  .text(envelope.eventType.rawValue), .integer(envelope.sequence), .integer(EventEnvelope.nowUnixMs())])
+    }
+
+    static func history(_ orderId: String, on connection: any SQLConnection) throws -> [OrderView.HistoryEntry] {
+        try connection.query("SELECT * FROM order_events WHERE order_id = ? ORDER BY at_ms, topic, sequence", [.text(orderId)]).map {
+            OrderView.HistoryEntry(topic: $0.string("topic") ?? "", eventType: $0.string("event_type") ?? "",
+                                   eventId: $0.string("event_id") ?? "", sequence: $0.int("sequence") ?? 0, at: $0.int("at_ms") ?? 0)
+        }
+    }
+
+    static func record(_ row: SQLRow) throws -> OrderRecord {
+        guard let orderId = row.string("order_id"), let statusText = row.string("status"),
+              let status = OrderStatus(rawValue: statusText) else {
+            throw SQLError.permanent("corrupt orders row: \(row)")
+        }
+        return OrderRecord(
+            orderId: orderId, customerId: row.string("customer_id") ?? "", lines: try LinesColumn.decode(row.string("lines")),
+            total: Saga_V1_Money(minorUnits: row.int("total_minor") ?? 0, currency: row.string("currency") ?? ""),
+            placedAtUnixMs: row.int("placed_at_ms") ?? 0, deadlineUnixMs: row.int("deadline_ms") ?? 0, status: status,
+            cancelReason: row.string("cancel_reason").flatMap(OrderCancelReason.init(rawValue:)),
+            paymentFailureReason: row.int("payment_failure").flatMap { Saga_V1_PaymentFailureReason(rawValue: Int($0)) },
+            paymentId: row.string("payment_id"), detail: row.string("detail") ?? "", closedAtUnixMs: row.int("closed_at_ms"))
+    }
+}
+
+/// Applies a decided transition: the conditional write, the outbox rows, the history.
+/// Returns false if the conditional update lost a race (the caller reloads and decides again).
+enum OrderTransitionWriter {
+    static func apply(_ transition: OrderTransition, causedBy cause: EventEnvelope?, unit: UnitOfWork) throws -> Bool {
+        let connection = unit.connection
+        if let from = transition.from {
+            guard try OrderStore.update(transition.to, from: from, on: connection) else { return false }
+        } else {
+            try OrderStore.insert(transition.to, on: connection)
+        }
+        for event in transition.events {
+            let envelope = try unit.emit(event, causedBy: cause)
+            try OrderStore.recordHistory(orderId: transition.to.orderId, envelope: envelope, topic: event.topic.name, on: connection)
+        }
+        return true
+    }
+}

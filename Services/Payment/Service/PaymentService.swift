@@ -1,0 +1,28 @@
+import EventSchema
+import Hummingbird
+import Messaging
+import ServiceKit
+
+/// The Payment service: customer accounts, one payment per order.
+struct PaymentService: SagaService {
+    static let name = ServiceName.payment
+    static let migrations = PaymentSchema.migrations
+    static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.orders.name]
+
+    let api: PaymentAPI
+
+    static func make(context: ServiceContext) async throws -> PaymentService {
+        let seed = try context.settings.loadSeed()
+        let inserted = try await context.database.write { try PaymentStore.seed(seed.customers, currency: seed.currency, on: $0) }
+        context.logger.notice("accounts seeded", metadata: ["customers": "\(seed.customers.count)", "new": "\(inserted)"])
+        return PaymentService(api: PaymentAPI(database: context.database))
+    }
+
+    func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
+        try PaymentEventHandler.handle(event, unit)
+    }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        api.add(to: router)
+    }
+}

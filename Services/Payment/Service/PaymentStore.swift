@@ -1,0 +1,81 @@
+import EventSchema
+import PaymentCore
+import Persistence
+import ServiceKit
+
+/// Reads and writes `accounts` and `payments` inside a caller's transaction.
+enum PaymentStore {
+    static func payment(_ orderId: String, on connection: any SQLConnection) throws -> PaymentRecord? {
+        try connection.query("SELECT * FROM payments WHERE order_id = ?", [.text(orderId)]).first.map(payment)
+    }
+
+    /// The account, locked until commit on PostgreSQL (SQLite has a single writer).
+    static func account(_ customerId: String, on connection: any SQLConnection) throws -> Account? {
+        let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""
+        return try connection.query("SELECT * FROM accounts WHERE customer_id = ?\(lock)", [.text(customerId)]).first.map(account)
+    }
+
+    /// The movement's conditional update; false if it would overdraw or charge a blocked account.
+    static func apply(_ movement: AccountMovement, on connection: any SQLConnection) throws -> Bool {
+        let amount = SQLValue.integer(movement.amount)
+        let customer = SQLValue.text(movement.customerId)
+        return switch movement.kind {
+        case .charge:
+            try connection.execute("UPDATE accounts SET balance = balance - ? WHERE customer_id = ? AND balance >= ? AND blocked = 0",
+                                   [amount, customer, amount]) == 1
+        case .refund:
+            try connection.execute("UPDATE accounts SET balance = balance + ? WHERE customer_id = ?", [amount, customer]) == 1
+        }
+    }
+
+    /// INSERT for a new payment row, else an update conditional on the state decided from.
+    static func write(_ record: PaymentRecord, from: PaymentState?, on connection: any SQLConnection) throws -> Bool {
+        let values: [SQLValue] = [
+            .text(record.state.rawValue), .optionalInteger(record.amount?.minorUnits), .optionalText(record.amount?.currency),
+            .optionalText(record.paymentId), .optionalText(record.refundId),
+            .optionalInteger(record.failureReason.map { Int64($0.rawValue) }), .integer(record.updatedAtUnixMs),
+        ]
+        guard let from else {
+            _ = try connection.execute("""
+                INSERT INTO payments (state, amount_minor, currency, payment_id, refund_id, failure_reason, updated_at_ms, order_id, customer_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, values + [.text(record.orderId), .text(record.customerId)])
+            return true
+        }
+        return try connection.execute("""
+            UPDATE payments SET state = ?, amount_minor = ?, currency = ?, payment_id = ?, refund_id = ?, failure_reason = ?, updated_at_ms = ?
+            WHERE order_id = ? AND state = ?
+            """, values + [.text(record.orderId), .text(from.rawValue)]) == 1
+    }
+
+    /// Seeds accounts that are missing; never touches existing rows.
+    static func seed(_ customers: [SeedCatalog.Customer], currency: String, on connection: any SQLConnection) throws -> Int {
+        var inserted = 0
+        for customer in customers {
+            inserted += try connection.execute("""
+                INSERT INTO accounts (customer_id, currency, initial_balance, balance, blocked) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (customer_id) DO NOTHING
+                """, [.text(customer.customerId), .text(currency), .integer(customer.balance), .integer(customer.balance),
+                      .integer(customer.blocked ? 1 : 0)])
+        }
+        return inserted
+    }
+
+    static func payment(_ row: SQLRow) throws -> PaymentRecord {
+        guard let orderId = row.string("order_id"), let state = row.string("state").flatMap(PaymentState.init(rawValue:)) else {
+            throw SQLError.permanent("corrupt payments row: \(row)")
+        }
+        let amount = row.int("amount_minor").map { Saga_V1_Money(minorUnits: $0, currency: row.string("currency") ?? "") }
+        return PaymentRecord(
+            orderId: orderId, customerId: row.string("customer_id") ?? "", state: state, amount: amount,
+            paymentId: row.string("payment_id"), refundId: row.string("refund_id"),
+            failureReason: row.int("failure_reason").flatMap { Saga_V1_PaymentFailureReason(rawValue: Int($0)) },
+            updatedAtUnixMs: row.int("updated_at_ms") ?? 0)
+    }
+
+    static func account(_ row: SQLRow) throws -> Account {
+        guard let customerId = row.string("customer_id") else { throw SQLError.permanent("corrupt accounts row: \(row)") }
+        return Account(customerId: customerId, currency: row.string("currency") ?? "", balance: row.int("balance") ?? 0,
+                       blocked: (row.int("blocked") ?? 0) != 0)
+    }
+}

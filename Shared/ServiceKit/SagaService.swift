@@ -1,0 +1,48 @@
+import Hummingbird
+import Logging
+import Messaging
+import Persistence
+import ServiceLifecycle
+
+/// One of the saga's services: its tables, the topics it consumes, its event handler and its
+/// HTTP routes. `ServiceRunner` wires it to the shared infrastructure (database, consumer
+/// runtime, outbox relay, HTTP edge, shutdown), so a service holds only its domain.
+public protocol SagaService: Sendable {
+    static var name: ServiceName { get }
+    /// The service's own tables, applied after `MessagingSchema.migrations`.
+    static var migrations: [Migration] { get }
+    static var consumedTopics: [String] { get }
+
+    /// Applies one consumed event inside the batch transaction (see `EventHandler`).
+    func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome
+
+    func addRoutes(to router: Router<BasicRequestContext>)
+
+    /// Long-running work besides consuming (a deadline sweeper, a delivery worker); shut down
+    /// before the consumer and the relay.
+    func backgroundServices() -> [any Service]
+
+    /// Called before every /metrics scrape, to set gauges read from the database.
+    func refreshMetrics() async
+}
+
+extension SagaService {
+    public func backgroundServices() -> [any Service] { [] }
+    public func refreshMetrics() async {}
+}
+
+/// What a service gets from the runner.
+public struct ServiceContext: Sendable {
+    public let settings: ServiceSettings
+    public let database: any SQLDatabase
+    /// Wake it after committing a transaction that emitted events outside the consumer
+    /// (`database.unitOfWork(waking: relay)` does).
+    public let relay: OutboxRelay
+    public let logger: Logger
+
+    public func makeLogger(_ component: String) -> Logger {
+        var logger = logger
+        logger[metadataKey: "component"] = "\(component)"
+        return logger
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Logging
+
+/// The flags every service takes; each falls back to the environment variable of its
+/// `SettingsCatalog` entry, then to the default (see Services/API.md).
+public struct ServiceOptions: ParsableArguments {
+    @Option(help: .init(SettingsCatalog.database.help)) var database: String?
+    @Option(help: .init(SettingsCatalog.bootstrap.help)) var bootstrap: String?
+    @Option(help: .init(SettingsCatalog.bootstrapFile.help)) var bootstrapFile: String?
+    @Option(help: .init(SettingsCatalog.devClusterTuning.help)) var devClusterTuning: String?
+    @Option(help: .init(SettingsCatalog.httpHost.help)) var httpHost: String?
+    @Option(help: .init(SettingsCatalog.httpPort.help)) var httpPort: String?
+    @Option(help: .init(SettingsCatalog.seedFile.help)) var seedFile: String?
+    @Option(help: .init(SettingsCatalog.logLevel.help)) var logLevel: String?
+    @Option(help: .init(SettingsCatalog.instanceId.help)) var instanceId: String?
+    @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
+    var kafkaProperties: [String] = []
+
+    public init() {}
+
+    /// Resolves flags, environment and defaults into settings, or says what to fix.
+    public func resolve(for service: ServiceName, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceSettings {
+        let database = SettingsCatalog.database.resolve(database, environment: environment) ?? "sqlite://./\(service.rawValue).db"
+        let servers: String
+        if let list = SettingsCatalog.bootstrap.resolve(bootstrap, environment: environment) {
+            servers = list
+        } else if let file = SettingsCatalog.bootstrapFile.resolve(bootstrapFile, environment: environment) {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("cannot read the bootstrap file \(file) (--bootstrap-file / KAFKA_BOOTSTRAP_FILE); is the dev cluster running?")
+            }
+            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            throw ValidationError("no Kafka given: set KAFKA_BOOTSTRAP (or --bootstrap host:port,...) or KAFKA_BOOTSTRAP_FILE (or --bootstrap-file)")
+        }
+        guard !servers.isEmpty else { throw ValidationError("the Kafka bootstrap list is empty") }
+        var kafka = KafkaConfiguration(bootstrapServers: servers)
+        if try SettingsCatalog.devClusterTuning.bool(devClusterTuning, environment: environment) ?? true {
+            kafka = kafka.merging(KafkaConfiguration.devClusterTuning)
+        }
+        for property in kafkaProperties {
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("-X expects key=value, got '\(property)'") }
+            kafka[parts[0]] = parts[1]
+        }
+        let port = try SettingsCatalog.httpPort.integer(httpPort, environment: environment) ?? service.defaultHTTPPort
+        guard (0...65535).contains(port) else { throw ValidationError("--http-port / HTTP_PORT must be 0...65535, got \(port)") }
+        let levelText = SettingsCatalog.logLevel.resolve(logLevel, environment: environment) ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ValidationError("--log-level / LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(levelText)'")
+        }
+        let seed = SettingsCatalog.seedFile.resolve(seedFile, environment: environment)
+        if SettingsCatalog.seedFile.services.contains(service), seed == nil {
+            _ = try SettingsCatalog.seedFile.require(nil, environment: environment)
+        }
+        let instance = SettingsCatalog.instanceId.resolve(instanceId, environment: environment)
+            ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        return ServiceSettings(
+            service: service, databaseURL: database, kafka: kafka,
+            httpHost: SettingsCatalog.httpHost.resolve(httpHost, environment: environment) ?? "127.0.0.1",
+            httpPort: port, seedFile: seed, logLevel: level, instanceId: instance)
+    }
+}
+
+/// Everything a service process needs to start, resolved.
+public struct ServiceSettings: Sendable {
+    public var service: ServiceName
+    public var databaseURL: String
+    public var kafka: KafkaConfiguration
+    public var httpHost: String
+    public var httpPort: Int
+    public var seedFile: String?
+    public var logLevel: Logger.Level
+    public var instanceId: String
+
+    public var consumerGroup: String { service.rawValue }
+
+    public func loadSeed() throws -> SeedCatalog {
+        guard let seedFile else { throw ValidationError("this service needs a seed catalog: give --seed-file or set SEED_FILE") }
+        return try SeedCatalog.load(path: seedFile)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+
+/// The four services of the saga.
+public enum ServiceName: String, Sendable, CaseIterable, Codable {
+    case order, inventory, payment, notification
+
+    public var defaultHTTPPort: Int {
+        switch self {
+        case .order: 8080
+        case .inventory: 8081
+        case .payment: 8082
+        case .notification: 8083
+        }
+    }
+
+    /// The executable (SwiftPM product) name.
+    public var executable: String { "\(rawValue)-service" }
+}
+
+/// One setting a service reads: a flag that falls back to an environment variable, then to a
+/// default. Every setting is listed in `SettingsCatalog.all`, which is what the deploy tests
+/// hold the compose file against (every variable it sets is read, every required one is set).
+public struct SettingDescriptor: Sendable, Hashable {
+    public let environment: String
+    public let flag: String
+    public let defaultValue: String?
+    public let services: Set<ServiceName>
+    /// A service cannot start without it (no default).
+    public let isRequired: Bool
+    public let help: String
+
+    /// The flag's value if given, else the environment's, else the default.
+    public func resolve(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let flagValue { return flagValue }
+        if let value = env[environment], !value.isEmpty { return value }
+        return defaultValue
+    }
+
+    /// Like `resolve`, but a missing value is an error that names both ways to give it.
+    public func require(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        guard let value = resolve(flagValue, environment: env) else {
+            throw ValidationError("missing setting: give --\(flag) or set \(environment) (\(help))")
+        }
+        return value
+    }
+
+    /// Parses the resolved value as an integer; the error names the setting.
+    public func integer(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> Int? {
+        guard let text = resolve(flagValue, environment: env) else { return nil }
+        guard let value = Int(text) else {
+            throw ValidationError("--\(flag) / \(environment) must be an integer, got '\(text)'")
+        }
+        return value
+    }
+
+    /// Parses the resolved value as a boolean (true/false/1/0/yes/no).
+    public func bool(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> Bool? {
+        guard let text = resolve(flagValue, environment: env)?.lowercased() else { return nil }
+        switch text {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ValidationError("--\(flag) / \(environment) must be true or false, got '\(text)'")
+        }
+    }
+}
+
+public enum SettingsCatalog {
+    static let all4 = Set(ServiceName.allCases)
+
+    public static let database = SettingDescriptor(
+        environment: "DATABASE_URL", flag: "database", defaultValue: nil, services: all4, isRequired: false,
+        help: "sqlite:///path/file.db or postgres://user:password@host:port/database; default sqlite://./<service>.db")
+    public static let bootstrap = SettingDescriptor(
+        environment: "KAFKA_BOOTSTRAP", flag: "bootstrap", defaultValue: nil, services: all4, isRequired: false,
+        help: "Kafka bootstrap servers host:port,...; this or the bootstrap file is required")
+    public static let bootstrapFile = SettingDescriptor(
+        environment: "KAFKA_BOOTSTRAP_FILE", flag: "bootstrap-file", defaultValue: nil, services: all4, isRequired: false,
+        help: "file holding the bootstrap servers (the dev cluster writes one)")
+    public static let devClusterTuning = SettingDescriptor(
+        environment: "KAFKA_DEV_CLUSTER_TUNING", flag: "dev-cluster-tuning", defaultValue: "true", services: all4, isRequired: false,
+        help: "short session timeout and fetch wait for the embedded mock cluster; false on real Kafka")
+    public static let httpHost = SettingDescriptor(
+        environment: "HTTP_HOST", flag: "http-host", defaultValue: "127.0.0.1", services: all4, isRequired: false,
+        help: "HTTP listen address (0.0.0.0 in containers)")
+    public static let httpPort = SettingDescriptor(
+        environment: "HTTP_PORT", flag: "http-port", defaultValue: nil, services: all4, isRequired: false,
+        help: "HTTP listen port; default 8080 order, 8081 inventory, 8082 payment, 8083 notification")
+    public static let seedFile = SettingDescriptor(
+        environment: "SEED_FILE", flag: "seed-file", defaultValue: nil, services: [.order, .inventory, .payment], isRequired: true,
+        help: "seed catalog JSON: prices (order), stock (inventory), accounts (payment)")
+    public static let logLevel = SettingDescriptor(
+        environment: "LOG_LEVEL", flag: "log-level", defaultValue: "info", services: all4, isRequired: false,
+        help: "trace, debug, info, notice, warning, error or critical")
+    public static let instanceId = SettingDescriptor(
+        environment: "INSTANCE_ID", flag: "instance-id", defaultValue: nil, services: all4, isRequired: false,
+        help: "this instance's name in logs and the relay lease; default <hostname>-<pid>")
+    public static let sagaTimeout = SettingDescriptor(
+        environment: "SAGA_TIMEOUT_MS", flag: "saga-timeout-ms", defaultValue: "30000", services: [.order], isRequired: false,
+        help: "a PENDING order older than this is cancelled with reason timeout")
+    public static let sweepInterval = SettingDescriptor(
+        environment: "SWEEP_INTERVAL_MS", flag: "sweep-interval-ms", defaultValue: "500", services: [.order], isRequired: false,
+        help: "how often the order sweeper looks for orders past their deadline")
+    public static let notificationChannel = SettingDescriptor(
+        environment: "NOTIFICATION_CHANNEL", flag: "channel", defaultValue: "log", services: [.notification], isRequired: false,
+        help: "log, file or webhook")
+    public static let notificationFile = SettingDescriptor(
+        environment: "NOTIFICATION_FILE", flag: "notification-file", defaultValue: nil, services: [.notification], isRequired: false,
+        help: "JSON-lines file the file channel appends to")
+    public static let webhookURL = SettingDescriptor(
+        environment: "NOTIFICATION_WEBHOOK_URL", flag: "webhook-url", defaultValue: nil, services: [.notification], isRequired: false,
+        help: "URL the webhook channel POSTs each notification to")
+
+    public static let all: [SettingDescriptor] = [
+        database, bootstrap, bootstrapFile, devClusterTuning, httpHost, httpPort, seedFile, logLevel, instanceId,
+        sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL,
+    ]
+
+    public static func settings(of service: ServiceName) -> [SettingDescriptor] {
+        all.filter { $0.services.contains(service) }
+    }
+}
