@@ -67,9 +67,9 @@ as_postgres() {
 
 if [ "$(as_postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$PG_ROLE'")" != "1" ]; then
     log "creating role $PG_ROLE"
-    as_postgres -c "CREATE ROLE $PG_ROLE LOGIN PASSWORD '$PG_PASSWORD'"
+    as_postgres -c "CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
 else
-    as_postgres -c "ALTER ROLE $PG_ROLE LOGIN PASSWORD '$PG_PASSWORD'"
+    as_postgres -c "ALTER ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
 fi
 
 if [ "$(as_postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'")" != "1" ]; then

@@ -234,8 +234,9 @@ final class ChildProcess {
 
     var isRunning: Bool { process.isRunning }
     var pid: Int32 { process.processIdentifier }
-    var stdout: String { (try? String(contentsOf: outFile, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOf: errFile, encoding: .utf8)) ?? "" }
+    /// Decoded leniently: binary output (e.g. protobuf payloads printed by kcat) keeps its text parts.
+    var stdout: String { (try? Data(contentsOf: outFile)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+    var stderr: String { (try? Data(contentsOf: errFile)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
 
     func signal(_ sig: Int32) {
         if process.isRunning { sendSignal(process.processIdentifier, sig) }

@@ -1,0 +1,99 @@
+import ArgumentParser
+import EventSchema
+import Foundation
+import Logging
+import NotificationCore
+
+/// Where notifications go. `deliver` returns once the channel took the notification and throws
+/// if it did not; the worker retries later, so an implementation may be called again for a
+/// notification it already delivered (at-least-once): receivers dedupe on `notificationId`.
+protocol NotificationChannel: Sendable {
+    var kind: ChannelKind { get }
+    /// How many deliveries the worker runs at once.
+    var concurrency: Int { get }
+    /// The longest one `deliver` call can take, retries included: the worker's claim on a row
+    /// lasts a bit longer, so that another instance does not deliver it at the same time.
+    var maximumDeliveryTime: Duration { get }
+
+    func deliver(_ record: NotificationRecord) async throws
+}
+
+/// The channels the `NOTIFICATION_CHANNEL` setting names; stored in the `channel` column.
+enum ChannelKind: String, Sendable, CaseIterable {
+    case log, file, webhook
+
+    /// The contract's channel enum has no "file": a JSON-lines file is a log that a test or an
+    /// operator can read back, so it is reported as LOG.
+    var proto: Saga_V1_NotificationSent.Channel {
+        switch self {
+        case .log, .file: .log
+        case .webhook: .webhook
+        }
+    }
+}
+
+/// The resolved channel settings (`--channel`, `--notification-file`, `--webhook-url`).
+enum ChannelSettings: Sendable {
+    case log
+    case file(path: String)
+    case webhook(URL)
+
+    static func resolve(channel: String?, file: String?, webhookURL: String?) throws -> ChannelSettings {
+        let name = (channel ?? "log").lowercased()
+        switch ChannelKind(rawValue: name) {
+        case .log:
+            return .log
+        case .file:
+            guard let file, !file.isEmpty else {
+                throw ValidationError("the file channel needs a file: give --notification-file or set NOTIFICATION_FILE")
+            }
+            return .file(path: file)
+        case .webhook:
+            guard let text = webhookURL, !text.isEmpty else {
+                throw ValidationError("the webhook channel needs a URL: give --webhook-url or set NOTIFICATION_WEBHOOK_URL")
+            }
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                  url.host != nil else {
+                throw ValidationError("--webhook-url / NOTIFICATION_WEBHOOK_URL must be an http(s) URL, got '\(text)'")
+            }
+            return .webhook(url)
+        case nil:
+            throw ValidationError("--channel / NOTIFICATION_CHANNEL must be one of \(ChannelKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+        }
+    }
+
+    func makeChannel(logger: Logger) throws -> any NotificationChannel {
+        switch self {
+        case .log: LogChannel(logger: logger)
+        case .file(let path): try FileChannel(path: path)
+        case .webhook(let url): WebhookChannel(url: url, logger: logger)
+        }
+    }
+}
+
+/// What the file and webhook channels write: one JSON object per notification.
+struct DeliveredNotification: Codable, Sendable {
+    var notificationId: String
+    var orderId: String
+    var customerId: String
+    var kind: String
+    var channel: String
+    var message: String
+
+    init(_ record: NotificationRecord, channel: ChannelKind) {
+        notificationId = record.notificationId
+        orderId = record.orderId
+        customerId = record.customerId
+        kind = record.kind.rawValue
+        self.channel = channel.rawValue
+        message = record.message
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    func json() throws -> Data { try Self.encoder.encode(self) }
+}

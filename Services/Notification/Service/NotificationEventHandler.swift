@@ -1,0 +1,31 @@
+import EventSchema
+import Messaging
+import NotificationCore
+
+/// What Notification does with orders.v1: on OrderConfirmed / OrderCancelled it records one
+/// PENDING notification per (order, kind). It runs inside the consumer's batch transaction, so
+/// it never touches the channel: a network call here would hold the transaction (and, on
+/// SQLite, the only writer) for as long as the receiver takes. The delivery worker sends it
+/// after the commit and emits NotificationSent then.
+enum NotificationEventHandler {
+    static func handle(_ event: InboundEvent, _ unit: UnitOfWork, channel: ChannelKind) throws -> HandlerOutcome {
+        guard let kind = NotificationKind(for: event.event) else { return .ignored }
+        let now = EventEnvelope.nowUnixMs()
+        let existing = try NotificationStore.load(orderId: event.envelope.orderId, kind: kind, on: unit.connection)
+        switch NotificationDecider.decide(existing?.record, on: event.event, channel: channel.proto, now: now) {
+        case .ignored(let reason):
+            event.logger.debug("ignored", metadata: ["reason": "\(reason)"])
+            return .ignored
+        case .rejected(let rejection):
+            throw HandlerError.permanent(rejection.description)
+        case .send(let record, _):
+            // The decision's NotificationSent is not emitted here: it would claim a delivery that
+            // has not happened. The worker emits it (with the real send time) once the channel took it.
+            guard try NotificationStore.insertPending(record, channel: channel, now: now, on: unit.connection) else {
+                return .ignored
+            }
+            event.logger.debug("notification recorded", metadata: ["notification-id": "\(record.notificationId)"])
+            return .applied
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Persistence
+
+/// The Notification service's one table. A row is written PENDING by the consumer (unique per
+/// order and kind: the exactly-once part) and turned SENT by the delivery worker after the
+/// channel took it; `next_attempt_at_ms` is both the retry backoff and the worker's claim.
+enum NotificationSchema {
+    static let migrations = [
+        Migration(id: "notification-001-tables", both: [
+            """
+            CREATE TABLE notifications (
+                notification_id TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                message TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                sent_at_ms BIGINT,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                last_error TEXT,
+                next_attempt_at_ms BIGINT NOT NULL,
+                UNIQUE (order_id, kind)
+            )
+            """,
+            // The delivery worker's query: PENDING rows in created order.
+            "CREATE INDEX notifications_state_created ON notifications (state, created_at_ms)",
+        ]),
+    ]
+}

@@ -1,0 +1,56 @@
+import EventSchema
+import Hummingbird
+import Messaging
+import Metrics
+import Persistence
+import ServiceKit
+import ServiceLifecycle
+
+/// The Notification service: records one notification per terminal order and kind (consumer),
+/// delivers it through the configured channel and emits NotificationSent (delivery worker),
+/// and shows them (GET /notifications, live stream).
+struct NotificationService: SagaService {
+    static let name = ServiceName.notification
+    static let migrations = NotificationSchema.migrations
+    static let consumedTopics = [TopicCatalog.orders.name]
+
+    let context: ServiceContext
+    let channel: any NotificationChannel
+    let broadcaster = NotificationBroadcaster()
+    let worker: DeliveryWorker
+    let api: NotificationAPI
+    let deliveryInterval: Duration
+
+    init(context: ServiceContext, channel settings: ChannelSettings, deliveryInterval: Duration = .milliseconds(100)) throws {
+        self.context = context
+        let logger = context.makeLogger("delivery")
+        channel = try settings.makeChannel(logger: logger)
+        worker = DeliveryWorker(database: context.database, relay: context.relay, channel: channel,
+                                broadcaster: broadcaster, logger: logger)
+        api = NotificationAPI(database: context.database, broadcaster: broadcaster)
+        self.deliveryInterval = deliveryInterval
+        context.logger.notice("notification channel", metadata: ["channel": "\(settings)"])
+    }
+
+    func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
+        try NotificationEventHandler.handle(event, unit, channel: channel.kind)
+    }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        api.add(to: router)
+    }
+
+    func backgroundServices() -> [any Service] {
+        [PeriodicService(name: "delivery worker", interval: deliveryInterval, logger: worker.logger) { [worker] in
+            while try await worker.deliverDue() == worker.batchSize, !Task.isCancelled, !Task.isShuttingDownGracefully {}
+        }]
+    }
+
+    /// `notifications_pending`: recorded, not yet delivered (counted in the database at scrape
+    /// time); `notifications_stream_subscribers`: open live streams.
+    func refreshMetrics() async {
+        Gauge(label: "notifications_stream_subscribers").record(broadcaster.subscriberCount)
+        guard let pending = try? await context.database.read({ try NotificationStore.pendingCount(on: $0) }) else { return }
+        Gauge(label: "notifications_pending").record(pending)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import NotificationCore
+import Persistence
+
+/// Reads and writes `notifications` rows, inside a caller's transaction.
+enum NotificationStore {
+    static func load(orderId: String, kind: NotificationKind, on connection: any SQLConnection) throws -> StoredNotification? {
+        try connection.query("SELECT * FROM notifications WHERE order_id = ? AND kind = ?",
+                             [.text(orderId), .text(kind.rawValue)]).first.map(stored)
+    }
+
+    static func forOrder(_ orderId: String, on connection: any SQLConnection) throws -> [StoredNotification] {
+        try connection.query("SELECT * FROM notifications WHERE order_id = ? ORDER BY created_at_ms, notification_id",
+                             [.text(orderId)]).map(stored)
+    }
+
+    static func page(after: String?, limit: Int, on connection: any SQLConnection) throws -> [StoredNotification] {
+        try connection.query("SELECT * FROM notifications WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                             [.text(after ?? ""), .integer(Int64(limit))]).map(stored)
+    }
+
+    /// Records a notification to deliver. False if the (order, kind) row exists already: a
+    /// concurrent consumer (another instance, PostgreSQL) recorded it first.
+    static func insertPending(_ record: NotificationRecord, channel: ChannelKind, now: Int64,
+                              on connection: any SQLConnection) throws -> Bool {
+        try connection.execute("""
+            INSERT INTO notifications (notification_id, order_id, kind, customer_id, channel, message,
+                                       created_at_ms, state, attempts, next_attempt_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+            ON CONFLICT DO NOTHING
+            """, [.text(record.notificationId), .text(record.orderId), .text(record.kind.rawValue),
+                  .text(record.customerId), .text(channel.rawValue), .text(record.message), .integer(now),
+                  .text(DeliveryState.pending.rawValue), .integer(now)]) == 1
+    }
+
+    /// PENDING rows due for an attempt, oldest first.
+    static func due(now: Int64, limit: Int, on connection: any SQLConnection) throws -> [StoredNotification] {
+        try connection.query("""
+            SELECT * FROM notifications WHERE state = ? AND next_attempt_at_ms <= ?
+            ORDER BY created_at_ms, notification_id LIMIT ?
+            """, [.text(DeliveryState.pending.rawValue), .integer(now), .integer(Int64(limit))]).map(stored)
+    }
+
+    /// Claims a due row until `until` (compare-and-set on `next_attempt_at_ms`), so that two
+    /// workers (several instances) do not deliver the same row at once. False if another took it.
+    static func claim(_ row: StoredNotification, until: Int64, on connection: any SQLConnection) throws -> Bool {
+        try connection.execute("""
+            UPDATE notifications SET next_attempt_at_ms = ?
+            WHERE notification_id = ? AND state = ? AND next_attempt_at_ms = ?
+            """, [.integer(until), .text(row.record.notificationId), .text(DeliveryState.pending.rawValue),
+                  .integer(row.nextAttemptAtUnixMs)]) == 1
+    }
+
+    /// PENDING → SENT; false if the row is not PENDING any more (another worker recorded it).
+    static func markSent(_ notificationId: String, channel: ChannelKind, at sentAt: Int64,
+                         on connection: any SQLConnection) throws -> Bool {
+        try connection.execute("""
+            UPDATE notifications SET state = ?, sent_at_ms = ?, channel = ?, attempts = attempts + 1, last_error = NULL
+            WHERE notification_id = ? AND state = ?
+            """, [.text(DeliveryState.sent.rawValue), .integer(sentAt), .text(channel.rawValue),
+                  .text(notificationId), .text(DeliveryState.pending.rawValue)]) == 1
+    }
+
+    /// A failed attempt: the row stays PENDING and becomes due again at `retryAt`.
+    static func markFailed(_ notificationId: String, error: String, retryAt: Int64, on connection: any SQLConnection) throws {
+        try connection.execute("""
+            UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at_ms = ?
+            WHERE notification_id = ? AND state = ?
+            """, [.text(String(error.prefix(500))), .integer(retryAt), .text(notificationId),
+                  .text(DeliveryState.pending.rawValue)])
+    }
+
+    static func pendingCount(on connection: any SQLConnection) throws -> Int64 {
+        try connection.query("SELECT COUNT(*) AS n FROM notifications WHERE state = ?",
+                             [.text(DeliveryState.pending.rawValue)]).first?.int("n") ?? 0
+    }
+
+    static func stored(_ row: SQLRow) throws -> StoredNotification {
+        guard let notificationId = row.string("notification_id"), let orderId = row.string("order_id"),
+              let kind = row.string("kind").flatMap(NotificationKind.init(rawValue:)),
+              let state = row.string("state").flatMap(DeliveryState.init(rawValue:)),
+              let channel = row.string("channel").flatMap(ChannelKind.init(rawValue:)) else {
+            throw SQLError.permanent("corrupt notifications row: \(row)")
+        }
+        let sentAt = row.int("sent_at_ms")
+        let record = NotificationRecord(
+            orderId: orderId, kind: kind, customerId: row.string("customer_id") ?? "", notificationId: notificationId,
+            channel: channel.proto, message: row.string("message") ?? "", sentAtUnixMs: sentAt ?? 0)
+        return StoredNotification(
+            record: record, channel: channel, state: state, createdAtUnixMs: row.int("created_at_ms") ?? 0,
+            sentAtUnixMs: sentAt, attempts: row.int("attempts") ?? 0, lastError: row.string("last_error"),
+            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0)
+    }
+}

@@ -1,0 +1,133 @@
+import DevClusterAPI
+import Foundation
+import ServiceKit
+@testable import DevClusterTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole platform as child processes for end-to-end tests: a dev cluster and the four
+/// real service executables, each on its own SQLite file and a free port, all in one temp
+/// directory. Services can be killed (SIGKILL), stopped (SIGSTOP) and restarted.
+final class SagaStack: @unchecked Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let cluster: DevClusterHarness
+    let directory: URL
+    let seedFile: URL
+    let sagaTimeoutMs: Int
+    private(set) var ports: [ServiceName: Int] = [:]
+    private var processes: [ServiceName: ChildProcess] = [:]
+    private var starts: [ServiceName: Int] = [:]
+    private let lock = NSLock()
+
+    init(seed: SeedCatalog, sagaTimeoutMs: Int = 10_000) throws {
+        cluster = try DevClusterHarness()
+        directory = cluster.directory.appendingPathComponent("stack")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        seedFile = directory.appendingPathComponent("seed.json")
+        try JSONEncoder().encode(seed).write(to: seedFile)
+        self.sagaTimeoutMs = sagaTimeoutMs
+        for service in ServiceName.allCases {
+            ports[service] = try Self.freePort()
+            try start(service)
+        }
+        for service in ServiceName.allCases { try waitUntilReady(service) }
+    }
+
+    deinit { stop() }
+
+    func url(_ service: ServiceName, _ path: String) -> URL {
+        URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
+    }
+
+    // MARK: processes
+
+    func start(_ service: ServiceName) throws {
+        var arguments = [
+            "--database", "sqlite://\(directory.appendingPathComponent("\(service.rawValue).db").path)",
+            "--bootstrap-file", cluster.bootstrapFile.path, "--http-port", "\(ports[service]!)",
+            "--seed-file", seedFile.path, "--log-level", "info", "--instance-id", service.rawValue,
+        ]
+        if service == .order { arguments += ["--saga-timeout-ms", "\(sagaTimeoutMs)", "--sweep-interval-ms", "200"] }
+        if service == .notification {
+            arguments += ["--channel", "file", "--notification-file", directory.appendingPathComponent("notifications.jsonl").path]
+        }
+        let run = lock.withLock { () -> Int in starts[service, default: 0] += 1; return starts[service]! }
+        let child = try ChildProcess(executable: try Self.binary(service.executable), arguments: arguments,
+                                     directory: directory, name: "\(service.rawValue)-\(run)")
+        lock.withLock { processes[service] = child }
+    }
+
+    func kill(_ service: ServiceName) {
+        lock.withLock { processes[service] }?.kill()
+    }
+
+    func signal(_ service: ServiceName, _ sig: Int32) {
+        lock.withLock { processes[service] }?.signal(sig)
+    }
+
+    func restart(_ service: ServiceName) throws {
+        kill(service)
+        try start(service)
+        try waitUntilReady(service)
+    }
+
+    /// SIGTERM to every service (graceful), then the cluster; returns the services' exit statuses.
+    @discardableResult
+    func stop() -> [ServiceName: Int32] {
+        let running = lock.withLock { let p = processes; processes = [:]; return p }
+        running.values.forEach { $0.signal(SIGTERM) }
+        var statuses: [ServiceName: Int32] = [:]
+        for (service, process) in running { statuses[service] = process.wait(timeout: 20).status }
+        cluster.stop()
+        return statuses
+    }
+
+    func logs(_ service: ServiceName) -> String {
+        lock.withLock { processes[service] }?.stderr ?? ""
+    }
+
+    func waitUntilReady(_ service: ServiceName, timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let process = lock.withLock({ processes[service] }), !process.isRunning {
+                throw Failure(description: "\(service.executable) exited: \(process.stderr.suffix(3000))")
+            }
+            if (try? HTTP.get(url(service, "/readyz")))?.status == 200 { return }
+            usleep(100_000)
+        }
+        throw Failure(description: "\(service.executable) not ready after \(timeout) s: \(logs(service).suffix(3000))")
+    }
+
+    // MARK: helpers
+
+    static func binary(_ name: String) throws -> URL {
+        let candidate = try DevClusterHarness.binary().deletingLastPathComponent().appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
+            throw Failure(description: "no \(name) at \(candidate.path): run `swift build` first")
+        }
+        return candidate
+    }
+
+    /// A port nobody listens on now (bound to 0 and released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw Failure(description: "no free port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

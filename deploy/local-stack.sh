@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# The whole platform on one machine, no Docker: the embedded dev cluster (librdkafka's mock,
+# 3 brokers) and the four services on SQLite (or PostgreSQL), then load with the audit.
+#
+#   deploy/local-stack.sh                      # build (release), start, 200 orders/s for 30 s, audit, stop
+#   deploy/local-stack.sh --keep-running       # ... and leave it running (stop: deploy/local-stack.sh --stop RUN_DIR)
+#   deploy/local-stack.sh --rate 1000 --duration 60
+#   deploy/local-stack.sh --instances 2 --postgres postgres://saga:saga@127.0.0.1:5432   # scale-out on PostgreSQL
+#
+# Everything of one run lives in its run folder (default run/<timestamp>): databases, logs of
+# every process, pid files, the bootstrap and control files, the seed catalog, the load report.
+# deploy/chaos.sh reads the same folder to inject faults into a running stack.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RATE=200
+DURATION=30
+RUN_DIR=""
+KEEP_RUNNING=0
+BUILD=1
+CONFIGURATION=release
+BIN_DIR=""
+BASE_PORT=8080
+INSTANCES=1
+POSTGRES=""
+SKIP_LOAD=0
+SAGA_TIMEOUT_MS=30000
+LOADGEN_ARGS=()
+STOP_DIR=""
+
+usage() {
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+Options:
+  --rate N              orders per second (default 200)
+  --duration S          seconds of load (default 30)
+  --run-dir DIR         run folder (default run/<timestamp>)
+  --keep-running        leave the stack running after the load
+  --skip-load           start the stack only (implies --keep-running)
+  --no-build            use binaries already built
+  --debug               use the debug build instead of release
+  --bin-dir DIR         take the executables from DIR (implies --no-build)
+  --base-port P         HTTP ports P..P+3 for order, inventory, payment, notification (default 8080);
+                        instance k (from 0) adds 10*k
+  --instances N         instances of each service (default 1; >1 needs --postgres)
+  --postgres URL        postgres://user:pw@host:port: one database per service, saga_<service>,
+                        dropped and created afresh (the role needs CREATEDB)
+  --saga-timeout-ms MS  Order's saga deadline (default 30000)
+  --loadgen ARG         an extra argument for `loadgen run` (repeatable)
+  --stop DIR            stop the stack running from run folder DIR and exit
+EOF
+}
+
+while (($#)); do
+    case "$1" in
+        --rate) RATE=$2; shift 2 ;;
+        --duration) DURATION=$2; shift 2 ;;
+        --run-dir) RUN_DIR=$2; shift 2 ;;
+        --keep-running) KEEP_RUNNING=1; shift ;;
+        --skip-load) SKIP_LOAD=1; KEEP_RUNNING=1; shift ;;
+        --no-build) BUILD=0; shift ;;
+        --debug) CONFIGURATION=debug; shift ;;
+        --bin-dir) BIN_DIR=$2; BUILD=0; shift 2 ;;
+        --base-port) BASE_PORT=$2; shift 2 ;;
+        --instances) INSTANCES=$2; shift 2 ;;
+        --postgres) POSTGRES=$2; shift 2 ;;
+        --saga-timeout-ms) SAGA_TIMEOUT_MS=$2; shift 2 ;;
+        --loadgen) LOADGEN_ARGS+=("$2"); shift 2 ;;
+        --stop) STOP_DIR=$2; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "local-stack: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '%s local-stack: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Stops every process whose pid file is in $1/pids: services first (SIGTERM, they finish their
+# batch and flush), the dev cluster last.
+stop_stack() {
+    local dir=$1 pidfile pid
+    [[ -d $dir/pids ]] || return 0
+    for pidfile in "$dir"/pids/*.pid; do
+        [[ -e $pidfile && $pidfile != */dev-cluster.pid ]] || continue
+        pid=$(<"$pidfile")
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pidfile in "$dir"/pids/*.pid; do
+        [[ -e $pidfile && $pidfile != */dev-cluster.pid ]] || continue
+        wait_gone "$(<"$pidfile")" 30 || { log "$(basename "$pidfile" .pid) did not stop in 30 s: SIGKILL"; kill -KILL "$(<"$pidfile")" 2>/dev/null || true; }
+        rm -f "$pidfile"
+    done
+    if [[ -e $dir/pids/dev-cluster.pid ]]; then
+        pid=$(<"$dir/pids/dev-cluster.pid")
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_gone "$pid" 15 || kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$dir/pids/dev-cluster.pid"
+    fi
+}
+
+wait_gone() {
+    local pid=$1 seconds=$2 i
+    for ((i = 0; i < seconds * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+if [[ -n $STOP_DIR ]]; then
+    stop_stack "$STOP_DIR"
+    log "stopped the stack of $STOP_DIR"
+    exit 0
+fi
+
+[[ $INSTANCES =~ ^[1-9][0-9]*$ ]] || die "--instances must be a positive integer"
+if ((INSTANCES > 1)) && [[ -z $POSTGRES ]]; then
+    die "several instances of a service share one database: add --postgres postgres://user:pw@host:port"
+fi
+
+# --- what a fresh Debian machine lacks -------------------------------------------------------
+install_missing() {
+    local packages=()
+    pkg-config --exists rdkafka 2>/dev/null || packages+=(librdkafka-dev pkg-config)
+    command -v curl >/dev/null || packages+=(curl)
+    if [[ -n $POSTGRES ]] && ! command -v psql >/dev/null; then packages+=(postgresql-client); fi
+    if ((${#packages[@]})); then
+        log "installing ${packages[*]}"
+        local sudo=""
+        ((EUID == 0)) || sudo=sudo
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+    fi
+    command -v swift >/dev/null || [[ -n $BIN_DIR ]] || die "swift is not on PATH: install the Swift 6 toolchain (swift.org) first"
+}
+install_missing
+
+if [[ -z $BIN_DIR ]]; then
+    if ((BUILD)); then
+        log "building ($CONFIGURATION)"
+        (cd "$ROOT" && swift build -c "$CONFIGURATION" \
+            --product dev-cluster --product order-service --product inventory-service \
+            --product payment-service --product notification-service --product loadgen >&2)
+    fi
+    BIN_DIR=$(cd "$ROOT" && swift build -c "$CONFIGURATION" --show-bin-path)
+fi
+for exe in dev-cluster order-service inventory-service payment-service notification-service loadgen; do
+    [[ -x $BIN_DIR/$exe ]] || die "no $exe in $BIN_DIR; build first (drop --no-build)"
+done
+
+# --- the run folder ------------------------------------------------------------------------
+[[ -n $RUN_DIR ]] || RUN_DIR=$ROOT/run/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RUN_DIR"/{logs,pids,data}
+RUN_DIR=$(cd "$RUN_DIR" && pwd)
+log "run folder $RUN_DIR"
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    local status=$?
+    if ((KEEP_RUNNING == 0 || status != 0)); then
+        log "stopping"
+        stop_stack "$RUN_DIR"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$BIN_DIR/loadgen" seed --out "$RUN_DIR/seed.json" >&2
+
+# --- dev cluster ---------------------------------------------------------------------------
+rm -f "$RUN_DIR/bootstrap" "$RUN_DIR/control"
+"$BIN_DIR/dev-cluster" --bootstrap-file "$RUN_DIR/bootstrap" --control-file "$RUN_DIR/control" \
+    --log-level notice >"$RUN_DIR/logs/dev-cluster.log" 2>&1 &
+echo $! >"$RUN_DIR/pids/dev-cluster.pid"
+for ((i = 0; i < 300; i++)); do
+    [[ -s $RUN_DIR/bootstrap && -s $RUN_DIR/control ]] && break
+    kill -0 "$(<"$RUN_DIR/pids/dev-cluster.pid")" 2>/dev/null || die "dev-cluster exited: $(tail -5 "$RUN_DIR/logs/dev-cluster.log")"
+    sleep 0.1
+done
+[[ -s $RUN_DIR/bootstrap ]] || die "dev-cluster wrote no bootstrap file in 30 s"
+log "dev cluster up: $(<"$RUN_DIR/bootstrap"), control $(<"$RUN_DIR/control")"
+
+# --- databases -----------------------------------------------------------------------------
+SERVICES=(order inventory payment notification)
+database_url() {
+    local service=$1
+    if [[ -n $POSTGRES ]]; then
+        echo "${POSTGRES%/}/saga_$service"
+    else
+        echo "sqlite://$RUN_DIR/data/$service.db"
+    fi
+}
+# A new dev cluster starts with empty topics, so every run starts with empty databases too
+# (offsets stored by an earlier run would point past the new topics' ends).
+if [[ -n $POSTGRES ]]; then
+    for service in "${SERVICES[@]}"; do
+        psql "${POSTGRES%/}/postgres" -qc "DROP DATABASE IF EXISTS saga_$service WITH (FORCE)" >/dev/null
+        psql "${POSTGRES%/}/postgres" -qc "CREATE DATABASE saga_$service" >/dev/null
+    done
+fi
+
+# --- services ------------------------------------------------------------------------------
+port_of() { # service instance
+    local offset
+    case $1 in order) offset=0 ;; inventory) offset=1 ;; payment) offset=2 ;; notification) offset=3 ;; esac
+    echo $((BASE_PORT + offset + 10 * $2))
+}
+
+# Each instance's command line is kept in cmd/NAME so that chaos.sh can restart it after a SIGKILL.
+mkdir -p "$RUN_DIR/cmd"
+start_service() { # service instance
+    local service=$1 instance=$2 name="$1-$2"
+    local args=(--database "$(database_url "$service")" --bootstrap-file "$RUN_DIR/bootstrap"
+        --http-port "$(port_of "$service" "$instance")" --instance-id "$name" --log-level info)
+    [[ $service == notification ]] || args+=(--seed-file "$RUN_DIR/seed.json")
+    [[ $service != order ]] || args+=(--saga-timeout-ms "$SAGA_TIMEOUT_MS")
+    [[ $service != notification ]] || args+=(--channel file --notification-file "$RUN_DIR/data/notifications-$instance.jsonl")
+    printf '%q ' "$BIN_DIR/$service-service" "${args[@]}" >"$RUN_DIR/cmd/$name"
+    "$BIN_DIR/$service-service" "${args[@]}" >>"$RUN_DIR/logs/$name.log" 2>&1 &
+    echo $! >"$RUN_DIR/pids/$name.pid"
+}
+
+wait_ready() { # service instance
+    local url name="$1-$2" i
+    url="http://127.0.0.1:$(port_of "$1" "$2")/readyz"
+    for ((i = 0; i < 600; i++)); do
+        curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+        kill -0 "$(<"$RUN_DIR/pids/$name.pid")" 2>/dev/null || die "$name exited: $(tail -5 "$RUN_DIR/logs/$name.log")"
+        sleep 0.1
+    done
+    die "$name not ready after 60 s: $(tail -5 "$RUN_DIR/logs/$name.log")"
+}
+
+for ((instance = 0; instance < INSTANCES; instance++)); do
+    for service in "${SERVICES[@]}"; do start_service "$service" "$instance"; done
+done
+for ((instance = 0; instance < INSTANCES; instance++)); do
+    for service in "${SERVICES[@]}"; do wait_ready "$service" "$instance"; done
+done
+{
+    echo "BIN_DIR=$BIN_DIR"
+    echo "INSTANCES=$INSTANCES"
+    for service in "${SERVICES[@]}"; do echo "${service^^}_URL=http://127.0.0.1:$(port_of "$service" 0)"; done
+} >"$RUN_DIR/stack.env"
+log "services ready: order $(port_of order 0), inventory $(port_of inventory 0), payment $(port_of payment 0), notification $(port_of notification 0)"
+
+if ((SKIP_LOAD)); then
+    log "running; stop with: $0 --stop $RUN_DIR"
+    exit 0
+fi
+
+# --- load and audit ------------------------------------------------------------------------
+log "load: $RATE orders/s for $DURATION s"
+set +e
+"$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --seed-file "$RUN_DIR/seed.json" \
+    --order-url "http://127.0.0.1:$(port_of order 0)" --inventory-url "http://127.0.0.1:$(port_of inventory 0)" \
+    --payment-url "http://127.0.0.1:$(port_of payment 0)" --notification-url "http://127.0.0.1:$(port_of notification 0)" \
+    --rate "$RATE" --duration "$DURATION" --report "$RUN_DIR/report.json" "${LOADGEN_ARGS[@]}"
+status=$?
+set -e
+log "load generator exited with $status; report $RUN_DIR/report.json, logs $RUN_DIR/logs"
+if ((KEEP_RUNNING)); then log "still running; stop with: $0 --stop $RUN_DIR"; fi
+exit "$status"
