@@ -208,7 +208,8 @@ status=$?
 set -e
 event "load generator and audit exited with $status"
 if ((status == 0 && REQUIRE_DUPLICATES)); then
-    absorbed=$(grep -o '"duplicatesAbsorbed" *: *[0-9]*' "$REPORT" | grep -o '[0-9]*$' || echo 0)
+    # The audit's per-service skippedOffset + skippedInbox counters, summed.
+    absorbed=$(grep -o '"skipped\(Inbox\|Offset\)" *: *[0-9]*' "$REPORT" | awk -F: '{ sum += $2 } END { print sum + 0 }')
     if ((absorbed == 0)); then
         event "no duplicate was absorbed: the faults were not felt"
         status=3
