@@ -139,9 +139,8 @@ install_missing
 if [[ -z $BIN_DIR ]]; then
     if ((BUILD)); then
         log "building ($CONFIGURATION)"
-        (cd "$ROOT" && swift build -c "$CONFIGURATION" \
-            --product dev-cluster --product order-service --product inventory-service \
-            --product payment-service --product notification-service --product loadgen >&2)
+        # All products: `swift build` takes only the last of several --product flags.
+        (cd "$ROOT" && swift build -c "$CONFIGURATION" >&2)
     fi
     BIN_DIR=$(cd "$ROOT" && swift build -c "$CONFIGURATION" --show-bin-path)
 fi

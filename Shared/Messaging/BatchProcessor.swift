@@ -34,6 +34,8 @@ final class BatchProcessor: Sendable {
             /// Dead letter; the envelope when the headers were fine (payload broken), for causation.
             case undecodable(error: String, envelope: EventEnvelope?)
             case unknownType(String)
+            /// A type this consumer does not act on (`handledEventTypes`), known from its header.
+            case notHandled
         }
         let message: ConsumedMessage
         let eventId: UUID?
@@ -53,6 +55,7 @@ final class BatchProcessor: Sendable {
         var skippedOffset = 0
         var skippedInbox = 0
         var skippedUnknownType = 0
+        var skippedNotHandled = 0
         var deadLetters: [DeadLetterNote] = []
         var emitted = 0
         var emittedTopics: Set<String> = []
@@ -102,6 +105,10 @@ final class BatchProcessor: Sendable {
     }
 
     private func prepare(_ message: ConsumedMessage) -> Prepared {
+        if let handled = configuration.handledEventTypes, let raw = message.header(EventEnvelope.Header.eventType),
+           let type = EventType(rawValue: String(decoding: raw, as: UTF8.self)), !handled.contains(type) {
+            return Prepared(message: message, eventId: nil, content: .notHandled)
+        }
         let headers = message.headers.lazy.map { (name: $0.key, value: $0.value) }
         do {
             let decoded = try DecodedEvent(headers: headers, payload: message.value, topic: message.topic)
@@ -273,6 +280,8 @@ final class BatchProcessor: Sendable {
                 outcome.deadLetters.append(DeadLetterNote(message: message, kind: .undecodable, error: error, orderId: envelope?.orderId))
             case .unknownType:
                 outcome.skippedUnknownType += 1
+            case .notHandled:
+                outcome.skippedNotHandled += 1
             }
         }
         try unit.flush()

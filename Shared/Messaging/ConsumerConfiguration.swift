@@ -1,3 +1,4 @@
+import EventSchema
 import Kafka
 
 /// How a `ConsumerRuntime` consumes: group, topics, batch size, retries and inbox retention.
@@ -18,6 +19,10 @@ public struct ConsumerConfiguration: Sendable {
     /// Event types this code does not know (a newer producer): skipped and counted (EVOLUTION.md
     /// rule 12), or dead-lettered.
     public var deadLetterUnknownEventTypes: Bool
+    /// The event types the handler acts on; nil: all. Others are routed by their `event-type`
+    /// header alone: not decoded, no inbox row, no handler call; only their offset advances
+    /// (a topic carries events for several consumers, e.g. Payment needs one of orders.v1's three).
+    public var handledEventTypes: Set<EventType>?
     /// Inbox rows older than this are deleted; duplicates arrive within seconds of the original.
     public var inboxRetention: Duration
     public var inboxPruneInterval: Duration
@@ -29,7 +34,7 @@ public struct ConsumerConfiguration: Sendable {
     public init(groupID: String, topics: [String], kafka: KafkaConfiguration,
                 maxBatchSize: Int = 500, pollTimeout: Duration = .milliseconds(100),
                 retry: RetryPolicy = RetryPolicy(), maxAttemptsForUnclassifiedErrors: Int = 5,
-                deadLetterUnknownEventTypes: Bool = false,
+                deadLetterUnknownEventTypes: Bool = false, handledEventTypes: Set<EventType>? = nil,
                 inboxRetention: Duration = .seconds(7 * 24 * 3600), inboxPruneInterval: Duration = .seconds(600),
                 lagStatisticsInterval: Duration? = .seconds(5)) {
         precondition(maxBatchSize > 0 && !topics.isEmpty)
@@ -41,6 +46,7 @@ public struct ConsumerConfiguration: Sendable {
         self.retry = retry
         self.maxAttemptsForUnclassifiedErrors = maxAttemptsForUnclassifiedErrors
         self.deadLetterUnknownEventTypes = deadLetterUnknownEventTypes
+        self.handledEventTypes = handledEventTypes
         self.inboxRetention = inboxRetention
         self.inboxPruneInterval = inboxPruneInterval
         self.lagStatisticsInterval = lagStatisticsInterval

@@ -135,6 +135,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
             stats.skippedOffset += outcome.skippedOffset
             stats.skippedInbox += outcome.skippedInbox
             stats.skippedUnknownType += outcome.skippedUnknownType
+            stats.skippedNotHandled += outcome.skippedNotHandled
             stats.deadLettered += outcome.deadLetters.count
             stats.retries += outcome.retries
             return batchNumber
@@ -154,6 +155,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
         if outcome.skippedOffset > 0 { metrics.skippedOffset.increment(by: outcome.skippedOffset) }
         if outcome.skippedInbox > 0 { metrics.skippedInbox.increment(by: outcome.skippedInbox) }
         if outcome.skippedUnknownType > 0 { metrics.skippedUnknownType.increment(by: outcome.skippedUnknownType) }
+        if outcome.skippedNotHandled > 0 { metrics.skippedNotHandled.increment(by: outcome.skippedNotHandled) }
         if outcome.retries > 0 { metrics.retries.increment(by: outcome.retries) }
         for note in outcome.deadLetters {
             (note.kind == .undecodable ? metrics.deadLetteredUndecodable : metrics.deadLetteredRejected).increment()

@@ -11,6 +11,8 @@ public struct ConsumerStatistics: Sendable, Equatable {
     public var skippedOffset = 0
     public var skippedInbox = 0
     public var skippedUnknownType = 0
+    /// Events of types the handler does not act on (`handledEventTypes`): offset advanced only.
+    public var skippedNotHandled = 0
     public var deadLettered = 0
     public var batches = 0
     /// Batch attempts rolled back for a transient error (or to dead-letter a rejected message).
@@ -28,6 +30,7 @@ final class ConsumerMetrics: @unchecked Sendable {
     let skippedOffset: Counter
     let skippedInbox: Counter
     let skippedUnknownType: Counter
+    let skippedNotHandled: Counter
     let deadLetteredUndecodable: Counter
     let deadLetteredRejected: Counter
     let batchSize: Recorder
@@ -41,6 +44,7 @@ final class ConsumerMetrics: @unchecked Sendable {
         skippedOffset = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "offset")])
         skippedInbox = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "inbox")])
         skippedUnknownType = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "unknown_type")])
+        skippedNotHandled = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "not_handled")])
         deadLetteredUndecodable = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "undecodable")])
         deadLetteredRejected = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "rejected")])
         batchSize = Recorder(label: "messaging_batch_size", dimensions: [g])

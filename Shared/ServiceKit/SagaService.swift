@@ -1,3 +1,4 @@
+import EventSchema
 import Hummingbird
 import Logging
 import Messaging
@@ -12,6 +13,9 @@ public protocol SagaService: Sendable {
     /// The service's own tables, applied after `MessagingSchema.migrations`.
     static var migrations: [Migration] { get }
     static var consumedTopics: [String] { get }
+    /// The event types `handle` acts on; the runtime skips the others by header, undecoded
+    /// (nil: hand every event to `handle`).
+    static var handledEventTypes: Set<EventType>? { get }
 
     /// Applies one consumed event inside the batch transaction (see `EventHandler`).
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome
@@ -27,6 +31,7 @@ public protocol SagaService: Sendable {
 }
 
 extension SagaService {
+    public static var handledEventTypes: Set<EventType>? { nil }
     public func backgroundServices() -> [any Service] { [] }
     public func refreshMetrics() async {}
 }

@@ -36,7 +36,8 @@ public enum ServiceRunner {
         let service = try await make(context)
 
         let runtime = ConsumerRuntime(
-            configuration: ConsumerConfiguration(groupID: settings.consumerGroup, topics: S.consumedTopics, kafka: settings.kafka),
+            configuration: ConsumerConfiguration(groupID: settings.consumerGroup, topics: S.consumedTopics, kafka: settings.kafka,
+                                                 handledEventTypes: S.handledEventTypes),
             database: database, relay: relay, logger: named(logger, "consumer"),
             handler: { event, unit in try service.handle(event, unit) })
 

@@ -11,6 +11,7 @@ final class BatchProcessorTests: XCTestCase {
     static let topic = TopicCatalog.orders.name
 
     func makeProcessor(_ database: any SQLDatabase, group: String = "g", maxUnclassified: Int = 5,
+                       handledEventTypes: Set<EventType>? = nil,
                        handler: @escaping EventHandler = { event, unit in
                            try AppliedTable.record(event, on: unit.connection)
                            return .applied
@@ -18,7 +19,7 @@ final class BatchProcessorTests: XCTestCase {
         let configuration = ConsumerConfiguration(
             groupID: group, topics: [Self.topic], kafka: KafkaConfiguration(bootstrapServers: "unused:9092"),
             retry: RetryPolicy(initialDelay: .milliseconds(5), maximumDelay: .milliseconds(20)),
-            maxAttemptsForUnclassifiedErrors: maxUnclassified)
+            maxAttemptsForUnclassifiedErrors: maxUnclassified, handledEventTypes: handledEventTypes)
         return BatchProcessor(configuration: configuration, database: database, metrics: ConsumerMetrics(group: group),
                               logger: Logger(label: "test.batch"), handler: handler)
     }
@@ -81,6 +82,32 @@ final class BatchProcessorTests: XCTestCase {
             XCTAssertTrue(counts.values.allSatisfy { $0 == 1 }, "[\(store.backend)] applied twice: \(counts.filter { $0.value != 1 })")
             let stored = try await Self.storedOffsets(database)
             XCTAssertEqual(stored, [TopicPartition(topic: Self.topic, partition: 0): 16])
+        }
+    }
+
+    /// Types the handler does not act on are routed by header: no decode, no inbox row, no
+    /// handler call, but their offsets advance with the batch.
+    func testEventTypesTheHandlerDoesNotActOnOnlyAdvanceTheOffset() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open()
+            try await database.migrate(AppliedTable.migrations)
+            let processor = makeProcessor(database, handledEventTypes: [.orderPlaced])
+            let messages = [
+                Events.consumed(Events.stockReserved("a"), offset: 0),
+                Events.consumed(Events.orderPlaced("b"), offset: 1),
+                Events.consumed(Events.stockReserved("c"), offset: 2),
+            ]
+            let outcome = try await process(processor, messages)
+            XCTAssertEqual(outcome.handled, 1)
+            XCTAssertEqual(outcome.skippedNotHandled, 2)
+            let applied = try await AppliedTable.counts(database)
+            XCTAssertEqual(applied.count, 1, "[\(store.backend)] only OrderPlaced reached the handler")
+            let inboxRows = try await database.read { try $0.query("SELECT COUNT(*) AS n FROM inbox").first?.int("n") }
+            XCTAssertEqual(inboxRows, 1, "[\(store.backend)] only the handled event is in the inbox")
+            // StockReserved lives on inventory.v1: both partitions' offsets advance.
+            let stored = try await Self.storedOffsets(database)
+            XCTAssertEqual(stored, [TopicPartition(topic: Self.topic, partition: 0): 1,
+                                    TopicPartition(topic: TopicCatalog.inventory.name, partition: 0): 2])
         }
     }
 

@@ -1,4 +1,5 @@
 import EventSchema
+import InventoryCore
 import Hummingbird
 import Messaging
 import ServiceKit
@@ -7,6 +8,7 @@ import ServiceKit
 struct InventoryService: SagaService {
     static let name = ServiceName.inventory
     static let migrations = InventorySchema.migrations
+    static let handledEventTypes: Set<EventType>? = InventoryDecider.handledEvents
     static let consumedTopics = [TopicCatalog.orders.name, TopicCatalog.payments.name]
 
     let api: InventoryAPI

@@ -13,7 +13,7 @@ import Darwin
 final class FileChannel: NotificationChannel, @unchecked Sendable {
     let kind = ChannelKind.file
     let concurrency = 1
-    let maximumDeliveryTime = Duration.seconds(2)
+    let maximumDeliveryTime = Duration.milliseconds(100)
     let path: String
     private let lock = NSLock()
     private let descriptor: Int32

@@ -7,7 +7,7 @@ struct LogChannel: NotificationChannel {
     let logger: Logger
     let kind = ChannelKind.log
     let concurrency = 1
-    let maximumDeliveryTime = Duration.seconds(1)
+    let maximumDeliveryTime = Duration.milliseconds(50)
 
     func deliver(_ record: NotificationRecord) async throws {
         logger.info("notification sent", metadata: [

@@ -1,4 +1,5 @@
 import EventSchema
+import PaymentCore
 import Hummingbird
 import Messaging
 import ServiceKit
@@ -7,6 +8,7 @@ import ServiceKit
 struct PaymentService: SagaService {
     static let name = ServiceName.payment
     static let migrations = PaymentSchema.migrations
+    static let handledEventTypes: Set<EventType>? = PaymentDecider.handledEvents
     static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.orders.name]
 
     let api: PaymentAPI
