@@ -165,8 +165,8 @@ kill_fault() {
     kill -KILL "$pid" 2>/dev/null || true
     event "SIGKILL $name (pid $pid)"
     while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    # shellcheck disable=SC2046  # the saved command line is a quoted word list
-    eval "$(<"$RUN_DIR/cmd/$name")" >>"$RUN_DIR/logs/$name.log" 2>&1 &
+    # The saved command line is a quoted word list; `exec` makes $! the service's own pid.
+    eval "exec $(<"$RUN_DIR/cmd/$name")" >>"$RUN_DIR/logs/$name.log" 2>&1 &
     echo $! >"$RUN_DIR/pids/$name.pid"
     event "restarted $name (pid $!)"
 }

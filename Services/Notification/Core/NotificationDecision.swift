@@ -1,10 +1,10 @@
 import EventSchema
 
-/// What Notification does with one event. `send` is persisted as
-/// `INSERT INTO notifications … ON CONFLICT (order_id, kind) DO NOTHING` plus the
-/// outbox row of NotificationSent; if the insert hits a conflict, another instance
-/// already sent it and nothing is emitted. Delivery to the channel happens after
-/// the commit, from the stored message.
+/// What Notification does with one event. `send` is persisted as a PENDING row,
+/// unique on (order_id, kind), in the consumer's transaction; the delivery worker
+/// delivers it after the commit and, in the transaction that marks it SENT, emits
+/// `events` (NotificationSent): exactly once per notification, whatever the channel
+/// retries cost.
 public enum NotificationDecision: Sendable, Hashable {
     case send(NotificationRecord, events: [SagaEvent])
     case ignored(NotificationIgnoreReason)

@@ -1,7 +1,7 @@
 import EventSchema
 
-/// One row of the `notifications` table, unique on (order_id, kind): its existence
-/// means the notification was sent (state SENT; there is no other state).
+/// One notification, unique on (order_id, kind): the decision's content. The service
+/// stores it with a delivery state (PENDING until the channel took it, then SENT).
 public struct NotificationRecord: Sendable, Hashable {
     public var orderId: String
     public var kind: NotificationKind

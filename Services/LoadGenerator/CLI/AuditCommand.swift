@@ -1,0 +1,49 @@
+import ArgumentParser
+import Logging
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Check the invariants of ARCHITECTURE.md §4 on the current state of the services and topics.",
+        discussion: "Run it once traffic has stopped and the system drained. Exit status 1 on any violation.")
+
+    @OptionGroup var urls: ServiceURLOptions
+    @OptionGroup var kafka: KafkaOptions
+    @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events.")
+    var auditSettle = 10.0
+    @Option(help: "Seconds allowed to read the saga topics.") var topicReadTimeout = 120.0
+    @Option(help: "Write the result as JSON to this file.") var report: String?
+    @OptionGroup var log: LogLevelOption
+
+    func validate() throws {
+        guard auditSettle >= 0, topicReadTimeout > 0 else {
+            throw ValidationError("--audit-settle must not be negative and --topic-read-timeout must be positive")
+        }
+        _ = try urls.resolve()
+        _ = try kafka.configuration()
+        _ = try log.level()
+    }
+
+    func run() async throws {
+        let logger = Console.logger("loadgen", level: try log.level())
+        let urls = try self.urls.resolve()
+        let kafka = try self.kafka.configuration()
+        let http = ServiceHTTPClient(connections: 8)
+        let clock = SystemLoadClock()
+        let runner = AuditRunner(
+            collector: SnapshotCollector(state: StateReader(http: http, urls: urls), kafka: kafka,
+                                         topicReadTimeout: .seconds(topicReadTimeout), logger: logger),
+            scraper: MetricsScraper(http: http, urls: urls), settle: .seconds(auditSettle), clock: clock, logger: logger)
+        let result: AuditResult
+        do {
+            result = try await runner.run(acceptedOrderIds: nil)
+        } catch {
+            await http.shutdown()
+            throw error
+        }
+        await http.shutdown()
+        print(TextReport.render(result))
+        if let report { try JSONReportWriter.write(result, to: report) }
+        if !result.passed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Kafka
+
+/// Where Kafka is, read like the services read it (Services/API.md): flag, then environment.
+struct KafkaOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers host:port,... (or env KAFKA_BOOTSTRAP).")
+    var bootstrap: String?
+    @Option(help: "File holding the bootstrap servers, as the dev cluster writes it (or env KAFKA_BOOTSTRAP_FILE).")
+    var bootstrapFile: String?
+    @Option(help: "true: short timeouts for the embedded dev cluster; false on real Kafka (or env KAFKA_DEV_CLUSTER_TUNING).")
+    var devClusterTuning: String?
+    @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
+    var properties: [String] = []
+
+    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KafkaConfiguration {
+        let servers: String
+        if let list = bootstrap ?? environment["KAFKA_BOOTSTRAP"].nonEmpty {
+            servers = list
+        } else if let file = bootstrapFile ?? environment["KAFKA_BOOTSTRAP_FILE"].nonEmpty {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("cannot read the bootstrap file \(file) (--bootstrap-file); is the dev cluster running?")
+            }
+            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            throw ValidationError("say where Kafka is: --bootstrap host:port,... or --bootstrap-file FILE (or KAFKA_BOOTSTRAP / KAFKA_BOOTSTRAP_FILE)")
+        }
+        guard !servers.isEmpty else { throw ValidationError("the Kafka bootstrap list is empty") }
+        var configuration = KafkaConfiguration(bootstrapServers: servers)
+        if try parseBool(devClusterTuning ?? environment["KAFKA_DEV_CLUSTER_TUNING"].nonEmpty ?? "true",
+                         option: "--dev-cluster-tuning") {
+            configuration = configuration.merging(KafkaConfiguration.devClusterTuning)
+        }
+        for property in properties {
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("-X expects key=value, got '\(property)'") }
+            configuration[parts[0]] = parts[1]
+        }
+        return configuration
+    }
+}
+
+func parseBool(_ text: String, option: String) throws -> Bool {
+    switch text.lowercased() {
+    case "true", "1", "yes", "on": return true
+    case "false", "0", "no", "off": return false
+    default: throw ValidationError("\(option) must be true or false, got '\(text)'")
+    }
+}
+
+extension Optional where Wrapped == String {
+    /// nil for an unset or empty environment variable.
+    var nonEmpty: String? {
+        guard let self, !self.isEmpty else { return nil }
+        return self
+    }
+}

@@ -1,0 +1,55 @@
+import EventSchema
+import Kafka
+import Logging
+
+/// Reads orders.v1 and notifications.v1 from their current end and hands every order end and
+/// notification to the tracker, stamped with the run's clock.
+///
+/// Read-only and outside any consumer group (partitions assigned explicitly): the services'
+/// groups and their committed offsets are never touched. The start offsets are the high
+/// watermarks taken before the first order is sent, so no event of the run can be missed,
+/// however late the assignment completes.
+final class EventFollower: Sendable {
+    static let topics = [TopicCatalog.orders.name, TopicCatalog.notifications.name]
+
+    private let consumer: KafkaConsumer
+    private let task: Task<Void, Never>
+
+    private init(consumer: KafkaConsumer, task: Task<Void, Never>) {
+        self.consumer = consumer
+        self.task = task
+    }
+
+    static func start(configuration: KafkaConfiguration, tracker: OrderTracker, clock: any LoadClock,
+                      logger: Logger) async throws -> EventFollower {
+        let reader = try KafkaWatermarkReader(configuration: configuration, logger: logger)
+        let watermarks: [TopicPartition: Watermarks]
+        do {
+            watermarks = try await reader.watermarks(topics: topics)
+        } catch {
+            await reader.close()
+            throw LoadGenError("cannot find the end of \(topics.joined(separator: ", ")) (\(error)); is Kafka reachable and are the topics created?")
+        }
+        await reader.close()
+        let consumer = try KafkaConsumer(configuration: configuration,
+                                         partitions: watermarks.mapValues(\.high), logger: logger)
+        let task = Task {
+            do {
+                for try await batch in consumer.batches() {
+                    for message in batch {
+                        if let event = FollowedEvent(message) { await tracker.observe(event, at: clock.now()) }
+                    }
+                }
+            } catch {
+                logger.error("stopped following the saga topics: \(error); the drain falls back to the HTTP API")
+            }
+        }
+        return EventFollower(consumer: consumer, task: task)
+    }
+
+    func stop() async {
+        task.cancel()
+        await task.value
+        await consumer.close()
+    }
+}

@@ -1,0 +1,57 @@
+import EventSchema
+import Kafka
+import Logging
+
+/// Reads the saga topics from their first stored offset up to the end they had when the read
+/// started: a consistent cut for the audit, which later records (if any) do not blur.
+enum TopicReader {
+    static let sagaTopics = [TopicCatalog.orders, TopicCatalog.inventory, TopicCatalog.payments, TopicCatalog.notifications].map(\.name)
+
+    struct Contents: Sendable {
+        var records: [AuditSnapshot.TopicRecord]
+        var undecodable: [String]
+    }
+
+    static func read(configuration: KafkaConfiguration, topics: [String] = sagaTopics, timeout: Duration,
+                     clock: any LoadClock = SystemLoadClock(), logger: Logger) async throws -> Contents {
+        let reader = try KafkaWatermarkReader(configuration: configuration, logger: logger)
+        let watermarks: [TopicPartition: Watermarks]
+        do {
+            watermarks = try await reader.watermarks(topics: topics)
+        } catch {
+            await reader.close()
+            throw LoadGenError("cannot find the extent of \(topics.joined(separator: ", ")) (\(error)); is Kafka reachable and are the topics created?")
+        }
+        await reader.close()
+        var remaining = watermarks.filter { $0.value.high > $0.value.low }
+        var contents = Contents(records: [], undecodable: [])
+        guard !remaining.isEmpty else { return contents }
+
+        let consumer = try KafkaConsumer(configuration: configuration, partitions: remaining.mapValues(\.low), logger: logger)
+        let deadline = clock.now() + timeout
+        while !remaining.isEmpty {
+            guard clock.now() < deadline else {
+                await consumer.close()
+                let left = remaining.keys.map(\.description).sorted().prefix(5).joined(separator: ", ")
+                throw LoadGenError("could not read the saga topics to their end within \(timeout) (still missing \(left)…); raise --topic-read-timeout or check the brokers")
+            }
+            let batch: [ConsumedMessage]
+            do {
+                batch = try await consumer.poll(maxMessages: 5000, timeout: .milliseconds(200))
+            } catch {
+                await consumer.close()
+                throw LoadGenError("reading the saga topics failed: \(error)")
+            }
+            for message in batch {
+                guard let end = remaining[message.topicPartition]?.high, message.offset < end else { continue }
+                switch TopicRecordDecoder.decode(message) {
+                case .success(let record): contents.records.append(record)
+                case .failure(let failure): contents.undecodable.append(failure.description)
+                }
+                if message.offset + 1 >= end { remaining[message.topicPartition] = nil }
+            }
+        }
+        await consumer.close()
+        return contents
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// The human-readable report.
+enum TextReport {
+    static func render(_ report: RunReport) -> String {
+        var out: [String] = []
+        let c = report.counts
+        out.append("loadgen run: \(report.config.plannedOrders) orders planned at \(format(report.config.rate))/s against \(report.config.services.order)")
+        out.append("  sent \(c.sent) in \(format(report.sendSeconds)) s: achieved \(format(report.achievedRate)) orders/s")
+        out.append("  accepted \(c.accepted), errors \(report.errors) (rejected \(describe(c.rejected)), no answer \(c.failed), idempotency mismatches \(c.idempotencyMismatches) of \(c.idempotentRetries) retries, duplicate orderIds \(c.duplicateOrderIds))")
+        for example in report.errorExamples { out.append("    - \(example)") }
+        out.append("  confirmed \(c.confirmed), cancelled \(c.cancelled.values.reduce(0, +)) (\(describe(c.cancelled))), notified \(c.notified); resolved through the HTTP API \(c.resolvedByAPI)")
+        if c.conflictingTerminalEvents + c.repeatedNotifications > 0 {
+            out.append("  followed events: \(c.conflictingTerminalEvents) extra terminal events, \(c.repeatedNotifications) extra notifications (different event-ids)")
+        }
+        out.append("")
+        out.append("latency (ms)            count      p50      p90      p99    p99.9      max")
+        for (label, s) in report.latencyMs.rows {
+            out.append(pad(label, 20) + [String(s.count), format(s.p50), format(s.p90), format(s.p99), format(s.p999), format(s.max)]
+                .map { leftPad($0, 9) }.joined())
+        }
+        out.append("  (from the intended send time, except accepted→confirmed: from the 202 to OrderConfirmed)")
+        out.append("")
+        out.append("scenarios               sent accepted  matched mismatch unfinished  expected")
+        for s in report.scenarios {
+            out.append(pad(s.scenario.rawValue, 20) + [s.sent, s.accepted, s.matched, s.mismatched, s.unfinished]
+                .map { leftPad(String($0), 9) }.joined() + "  " + s.expected)
+            for example in s.examples { out.append("    - \(example)") }
+        }
+        out.append("  (a mismatch is not an invariant violation: a saga timeout may cancel any order)")
+        out.append("")
+        out.append("drain: \(format(report.drain.seconds)) s, \(report.drain.unfinished) orders unfinished")
+        for example in report.drain.unfinishedExamples { out.append("    - \(example)") }
+        if let audit = report.audit {
+            out.append("")
+            out.append(render(audit))
+        }
+        out.append("")
+        out.append(report.failures.isEmpty ? "RESULT: PASS" : "RESULT: FAIL: " + report.failures.joined(separator: "; "))
+        return out.joined(separator: "\n")
+    }
+
+    static func render(_ audit: AuditResult) -> String {
+        var out: [String] = []
+        out.append(audit.passed ? "audit: PASSED, every invariant holds"
+                                : "audit: FAILED, \(audit.violationCount) violations of invariant(s) \(audit.failedInvariants.map(String.init).joined(separator: ", "))")
+        for invariant in audit.invariants {
+            out.append("  [\(invariant.passed ? "ok" : "FAIL")] \(invariant.number). \(invariant.title)")
+            out.append("        \(invariant.checked) \(invariant.checkedWhat) checked, \(invariant.violations) violations")
+            for example in invariant.examples { out.append("        - \(example)") }
+            if invariant.violations > invariant.examples.count {
+                out.append("        … and \(invariant.violations - invariant.examples.count) more")
+            }
+            for note in invariant.notes { out.append("        note: \(note)") }
+        }
+        for note in audit.notes { out.append("  note: \(note)") }
+        if let duplicates = audit.duplicates {
+            out.append("  duplicates absorbed by the consumers: \(format(duplicates.skippedOffset)) by offset, \(format(duplicates.skippedInbox)) by inbox; dead-lettered: \(format(duplicates.deadLettered))")
+            for service in duplicates.services {
+                if let error = service.error {
+                    out.append("    \(pad(service.service, 13)) metrics unavailable: \(error)")
+                } else {
+                    out.append("    \(pad(service.service, 13)) offset \(format(service.skippedOffset)), inbox \(format(service.skippedInbox)), dead-lettered \(format(service.deadLettered))")
+                }
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(format: value < 10 ? "%.2f" : "%.1f", value)
+    }
+
+    private static func describe(_ counts: [String: Int]) -> String {
+        counts.isEmpty ? "0" : counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+    }
+
+    private static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    private static func leftPad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
+    }
+}
