@@ -18,7 +18,7 @@ final class DeployScriptTests: XCTestCase {
     }
 
     func script(_ name: String, _ arguments: [String], timeout: TimeInterval) throws -> ProcessResult {
-        let result = try ChildProcess.run("/bin/bash", [Self.root.appendingPathComponent("deploy/\(name)").path] + arguments, timeout: timeout)
+        let result = try ScriptProcess.run(Self.root.appendingPathComponent("deploy/\(name)").path, arguments, timeout: timeout)
         if result.status != 0 || result.timedOut {
             print("--- \(name) stdout\n\(result.stdout.suffix(6000))\n--- \(name) stderr\n\(result.stderr.suffix(6000))")
         }
@@ -59,7 +59,7 @@ final class DeployScriptTests: XCTestCase {
         XCTAssertEqual(started.status, 0, "local-stack.sh --skip-load failed")
         guard started.status == 0 else { return }
         let chaos = try script("chaos.sh", [
-            "--local", run.path, "--duration", "90", "--rate", "40", "--interval", "4", "--pause", "4",
+            "--local", run.path, "--duration", "90", "--rate", "40", "--interval", "4", "--pause", "7",
             "--faults", "broker,kill,cluster,kill,broker,kill,leaders,kill", "--require-duplicates", "--drain-timeout", "180",
         ], timeout: 600)
         if chaos.status != 0 { dumpLogs(run) }
@@ -77,7 +77,9 @@ final class DeployScriptTests: XCTestCase {
     /// and the audit passes.
     func testScaleOutOnPostgresSurvivesAnInstanceKill() throws {
         let url = ProcessInfo.processInfo.environment["POSTGRES_URL"] ?? "postgres://saga:saga@127.0.0.1:5432/saga_test"
-        let server = url.split(separator: "/").prefix(3).joined(separator: "/")  // postgres://user:pw@host:port
+        // postgres://user:pw@host:port, without the database: the script makes one per service.
+        let afterScheme = url.range(of: "://")!.upperBound
+        let server = url[afterScheme...].firstIndex(of: "/").map { String(url[..<$0]) } ?? url
         let run = try runDir("scale-out")
         let started = try script("local-stack.sh", [
             "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try Self.freePortBlock(instances: 2))",

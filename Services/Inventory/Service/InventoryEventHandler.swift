@@ -1,6 +1,7 @@
 import EventSchema
 import InventoryCore
 import Messaging
+import ServiceKit
 
 /// What Inventory does with orders.v1 and payments.v1: reserves all lines of an OrderPlaced
 /// or rejects it; sells on OrderConfirmed; releases on PaymentFailed and OrderCancelled.
@@ -18,14 +19,11 @@ enum InventoryEventHandler {
             throw HandlerError.permanent(rejection.description)
         case .transition(let transition):
             // Stale reads cannot happen under the row locks (PostgreSQL) or the single writer
-            // (SQLite); if a guard still fails, roll the batch back and decide again.
-            guard try InventoryStore.write(transition.to, from: transition.from, on: connection) else {
-                throw HandlerError.transient("reservation of \(transition.to.orderId) changed under the handler")
-            }
-            for movement in transition.movements where try !InventoryStore.apply(movement, on: connection) {
-                throw HandlerError.transient("stock of \(movement.sku) changed under the handler (\(movement))")
-            }
-            for outgoing in transition.events { try unit.emit(outgoing, causedBy: event.envelope) }
+            // (SQLite); if a guard still fails, the batch rolls back and decides again.
+            try ConditionalWrites.apply(
+                "reservation of \(transition.to.orderId)", write: { try InventoryStore.write(transition.to, from: transition.from, on: connection) },
+                movements: transition.movements, move: { try InventoryStore.apply($0, on: connection) },
+                events: transition.events, causedBy: event.envelope, unit: unit)
             event.logger.info("reservation \(transition.to.state)")
             return .applied
         }

@@ -9,8 +9,8 @@ struct AuditCommand: AsyncParsableCommand {
 
     @OptionGroup var urls: ServiceURLOptions
     @OptionGroup var kafka: KafkaOptions
-    @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events.")
-    var auditSettle = 10.0
+    @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events (a consumer that fell behind during faults still has to sell or release what the saga decided).")
+    var auditSettle = 30.0
     @Option(help: "Seconds allowed to read the saga topics.") var topicReadTimeout = 120.0
     @Option(help: "Write the result as JSON to this file.") var report: String?
     @OptionGroup var log: LogLevelOption

@@ -36,8 +36,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait after the last send for every accepted order to end and be notified.")
     var drainTimeout = 60.0
     @Flag(help: "Skip the audit after the drain.") var noAudit = false
-    @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events.")
-    var auditSettle = 10.0
+    @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events (a consumer that fell behind during faults still has to sell or release what the saga decided).")
+    var auditSettle = 30.0
     @Option(help: "Seconds allowed to read the saga topics for the audit.") var topicReadTimeout = 120.0
     @OptionGroup var log: LogLevelOption
 

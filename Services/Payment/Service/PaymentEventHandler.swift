@@ -1,6 +1,7 @@
 import EventSchema
 import Messaging
 import PaymentCore
+import ServiceKit
 
 /// What Payment does with inventory.v1 and orders.v1: charges once on StockReserved (or fails
 /// with a reason), refunds once on OrderCancelled of a charged order, and never charges an
@@ -20,13 +21,10 @@ enum PaymentEventHandler {
         case .rejected(let rejection):
             throw HandlerError.permanent(rejection.description)
         case .transition(let transition):
-            guard try PaymentStore.write(transition.to, from: transition.from, on: connection) else {
-                throw HandlerError.transient("payment of \(transition.to.orderId) changed under the handler")
-            }
-            for movement in transition.movements where try !PaymentStore.apply(movement, on: connection) {
-                throw HandlerError.transient("account \(movement.customerId) changed under the handler (\(movement))")
-            }
-            for outgoing in transition.events { try unit.emit(outgoing, causedBy: event.envelope) }
+            try ConditionalWrites.apply(
+                "payment of \(transition.to.orderId)", write: { try PaymentStore.write(transition.to, from: transition.from, on: connection) },
+                movements: transition.movements, move: { try PaymentStore.apply($0, on: connection) },
+                events: transition.events, causedBy: event.envelope, unit: unit)
             event.logger.info("payment \(transition.to.state)")
             return .applied
         }
