@@ -123,7 +123,9 @@ fi
 # --- what a fresh Debian machine lacks -------------------------------------------------------
 install_missing() {
     local packages=()
-    pkg-config --exists rdkafka 2>/dev/null || packages+=(librdkafka-dev pkg-config)
+    command -v pkg-config >/dev/null || packages+=(pkg-config)
+    pkg-config --exists rdkafka 2>/dev/null || packages+=(librdkafka-dev)
+    pkg-config --exists sqlite3 2>/dev/null || packages+=(libsqlite3-dev)
     command -v curl >/dev/null || packages+=(curl)
     if [[ -n $POSTGRES ]] && ! command -v psql >/dev/null; then packages+=(postgresql-client); fi
     if ((${#packages[@]})); then
