@@ -24,7 +24,7 @@ enum InventoryEventHandler {
                 "reservation of \(transition.to.orderId)", write: { try InventoryStore.write(transition.to, from: transition.from, on: connection) },
                 movements: transition.movements, move: { try InventoryStore.apply($0, on: connection) },
                 events: transition.events, causedBy: event.envelope, unit: unit)
-            event.logger.info("reservation \(transition.to.state)")
+            event.logger.debug("reservation \(transition.to.state)")
             return .applied
         }
     }

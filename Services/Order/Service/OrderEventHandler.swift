@@ -23,7 +23,7 @@ enum OrderEventHandler {
             case .transition(let transition):
                 try recordSeen(event, unit)
                 if try OrderTransitionWriter.apply(transition, causedBy: event.envelope, unit: unit) {
-                    event.logger.info("order \(transition.to.status)", metadata: [
+                    event.logger.debug("order \(transition.to.status)", metadata: [
                         "reason": "\(transition.to.cancelReason?.rawValue ?? "-")"])
                     return .applied
                 }

@@ -25,7 +25,7 @@ enum PaymentEventHandler {
                 "payment of \(transition.to.orderId)", write: { try PaymentStore.write(transition.to, from: transition.from, on: connection) },
                 movements: transition.movements, move: { try PaymentStore.apply($0, on: connection) },
                 events: transition.events, causedBy: event.envelope, unit: unit)
-            event.logger.info("payment \(transition.to.state)")
+            event.logger.debug("payment \(transition.to.state)")
             return .applied
         }
     }
