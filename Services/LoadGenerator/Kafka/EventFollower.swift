@@ -22,15 +22,7 @@ final class EventFollower: Sendable {
 
     static func start(configuration: KafkaConfiguration, tracker: OrderTracker, clock: any LoadClock,
                       logger: Logger) async throws -> EventFollower {
-        let reader = try KafkaWatermarkReader(configuration: configuration, logger: logger)
-        let watermarks: [TopicPartition: Watermarks]
-        do {
-            watermarks = try await reader.watermarks(topics: topics)
-        } catch {
-            await reader.close()
-            throw LoadGenError("cannot find the end of \(topics.joined(separator: ", ")) (\(error)); is Kafka reachable and are the topics created?")
-        }
-        await reader.close()
+        let watermarks = try await TopicExtent.watermarks(of: topics, configuration: configuration, logger: logger)
         let consumer = try KafkaConsumer(configuration: configuration,
                                          partitions: watermarks.mapValues(\.high), logger: logger)
         let task = Task {

@@ -14,15 +14,7 @@ enum TopicReader {
 
     static func read(configuration: KafkaConfiguration, topics: [String] = sagaTopics, timeout: Duration,
                      clock: any LoadClock = SystemLoadClock(), logger: Logger) async throws -> Contents {
-        let reader = try KafkaWatermarkReader(configuration: configuration, logger: logger)
-        let watermarks: [TopicPartition: Watermarks]
-        do {
-            watermarks = try await reader.watermarks(topics: topics)
-        } catch {
-            await reader.close()
-            throw LoadGenError("cannot find the extent of \(topics.joined(separator: ", ")) (\(error)); is Kafka reachable and are the topics created?")
-        }
-        await reader.close()
+        let watermarks = try await TopicExtent.watermarks(of: topics, configuration: configuration, logger: logger)
         var remaining = watermarks.filter { $0.value.high > $0.value.low }
         var contents = Contents(records: [], undecodable: [])
         guard !remaining.isEmpty else { return contents }

@@ -14,7 +14,12 @@ struct OrderSender: Sendable {
         case .accepted(let orderId, _):
             await tracker.accepted(orderId: orderId, scenario: order.scenario, intended: arrival.intended, at: answeredAt)
             if let key = order.idempotencyKey {
-                await tracker.idempotentRetry(mismatch: await retry(order, key: key, expecting: orderId))
+                switch await retry(order, key: key, expecting: orderId) {
+                case .same: await tracker.idempotentRetry(mismatch: nil)
+                case .mismatch(let text): await tracker.idempotentRetry(mismatch: text)
+                // No answer proves nothing about idempotency: count it with the other failures.
+                case .noAnswer(let text): await tracker.failed(text)
+                }
             }
         case .rejected(let status, let detail):
             await tracker.rejected(status: status, detail: detail)
@@ -24,18 +29,23 @@ struct OrderSender: Sendable {
         await tracker.requestAnswered()
     }
 
-    /// Posts the same body with the same key again, as a client that lost the first answer
-    /// would; nil when the service answered with the same order.
-    private func retry(_ order: PlannedOrder, key: String, expecting orderId: String) async -> String? {
+    enum RetryResult {
+        case same
+        case mismatch(String)
+        case noAnswer(String)
+    }
+
+    /// Posts the same body with the same key again, as a client that lost the first answer would.
+    private func retry(_ order: PlannedOrder, key: String, expecting orderId: String) async -> RetryResult {
         switch await api.place(order.request, idempotencyKey: key) {
         case .accepted(let again, _) where again == orderId:
-            return nil
+            return .same
         case .accepted(let again, _):
-            return "idempotent retry with key \(key) created order \(again), expected \(orderId)"
+            return .mismatch("idempotent retry with key \(key) created order \(again), expected \(orderId)")
         case .rejected(let status, let detail):
-            return "idempotent retry with key \(key) answered \(status), expected 202 with \(orderId): \(detail)"
+            return .mismatch("idempotent retry with key \(key) answered \(status), expected 202 with \(orderId): \(detail)")
         case .failed(let message):
-            return "idempotent retry with key \(key) failed: \(message)"
+            return .noAnswer("idempotent retry with key \(key) failed: \(message)")
         }
     }
 }
