@@ -24,7 +24,11 @@ final class SagaStack: @unchecked Sendable {
     private var starts: [ServiceName: Int] = [:]
     private let lock = NSLock()
 
-    init(seed: SeedCatalog, sagaTimeoutMs: Int = 10_000) throws {
+    /// Notification's channel flags; default: the file channel in the stack's directory.
+    let notificationArguments: [String]?
+
+    init(seed: SeedCatalog, sagaTimeoutMs: Int = 10_000, notificationArguments: [String]? = nil) throws {
+        self.notificationArguments = notificationArguments
         cluster = try DevClusterHarness()
         directory = cluster.directory.appendingPathComponent("stack")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -54,7 +58,8 @@ final class SagaStack: @unchecked Sendable {
         ]
         if service == .order { arguments += ["--saga-timeout-ms", "\(sagaTimeoutMs)", "--sweep-interval-ms", "200"] }
         if service == .notification {
-            arguments += ["--channel", "file", "--notification-file", directory.appendingPathComponent("notifications.jsonl").path]
+            arguments += notificationArguments
+                ?? ["--channel", "file", "--notification-file", directory.appendingPathComponent("notifications.jsonl").path]
         }
         let run = lock.withLock { () -> Int in starts[service, default: 0] += 1; return starts[service]! }
         let child = try ChildProcess(executable: try Self.binary(service.executable), arguments: arguments,
