@@ -33,6 +33,13 @@ public struct InboundEvent: Sendable {
         logger[metadataKey: "correlation-id"] = "\(envelope.correlationId.uuidString.lowercased())"
         return logger
     }
+
+    /// A debug line with the event's metadata; the metadata is built only when debug logging is
+    /// on, since handlers call this for every event.
+    public func debug(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata? = nil) {
+        guard baseLogger.logLevel <= .debug else { return }
+        logger.debug(message(), metadata: metadata())
+    }
 }
 
 /// What a handler did with an event. Either way the event is recorded in the inbox and its

@@ -101,20 +101,8 @@ final class DeployScriptTests: XCTestCase {
         for _ in 0..<50 {
             let base = Int.random(in: 20_000...40_000)
             let ports = (0..<instances).flatMap { k in (0..<4).map { base + $0 + 10 * k } }
-            if ports.allSatisfy(isFree) { return base }
+            if ports.allSatisfy({ SagaStack.bind(port: $0) != nil }) { return base }
         }
         throw SagaStack.Failure(description: "no block of free ports found")
-    }
-
-    private static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }

@@ -13,7 +13,7 @@ enum InventoryEventHandler {
         let stock = try InventoryStore.stock(InventoryDecider.skus(for: event.event, reservation: reservation), on: connection)
         switch InventoryDecider.decide(reservation, stock: stock, on: event.event, now: EventEnvelope.nowUnixMs()) {
         case .ignored(let reason):
-            event.logger.debug("ignored", metadata: ["reason": "\(reason)"])
+            event.debug("ignored", metadata: ["reason": "\(reason)"])
             return .ignored
         case .rejected(let rejection):
             throw HandlerError.permanent(rejection.description)
@@ -24,7 +24,7 @@ enum InventoryEventHandler {
                 "reservation of \(transition.to.orderId)", write: { try InventoryStore.write(transition.to, from: transition.from, on: connection) },
                 movements: transition.movements, move: { try InventoryStore.apply($0, on: connection) },
                 events: transition.events, causedBy: event.envelope, unit: unit)
-            event.logger.debug("reservation \(transition.to.state)")
+            event.debug("reservation \(transition.to.state)")
             return .applied
         }
     }

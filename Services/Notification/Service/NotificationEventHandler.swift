@@ -14,7 +14,7 @@ enum NotificationEventHandler {
         let existing = try NotificationStore.load(orderId: event.envelope.orderId, kind: kind, on: unit.connection)
         switch NotificationDecider.decide(existing?.record, on: event.event, channel: channel.proto, now: now) {
         case .ignored(let reason):
-            event.logger.debug("ignored", metadata: ["reason": "\(reason)"])
+            event.debug("ignored", metadata: ["reason": "\(reason)"])
             return .ignored
         case .rejected(let rejection):
             throw HandlerError.permanent(rejection.description)
@@ -24,7 +24,7 @@ enum NotificationEventHandler {
             guard try NotificationStore.insertPending(record, channel: channel, now: now, on: unit.connection) else {
                 return .ignored
             }
-            event.logger.debug("notification recorded", metadata: ["notification-id": "\(record.notificationId)"])
+            event.debug("notification recorded", metadata: ["notification-id": "\(record.notificationId)"])
             return .applied
         }
     }

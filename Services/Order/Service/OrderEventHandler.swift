@@ -16,14 +16,14 @@ enum OrderEventHandler {
             case .ignored(let reason):
                 if order != nil { try recordSeen(event, unit) }
                 if case .notHandled = reason { return .ignored }
-                event.logger.debug("ignored", metadata: ["reason": "\(reason)"])
+                event.debug("ignored", metadata: ["reason": "\(reason)"])
                 return .ignored
             case .rejected(let rejection):
                 throw HandlerError.permanent(rejection.description)
             case .transition(let transition):
                 try recordSeen(event, unit)
                 if try OrderTransitionWriter.apply(transition, causedBy: event.envelope, unit: unit) {
-                    event.logger.debug("order \(transition.to.status)", metadata: [
+                    event.debug("order \(transition.to.status)", metadata: [
                         "reason": "\(transition.to.cancelReason?.rawValue ?? "-")"])
                     return .applied
                 }

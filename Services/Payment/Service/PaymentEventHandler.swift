@@ -16,7 +16,7 @@ enum PaymentEventHandler {
         }
         switch PaymentDecider.decide(payment, account: account, on: event.event, now: EventEnvelope.nowUnixMs()) {
         case .ignored(let reason):
-            event.logger.debug("ignored", metadata: ["reason": "\(reason)"])
+            event.debug("ignored", metadata: ["reason": "\(reason)"])
             return .ignored
         case .rejected(let rejection):
             throw HandlerError.permanent(rejection.description)
@@ -25,7 +25,7 @@ enum PaymentEventHandler {
                 "payment of \(transition.to.orderId)", write: { try PaymentStore.write(transition.to, from: transition.from, on: connection) },
                 movements: transition.movements, move: { try PaymentStore.apply($0, on: connection) },
                 events: transition.events, causedBy: event.envelope, unit: unit)
-            event.logger.debug("payment \(transition.to.state)")
+            event.debug("payment \(transition.to.state)")
             return .applied
         }
     }
