@@ -27,16 +27,20 @@ public struct ConsumerConfiguration: Sendable {
     public var inboxRetention: Duration
     public var inboxPruneInterval: Duration
     /// librdkafka statistics interval for the `messaging_consumer_lag` gauges (per partition,
-    /// from librdkafka's `consumer_lag`, i.e. against the Kafka commit the runtime makes after
-    /// every batch); nil turns them off.
+    /// from librdkafka's `consumer_lag`, i.e. against the runtime's Kafka commits); nil turns them off.
     public var lagStatisticsInterval: Duration?
+    /// How often the processed offsets are committed to Kafka. The database holds the truth
+    /// (partitions start from its stored offsets), so this commit only feeds lag tools; one
+    /// request per batch would cost the brokers a commit per handful of messages under load.
+    /// Zero commits after every batch.
+    public var kafkaCommitInterval: Duration
 
     public init(groupID: String, topics: [String], kafka: KafkaConfiguration,
                 maxBatchSize: Int = 500, pollTimeout: Duration = .milliseconds(100),
                 retry: RetryPolicy = RetryPolicy(), maxAttemptsForUnclassifiedErrors: Int = 5,
                 deadLetterUnknownEventTypes: Bool = false, handledEventTypes: Set<EventType>? = nil,
                 inboxRetention: Duration = .seconds(7 * 24 * 3600), inboxPruneInterval: Duration = .seconds(600),
-                lagStatisticsInterval: Duration? = .seconds(5)) {
+                lagStatisticsInterval: Duration? = .seconds(5), kafkaCommitInterval: Duration = .seconds(1)) {
         precondition(maxBatchSize > 0 && !topics.isEmpty)
         self.groupID = groupID
         self.topics = topics
@@ -50,6 +54,7 @@ public struct ConsumerConfiguration: Sendable {
         self.inboxRetention = inboxRetention
         self.inboxPruneInterval = inboxPruneInterval
         self.lagStatisticsInterval = lagStatisticsInterval
+        self.kafkaCommitInterval = kafkaCommitInterval
     }
 }
 

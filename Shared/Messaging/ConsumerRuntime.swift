@@ -9,8 +9,9 @@ import Persistence
 /// Per batch from `poll`: partitions in offset order, messages at or below the stored offset and
 /// event ids already in the inbox skipped (counted), the rest decoded and handed to the handler,
 /// all in one transaction with the inbox rows, the outbox rows and the new offsets. After the
-/// commit: the Kafka commit (advisory, for lag tools) and a wake-up for the relay. The next batch
-/// is polled only after that, so a rebalance never takes partitions away mid-batch.
+/// commit: a wake-up for the relay and, at most every `kafkaCommitInterval`, the Kafka commit
+/// (advisory, for lag tools). The next batch is polled only after that, so a rebalance never
+/// takes partitions away mid-batch.
 ///
 ///     let runtime = ConsumerRuntime(configuration: config, database: db, relay: relay, logger: logger) { event, unit in
 ///         ... change tables through unit.connection, unit.emit(...)
@@ -33,6 +34,9 @@ public final class ConsumerRuntime: @unchecked Sendable {
     private var storedOffsets: [TopicPartition: Int64] = [:]
     private var stats = ConsumerStatistics()
     private var batchNumber = 0
+    /// Processed offsets not yet committed to Kafka, and when the last commit went out.
+    private var uncommitted: [TopicPartition: Int64] = [:]
+    private var lastKafkaCommit = ContinuousClock.now
 
     public init(configuration: ConsumerConfiguration, database: any SQLDatabase, relay: OutboxRelay? = nil,
                 hooks: ConsumerHooks = ConsumerHooks(),
@@ -110,6 +114,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
                 break
             }
         }
+        await commitToKafka(consumer, force: true)
         await consumer.close()
         lock.withLock { self.consumer = nil }
         logger.info("consumer stopped")
@@ -141,11 +146,25 @@ public final class ConsumerRuntime: @unchecked Sendable {
             return batchNumber
         }
         record(outcome, batchSize: batch.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
-        if !prepared.isEmpty { hooks.afterDatabaseCommit?(number) }
+        if outcome.committedTransaction { hooks.afterDatabaseCommit?(number) }
         if !outcome.outboxIds.isEmpty { relay?.committed(outcome.outboxIds) }
         if !outcome.storedOffsets.isEmpty {
-            await consumer.commit(outcome.storedOffsets.mapValues { $0 + 1 })
+            lock.withLock { uncommitted.merge(outcome.storedOffsets) { max($0, $1) } }
+            await commitToKafka(consumer, force: false)
         }
+    }
+
+    private func commitToKafka(_ consumer: KafkaConsumer, force: Bool) async {
+        let interval = configuration.kafkaCommitInterval
+        let due = lock.withLock { () -> [TopicPartition: Int64] in
+            guard !uncommitted.isEmpty, force || ContinuousClock.now - lastKafkaCommit >= interval else { return [:] }
+            // Partitions revoked since are not ours to commit.
+            let offsets = uncommitted.filter { storedOffsets[$0.key] != nil }
+            uncommitted.removeAll(keepingCapacity: true)
+            lastKafkaCommit = .now
+            return offsets
+        }
+        if !due.isEmpty { await consumer.commit(due.mapValues { $0 + 1 }) }
     }
 
     private func record(_ outcome: BatchProcessor.Outcome, batchSize: Int, nanoseconds: UInt64) {

@@ -8,8 +8,14 @@ import Logging
 /// metrics, HTTP queries) run on their own connections, concurrently with the single writer
 /// and without blocking it. Writes are serialised in-process by GRDB's writer queue, and
 /// across processes by SQLite's write lock, which every write transaction takes up front
-/// (`BEGIN IMMEDIATE`) so it never fails half-way on a lock upgrade. Bodies run on GRDB's
-/// dispatch queues, not on Swift's cooperative pool.
+/// (`BEGIN IMMEDIATE`) so it never fails half-way on a lock upgrade.
+///
+/// Bodies run on the calling thread, through GRDB's synchronous API (a `dispatch_sync` onto
+/// the writer's serial queue runs the block in place when the queue is free). The asynchronous
+/// API would hop to a GRDB thread and back for every transaction: two thread wake-ups that
+/// cost more than a short SQLite transaction itself, and most of a service's transactions are
+/// short. The price: a caller that waits for the writer (or for another process's lock, up to
+/// `busyTimeout`) blocks its thread meanwhile.
 ///
 /// Durability: `synchronous=NORMAL` (the default here) with WAL never corrupts the database
 /// and keeps every committed transaction across a process crash (kill -9), but a power loss
@@ -101,16 +107,7 @@ public final class SQLiteDatabase: SQLDatabase {
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
         try checkOpen()
         do {
-            return try await pool.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    let connection = SQLiteConnection(db)
-                    defer { connection.invalidate() }
-                    result = try body(connection)
-                    return .commit
-                }
-                return result!
-            }
+            return try writeInPlace(body)
         } catch {
             throw mapClosed(error)
         }
@@ -121,13 +118,30 @@ public final class SQLiteDatabase: SQLDatabase {
         try checkOpen()
         do {
             // GRDB wraps this in a DEFERRED transaction on a reader connection: one WAL snapshot.
-            return try await pool.read { db in
-                let connection = SQLiteConnection(db)
-                defer { connection.invalidate() }
-                return try body(connection)
-            }
+            return try readInPlace(body)
         } catch {
             throw mapClosed(error)
+        }
+    }
+
+    private func writeInPlace<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                let connection = SQLiteConnection(db)
+                defer { connection.invalidate() }
+                result = try body(connection)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    private func readInPlace<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        try pool.read { db in
+            let connection = SQLiteConnection(db)
+            defer { connection.invalidate() }
+            return try body(connection)
         }
     }
 
@@ -267,13 +281,15 @@ final class SQLiteConnection: SQLConnection, ScriptExecuting {
         }
     }
 
+    /// Built through the existential initialiser on purpose: GRDB's generic one maps with a key
+    /// path that the runtime instantiates on every call (a few per cent of a service's CPU under load).
     static func arguments(_ binds: [SQLValue]) -> StatementArguments {
-        StatementArguments(binds.map { value -> DatabaseValue in
+        StatementArguments(binds.map { value -> (any DatabaseValueConvertible)? in
             switch value {
             case .integer(let v): return v.databaseValue
             case .text(let v): return v.databaseValue
             case .blob(let v): return Data(v).databaseValue
-            case .null: return .null
+            case .null: return DatabaseValue.null
             }
         })
     }

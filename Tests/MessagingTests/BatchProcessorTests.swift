@@ -111,6 +111,35 @@ final class BatchProcessorTests: XCTestCase {
         }
     }
 
+    /// A batch of nothing but ignored types needs no transaction: nothing is written, the offsets
+    /// advance in the outcome only, and the next real batch stores past them.
+    func testABatchOfOnlyIgnoredTypesWritesNothing() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open()
+            try await database.migrate(AppliedTable.migrations)
+            let processor = makeProcessor(database, handledEventTypes: [.orderPlaced])
+            let inventory = TopicPartition(topic: TopicCatalog.inventory.name, partition: 0)
+            let ignored = try await process(processor, [
+                Events.consumed(Events.stockReserved("a"), offset: 0),
+                Events.consumed(Events.stockReserved("b"), offset: 1),
+            ])
+            XCTAssertFalse(ignored.committedTransaction)
+            XCTAssertEqual(ignored.skippedNotHandled, 2)
+            XCTAssertEqual(ignored.storedOffsets, [inventory: 1])
+            let storedBefore = try await Self.storedOffsets(database)
+            XCTAssertEqual(storedBefore, [:], "[\(store.backend)] no offset row for an ignored-only batch")
+
+            let mixed = try await process(processor, [
+                Events.consumed(Events.stockReserved("c"), offset: 2),
+                Events.consumed(Events.orderPlaced("d"), offset: 3),
+            ], known: ignored.storedOffsets)
+            XCTAssertTrue(mixed.committedTransaction)
+            XCTAssertEqual(mixed.handled, 1)
+            let storedAfter = try await Self.storedOffsets(database)
+            XCTAssertEqual(storedAfter, [TopicPartition(topic: Self.topic, partition: 0): 3, inventory: 2])
+        }
+    }
+
     func testPoisonAndRejectedMessagesAreDeadLetteredAndThePartitionFlows() async throws {
         try await forEachBackend { store in
             let database = try await store.open()
