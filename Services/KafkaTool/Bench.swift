@@ -19,6 +19,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "The dev cluster's control URL (or --control-file): topics are created there, since the mock has no CreateTopics API. Without it, the admin API is used (real Kafka).")
     var controlURL: String?
     @Option(help: "File holding the dev cluster's control URL.") var controlFile: String?
+    @Option(name: .customLong("consumer-property"), help: "A librdkafka property for both consumers, key=value (repeatable; -X goes to both producers).")
+    var consumerProperties: [String] = []
 
     struct Sample { var kcat: Double; var swift: Double }
 
@@ -54,13 +56,21 @@ struct Bench: AsyncParsableCommand {
             let kcatProduce = try timed(kcat, ["-P", "-b", servers, "-t", kcatTopic, "-K", "\t", "-l", input.path] + propertyArguments)
             let swiftProduce = try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTopic,
                                               "--count", "\(messages)", "--size", "\(size)", "--batch", "\(messages)"] + propertyArguments)
-            let kcatConsume = try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q",
-                                               "-f", "%k %s\n", "-X", "fetch.wait.max.ms=5"])
+            // The mock keeps only ~5 MiB per partition and drops the oldest batches silently: count
+            // what the log really holds, so both consumers read, and are credited with, the same records.
+            let held = try await retained(kcatTopic, servers: servers)
+            if held < messages {
+                FileHandle.standardError.write(Data("run \(run): the cluster kept \(held) of \(messages) records (per-partition size limit); both consumers read \(held). Use more --partitions to keep all.\n".utf8))
+            }
+            // Both stop after exactly `held` records (kcat -c, kafka-tool --count).
+            let consumerArguments = (["fetch.wait.max.ms=5"] + consumerProperties).flatMap { ["-X", $0] }
+            let kcatConsume = try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q", "-c", "\(held)",
+                                               "-f", "%k %s\n"] + consumerArguments)
             // Both consumers read the same records: how a producer batched them changes fetch cost.
             let swiftConsume = try timed(me, ["consume", "--bootstrap", servers, "--topic", kcatTopic,
-                                              "--count", "\(messages)", "--quiet", "-X", "fetch.wait.max.ms=5"])
+                                              "--count", "\(held)", "--quiet"] + consumerArguments)
             produce.append(Sample(kcat: Double(messages) / kcatProduce, swift: Double(messages) / swiftProduce))
-            consume.append(Sample(kcat: Double(messages) / kcatConsume, swift: Double(messages) / swiftConsume))
+            consume.append(Sample(kcat: Double(held) / kcatConsume, swift: Double(held) / swiftConsume))
             print(String(format: "run %d: produce kcat %.0f/s swift %.0f/s | consume kcat %.0f/s swift %.0f/s",
                          run, produce.last!.kcat, produce.last!.swift, consume.last!.kcat, consume.last!.swift))
         }
@@ -80,6 +90,20 @@ struct Bench: AsyncParsableCommand {
         for name in names {
             _ = try timed("/usr/bin/curl", ["-fsS", "-X", "POST", "\(control)/topics/\(name)?partitions=\(partitions)"])
         }
+    }
+
+    /// Records the topic's log holds now (sum of high - low watermarks).
+    private func retained(_ topic: String, servers: String) async throws -> Int {
+        let reader = try KafkaWatermarkReader(configuration: KafkaConfiguration(bootstrapServers: servers))
+        let marks: [TopicPartition: Watermarks]
+        do {
+            marks = try await reader.watermarks(topics: [topic])
+        } catch {
+            await reader.close()
+            throw error
+        }
+        await reader.close() // before the next timed run, not during it
+        return Int(marks.values.reduce(0) { $0 + ($1.high - $1.low) })
     }
 
     private func report(_ name: String, _ samples: [Sample]) {

@@ -115,6 +115,7 @@ struct Consume: AsyncParsableCommand {
     var group: String?
     @Option(help: "Stop after this many records.") var count: Int?
     @Option(help: "Stop after this many seconds without a record.") var idleExit: Double?
+    @Option(name: .customLong("batch"), help: "Records per poll at most.") var batchSize = 5000
     @Flag(help: "Print nothing per record; only the final count on stderr.") var quiet = false
     @Flag(help: "Print progress timings on stderr.") var timing = false
 
@@ -126,28 +127,33 @@ struct Consume: AsyncParsableCommand {
         if let group {
             consumer = try KafkaConsumer(configuration: configuration, groupID: group, topics: [topic], logger: logger)
         } else {
-            let admin = try KafkaAdmin(configuration: KafkaConfiguration(bootstrapServers: configuration["bootstrap.servers"]!))
-            let metadata = try await admin.metadata(topic: topic)
-            await admin.close()
-            guard let partitions = metadata.topics[topic]?.partitions, !partitions.isEmpty else {
-                throw ValidationError("topic \(topic) does not exist")
+            // One client, like kcat: the consumer learns the partitions from its own metadata request.
+            do {
+                consumer = try await KafkaConsumer(configuration: configuration, topics: [topic], startingAt: KafkaConsumer.beginning, logger: logger)
+            } catch let error as KafkaError {
+                throw ValidationError("cannot read topic \(topic): \(error)")
             }
-            consumer = try KafkaConsumer(configuration: configuration, partitions: Dictionary(uniqueKeysWithValues: partitions.map {
-                (TopicPartition(topic: topic, partition: $0.id), KafkaConsumer.beginning)
-            }), logger: logger)
         }
         var received = 0
         var lastRecord = ContinuousClock.now
         let out = FileHandle.standardOutput
         while count.map({ received < $0 }) ?? true {
-            let batch = try await consumer.poll(maxMessages: count.map { $0 - received } ?? 1000)
+            let pollStart = ContinuousClock.now
+            let batch = try await consumer.poll(maxMessages: min(batchSize, count.map { $0 - received } ?? batchSize))
+            if timing && ContinuousClock.now - pollStart > .milliseconds(20) {
+                FileHandle.standardError.write(Data("slow poll: \(ContinuousClock.now - pollStart) -> \(batch.count) at \(received)\n".utf8))
+            }
             if batch.isEmpty {
                 if let idleExit, ContinuousClock.now - lastRecord > .milliseconds(Int(idleExit * 1000)) { break }
                 continue
             }
             lastRecord = .now
             if timing && received == 0 { FileHandle.standardError.write(Data("first batch (\(batch.count)) at \(ContinuousClock.now - t0)\n".utf8)) }
+            let before = received
             received += batch.count
+            if timing && received / 50_000 > before / 50_000 {
+                FileHandle.standardError.write(Data("\(received) at \(ContinuousClock.now - t0)\n".utf8))
+            }
             if !quiet {
                 var lines = ""
                 for message in batch {

@@ -19,8 +19,13 @@ public final class KafkaConsumer: @unchecked Sendable {
     private let lock = NSLock()
     private var assigned: Set<TopicPartition> = []
     private var closed = false
-    /// Topic names by librdkafka topic handle: saves a String per message.
+    /// Topic names by librdkafka topic handle: saves a String per message. `lastTopic` saves
+    /// the lookup too, since consecutive messages mostly share a topic. Poll thread only.
     private var topicNames: [OpaquePointer: String] = [:]
+    private var lastTopic: (handle: OpaquePointer, name: String)?
+    /// Receives message pointers from rd_kafka_consume_batch_queue; reused by every poll (poll thread only).
+    private static let chunkSize = 1024
+    private let chunk = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: KafkaConsumer.chunkSize)
 
     /// The group this member belongs to; `nil` for a consumer with a fixed assignment.
     public let groupID: String?
@@ -38,27 +43,45 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// `.end` or a real offset), outside any group: for tools, audits and benchmarks.
     public convenience init(configuration: KafkaConfiguration, partitions: [TopicPartition: Int64],
                             logger: Logger = Logger(label: "kafka.consumer")) throws {
-        var configuration = configuration
-        // librdkafka 2.0.2 refuses assign() without a group.id; this one never joins or commits.
-        configuration["group.id"] = "unjoined-\(UUID().uuidString)"
-        try self.init(configuration: configuration, groupID: nil, hooks: RebalanceHooks(), logger: logger, onStatistics: nil)
+        try self.init(unjoined: configuration, logger: logger)
         assigned = Set(partitions.keys)
         // On the poll thread, ahead of any poll: learn the leaders first, otherwise librdkafka
         // starts the partitions leaderless and retries only on its offset-query timer (~0.5 s).
         worker.submit { [self] in
-            for topic in Set(partitions.keys.map(\.topic)) {
-                let topicHandle = rd_kafka_topic_new(native.pointer, topic, nil)
-                var metadata: UnsafePointer<rd_kafka_metadata>?
-                if rd_kafka_metadata(native.pointer, 0, topicHandle, &metadata, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata {
-                    rd_kafka_metadata_destroy(metadata)
-                }
-                rd_kafka_topic_destroy(topicHandle)
-            }
-            let list = makeList(partitions.keys, offsets: partitions)
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            let err = rd_kafka_assign(native.pointer, list)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("\(KafkaError(err, operation: "assign"))") }
+            for topic in Set(partitions.keys.map(\.topic)) { _ = try? partitionCount(native, topic: topic, timeoutMs: 5000) }
+            assign(partitions)
         }
+    }
+
+    /// Reads every partition of `topics` from `offset` (`KafkaConsumer.beginning`, `.end` or a
+    /// real offset), outside any group, like `kcat -C`. The partition counts come from this
+    /// consumer's own metadata request (which also tells it the leaders), so no admin client is
+    /// needed first. Throws if a topic does not exist.
+    public convenience init(configuration: KafkaConfiguration, topics: [String], startingAt offset: Int64,
+                            logger: Logger = Logger(label: "kafka.consumer")) async throws {
+        try self.init(unjoined: configuration, logger: logger)
+        do {
+            try await worker.run { [self] in
+                var partitions: [TopicPartition: Int64] = [:]
+                for topic in topics {
+                    for partition in 0..<(try partitionCount(native, topic: topic, timeoutMs: 5000)) {
+                        partitions[TopicPartition(topic: topic, partition: partition)] = offset
+                    }
+                }
+                lock.withLock { assigned = Set(partitions.keys) }
+                assign(partitions)
+            }
+        } catch {
+            await close()
+            throw error
+        }
+    }
+
+    private convenience init(unjoined configuration: KafkaConfiguration, logger: Logger) throws {
+        var configuration = configuration
+        // librdkafka 2.0.2 refuses assign() without a group.id; this one never joins or commits.
+        configuration["group.id"] = "unjoined-\(UUID().uuidString)"
+        try self.init(configuration: configuration, groupID: nil, hooks: RebalanceHooks(), logger: logger, onStatistics: nil)
     }
 
     public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)
@@ -118,16 +141,19 @@ public final class KafkaConsumer: @unchecked Sendable {
             guard let first = rd_kafka_consumer_poll(native.pointer, timeoutMs) else { return batch }
             defer { rd_kafka_message_destroy(first) }
             if let consumed = try convert(first) { batch.append(consumed) }
-            let capacity = maxMessages - 1
-            guard capacity > 0 else { return batch }
-            let buffer = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: capacity)
-            defer { buffer.deallocate() }
-            let taken = rd_kafka_consume_batch_queue(consumerQueue, 0, buffer, capacity)
-            guard taken > 0 else { return batch }
-            defer { for i in 0..<taken { rd_kafka_message_destroy(buffer[i]) } }
-            batch.reserveCapacity(taken + 1)
-            for i in 0..<taken {
-                if let message = buffer[i], let consumed = try convert(message) { batch.append(consumed) }
+            var taken = 1
+            // In chunks through one reused pointer buffer: a large maxMessages costs no large
+            // allocation, and the messages are destroyed while still in cache.
+            while taken < maxMessages {
+                let wanted = min(maxMessages - taken, Self.chunkSize)
+                let count = rd_kafka_consume_batch_queue(consumerQueue, 0, chunk, wanted)
+                guard count > 0 else { break }
+                taken += count
+                defer { for i in 0..<count { rd_kafka_message_destroy(chunk[i]) } }
+                for i in 0..<count {
+                    if let message = chunk[i], let consumed = try convert(message) { batch.append(consumed) }
+                }
+                if count < wanted { break }
             }
             return batch
         }
@@ -212,7 +238,18 @@ public final class KafkaConsumer: @unchecked Sendable {
         worker.stop()
     }
 
+    deinit {
+        chunk.deallocate()
+    }
+
     // MARK: - On the poll thread
+
+    private func assign(_ partitions: [TopicPartition: Int64]) {
+        let list = makeList(partitions.keys, offsets: partitions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(native.pointer, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("\(KafkaError(err, operation: "assign"))") }
+    }
 
     private func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = partitionsOf(list)
@@ -288,15 +325,9 @@ public final class KafkaConsumer: @unchecked Sendable {
             logger.warning("\(error)")
             return nil
         }
-        let topic: String
-        if let rkt = record.rkt, let known = topicNames[rkt] {
-            topic = known
-        } else {
-            topic = String(cString: rd_kafka_topic_name(record.rkt))
-            if let rkt = record.rkt { topicNames[rkt] = topic }
-        }
-        let key = record.key.map { Array(UnsafeRawBufferPointer(start: $0, count: record.key_len)) }
-        let value = record.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: record.len)) }
+        let topic = topicName(record.rkt)
+        let key = copyBytes(record.key, record.key_len)
+        let value = copyBytes(record.payload, record.len)
         var headers: [KafkaHeader] = []
         var native: OpaquePointer?
         if rd_kafka_message_headers(message, &native) == RD_KAFKA_RESP_ERR_NO_ERROR, let native {
@@ -305,8 +336,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             var data: UnsafeRawPointer?
             var size = 0
             while rd_kafka_header_get_all(native, index, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                headers.append(KafkaHeader(key: String(cString: name!),
-                                           value: data.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                headers.append(KafkaHeader(key: String(cString: name!), value: copyBytes(data, size)))
                 index += 1
             }
         }
@@ -315,6 +345,31 @@ public final class KafkaConsumer: @unchecked Sendable {
         return ConsumedMessage(topic: topic, partition: record.partition, offset: record.offset, key: key, value: value,
                                headers: headers, timestampMs: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
     }
+}
+
+extension KafkaConsumer {
+    private func topicName(_ handle: OpaquePointer?) -> String {
+        guard let handle else { return "" }
+        if let lastTopic, lastTopic.handle == handle { return lastTopic.name }
+        let name: String
+        if let known = topicNames[handle] {
+            name = known
+        } else {
+            name = String(cString: rd_kafka_topic_name(handle))
+            topicNames[handle] = name
+        }
+        lastTopic = (handle, name)
+        return name
+    }
+}
+
+/// A copy of librdkafka's bytes (which die with the message); nil stays nil.
+/// (Array(UnsafeBufferPointer) compiles to a specialised allocation + memcpy; the
+/// unsafeUninitializedCapacity initializer went through the generic runtime path.)
+@inline(__always)
+private func copyBytes(_ start: UnsafeRawPointer?, _ count: Int) -> [UInt8]? {
+    guard let start else { return nil }
+    return Array(UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count))
 }
 
 private final class ResultBox<T>: @unchecked Sendable {

@@ -87,7 +87,7 @@ public final class KafkaProducer: @unchecked Sendable {
             }
             while true {
                 if stateLock.withLock({ closed }) {
-                    batch.complete(index, .failure(.local("producer is closed", operation: "produce")))
+                    batch.complete(index, .local("producer is closed", operation: "produce"))
                     break
                 }
                 let round = space.round
@@ -98,7 +98,7 @@ public final class KafkaProducer: @unchecked Sendable {
                     await space.wait(after: round)
                     continue
                 }
-                batch.complete(index, .failure(error))
+                batch.complete(index, error)
                 break
             }
         }
@@ -221,23 +221,34 @@ final class QueueSpaceSignal: @unchecked Sendable {
 /// The outcomes of one `send` call, completed from the delivery-report callback.
 ///
 /// Each enqueued record's opaque points at its slot in one buffer allocated per call (not one
-/// object per record), and holds one retain of the batch until its report arrives.
+/// object per record), and holds one retain of the batch until its report arrives. A report
+/// only stores three plain fields; the `Result`s (with their topic strings) are built once, by
+/// the waiting sender, so the poller thread spends as little as possible per record.
 final class DeliveryBatch: @unchecked Sendable {
     struct Slot {
         let batch: Unmanaged<DeliveryBatch>
         let index: Int
     }
 
+    /// What librdkafka reported for one record.
+    private struct Report {
+        var error = RD_KAFKA_RESP_ERR_NO_ERROR
+        var partition: Int32 = -1
+        var offset: Int64 = -1
+    }
+
     private let lock = NSLock()
     private let topics: [String]
     private let slots: UnsafeMutablePointer<Slot>
-    private var outcomes: [Result<DeliveryReport, KafkaError>?]
+    private var reports: [Report]
+    /// Records that never reached librdkafka (closed producer, refused by produceva).
+    private var localFailures: [Int: KafkaError] = [:]
     private var remaining: Int
-    private var waiter: CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?
+    private var waiter: CheckedContinuation<Void, Never>?
 
     init(topics: [String]) {
         self.topics = topics
-        outcomes = Array(repeating: nil, count: topics.count)
+        reports = Array(repeating: Report(), count: topics.count)
         remaining = topics.count
         slots = .allocate(capacity: topics.count)
         for index in topics.indices {
@@ -265,33 +276,42 @@ final class DeliveryBatch: @unchecked Sendable {
         let index = slot.pointee.index
         let batch = slot.pointee.batch.takeRetainedValue()
         let record = message.pointee
-        let topic = batch.topics[index]
-        if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            batch.complete(index, .success(DeliveryReport(topic: topic, partition: record.partition, offset: record.offset)))
-        } else {
-            batch.complete(index, .failure(KafkaError(record.err, operation: "deliver to \(topic)")))
-        }
+        batch.finish { $0.reports[index] = Report(error: record.err, partition: record.partition, offset: record.offset) }
     }
 
-    func complete(_ index: Int, _ outcome: Result<DeliveryReport, KafkaError>) {
-        let (done, continuation) = lock.withLock { () -> ([Result<DeliveryReport, KafkaError>]?, CheckedContinuation<[Result<DeliveryReport, KafkaError>], Never>?) in
-            outcomes[index] = outcome
+    /// A record that failed before librdkafka took it.
+    func complete(_ index: Int, _ failure: KafkaError) {
+        finish { $0.localFailures[index] = failure }
+    }
+
+    private func finish(_ store: (DeliveryBatch) -> Void) {
+        let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+            store(self)
             remaining -= 1
-            guard remaining == 0, let waiter else { return (nil, nil) }
+            guard remaining == 0, let waiter else { return nil }
             self.waiter = nil
-            return (outcomes.map { $0! }, waiter)
+            return waiter
         }
-        if let done, let continuation { continuation.resume(returning: done) }
+        continuation?.resume()
     }
 
     func results() async -> [Result<DeliveryReport, KafkaError>] {
         await withCheckedContinuation { continuation in
-            let done = lock.withLock { () -> [Result<DeliveryReport, KafkaError>]? in
-                if remaining == 0 { return outcomes.map { $0! } }
+            let done = lock.withLock { () -> Bool in
+                if remaining == 0 { return true }
                 waiter = continuation
-                return nil
+                return false
             }
-            if let done { continuation.resume(returning: done) }
+            if done { continuation.resume() }
+        }
+        // Every report is in (the lock handed them over): nothing writes any more.
+        return topics.indices.map { index in
+            if !localFailures.isEmpty, let failure = localFailures[index] { return .failure(failure) }
+            let report = reports[index]
+            guard report.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                return .failure(KafkaError(report.error, operation: "deliver to \(topics[index])"))
+            }
+            return .success(DeliveryReport(topic: topics[index], partition: report.partition, offset: report.offset))
         }
     }
 }

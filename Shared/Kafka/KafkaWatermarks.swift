@@ -32,7 +32,7 @@ public final class KafkaWatermarkReader: @unchecked Sendable {
         return try await worker.run { [native] in
             var result: [TopicPartition: Watermarks] = [:]
             for topic in topics {
-                for partition in 0..<(try Self.partitionCount(native, topic: topic, timeoutMs: timeoutMs)) {
+                for partition in 0..<(try partitionCount(native, topic: topic, timeoutMs: timeoutMs)) {
                     var low: Int64 = 0
                     var high: Int64 = 0
                     let err = rd_kafka_query_watermark_offsets(native.pointer, topic, partition, &low, &high, timeoutMs)
@@ -46,25 +46,27 @@ public final class KafkaWatermarkReader: @unchecked Sendable {
         }
     }
 
-    private static func partitionCount(_ native: NativeHandle, topic: String, timeoutMs: Int32) throws -> Int32 {
-        let topicHandle = rd_kafka_topic_new(native.pointer, topic, nil)
-        defer { rd_kafka_topic_destroy(topicHandle) }
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        let err = rd_kafka_metadata(native.pointer, 0, topicHandle, &metadata, timeoutMs)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-            throw KafkaError(err, operation: "fetch metadata of \(topic)")
-        }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt == 1, metadata.pointee.topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR,
-              metadata.pointee.topics[0].partition_cnt > 0 else {
-            let code = metadata.pointee.topic_cnt == 1 ? metadata.pointee.topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-            throw KafkaError(code, operation: "look up topic \(topic)")
-        }
-        return metadata.pointee.topics[0].partition_cnt
-    }
-
     public func close() async {
         await worker.run { [native] in rd_kafka_destroy(native.pointer) }
         worker.stop()
     }
+}
+
+/// Asks for one topic's metadata (which also tells the handle its leaders) and returns its
+/// partition count; throws if the cluster does not know the topic. Blocks: call it off the pool.
+func partitionCount(_ native: NativeHandle, topic: String, timeoutMs: Int32) throws -> Int32 {
+    let topicHandle = rd_kafka_topic_new(native.pointer, topic, nil)
+    defer { rd_kafka_topic_destroy(topicHandle) }
+    var metadata: UnsafePointer<rd_kafka_metadata>?
+    let err = rd_kafka_metadata(native.pointer, 0, topicHandle, &metadata, timeoutMs)
+    guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+        throw KafkaError(err, operation: "fetch metadata of \(topic)")
+    }
+    defer { rd_kafka_metadata_destroy(metadata) }
+    guard metadata.pointee.topic_cnt == 1, metadata.pointee.topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR,
+          metadata.pointee.topics[0].partition_cnt > 0 else {
+        let code = metadata.pointee.topic_cnt == 1 ? metadata.pointee.topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+        throw KafkaError(code, operation: "look up topic \(topic)")
+    }
+    return metadata.pointee.topics[0].partition_cnt
 }

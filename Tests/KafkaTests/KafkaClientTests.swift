@@ -107,6 +107,39 @@ final class KafkaClientTests: XCTestCase {
         }
     }
 
+    func testReaderOfAllPartitionsReadsEveryRecordInOffsetOrder() async throws {
+        let topic = try freshTopic(partitions: 5)
+        let producer = try KafkaProducer(configuration: configuration)
+        // More records than one poll chunk (1024), so a poll spans several consume_batch calls.
+        let keys = (0..<3000).map { "k-\($0)" }
+        let results = try await producer.send(keys.map {
+            OutgoingMessage(topic: topic, key: Array($0.utf8), value: Array($0.utf8), headers: [KafkaHeader(key: "h", text: $0)])
+        })
+        await producer.close()
+        let sent = try results.map { try $0.get() }
+
+        let consumer = try await KafkaConsumer(configuration: configuration, topics: [topic], startingAt: KafkaConsumer.beginning)
+        XCTAssertEqual(Set(consumer.assignment.map(\.partition)), [0, 1, 2, 3, 4])
+        var received: [ConsumedMessage] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while received.count < keys.count && ContinuousClock.now < deadline {
+            received += try await consumer.poll(maxMessages: 2500, timeout: .milliseconds(200))
+        }
+        await consumer.close()
+        XCTAssertEqual(received.count, keys.count)
+        for partition in Int32(0)..<5 {
+            let offsets = received.filter { $0.partition == partition }.map(\.offset)
+            XCTAssertEqual(offsets, Array(0..<Int64(offsets.count)), "partition \(partition) in offset order, from the beginning")
+            XCTAssertEqual(offsets.count, sent.filter { $0.partition == partition }.count, "partition \(partition)")
+        }
+        for message in received {
+            let key = String(decoding: message.key ?? [], as: UTF8.self)
+            XCTAssertEqual(message.topic, topic)
+            XCTAssertEqual(message.value, message.key)
+            XCTAssertEqual(message.headers, [KafkaHeader(key: "h", text: key)])
+        }
+    }
+
     func testPausedBrokerDelaysButLosesNothing() async throws {
         try await assertNothingLost(during: { try self.cluster.pause(broker: 1) },
                                     recover: { try self.cluster.resume(broker: 1) })
