@@ -205,10 +205,25 @@ final class BatchProcessor: Sendable {
         var outcome = Outcome()
         for item in prepared {
             if case .unknownType = item.content { outcome.skippedUnknownType += 1 } else { outcome.skippedNotHandled += 1 }
-            let key = item.message.topicPartition
-            outcome.storedOffsets[key] = max(outcome.storedOffsets[key] ?? -1, item.message.offset)
         }
+        outcome.storedOffsets = lastOffsets(prepared).highest
         return outcome
+    }
+
+    /// The batch's partitions in first-seen order, and the last offset of each.
+    static func lastOffsets(_ prepared: [Prepared]) -> (partitions: [TopicPartition], highest: [TopicPartition: Int64]) {
+        var partitions: [TopicPartition] = []
+        var highest: [TopicPartition: Int64] = [:]
+        for item in prepared {
+            let key = item.message.topicPartition
+            if let known = highest[key] {
+                highest[key] = max(known, item.message.offset)
+            } else {
+                partitions.append(key)
+                highest[key] = item.message.offset
+            }
+        }
+        return (partitions, highest)
     }
 
     static func metadata(_ message: ConsumedMessage) -> Logger.Metadata {
@@ -233,17 +248,7 @@ final class BatchProcessor: Sendable {
         var live = [Bool](repeating: true, count: prepared.count)
 
         // 1. Fence: lock the partitions' offset rows and skip what a previous owner already did.
-        var partitions: [TopicPartition] = []
-        var highest: [TopicPartition: Int64] = [:]
-        for item in prepared {
-            let key = item.message.topicPartition
-            if let known = highest[key] {
-                highest[key] = max(known, item.message.offset)
-            } else {
-                partitions.append(key)
-                highest[key] = item.message.offset
-            }
-        }
+        let (partitions, highest) = Self.lastOffsets(prepared)
         let stored = try OffsetStore.lock(group: group, partitions: partitions, on: connection)
         for (index, item) in prepared.enumerated() where item.message.offset <= stored[item.message.topicPartition] ?? -1 {
             live[index] = false

@@ -10,12 +10,10 @@ import Logging
 /// across processes by SQLite's write lock, which every write transaction takes up front
 /// (`BEGIN IMMEDIATE`) so it never fails half-way on a lock upgrade.
 ///
-/// Bodies run on GRDB's dispatch queues, not on Swift's cooperative pool: a transaction that
-/// waits for the writer (or for a checkpoint) never parks one of the pool's few threads.
-/// (Tried and measured: running bodies in place on the caller's thread saves two thread
-/// hand-offs per transaction and halved the relay's commit→ack at 200 orders/s, but at 1,000
-/// orders/s, with the pool's threads parked on the writer, POST latency tripled; running in
-/// place only while the writer was free gave POST tails of several hundred ms.)
+/// Bodies run on GRDB's dispatch queues, not on Swift's cooperative pool, so a transaction
+/// waiting for the writer never parks one of the pool's few threads. (Measured: running them
+/// in place saves two thread hand-offs per transaction, but at 1,000 orders/s the parked pool
+/// tripled POST latency.)
 ///
 /// Durability: `synchronous=NORMAL` (the default here) with WAL never corrupts the database
 /// and keeps every committed transaction across a process crash (kill -9), but a power loss
@@ -107,7 +105,16 @@ public final class SQLiteDatabase: SQLDatabase {
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
         try checkOpen()
         do {
-            return try await pool.writeWithoutTransaction { db in try Self.transaction(db, body) }
+            return try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    let connection = SQLiteConnection(db)
+                    defer { connection.invalidate() }
+                    result = try body(connection)
+                    return .commit
+                }
+                return result!
+            }
         } catch {
             throw mapClosed(error)
         }
@@ -118,27 +125,14 @@ public final class SQLiteDatabase: SQLDatabase {
         try checkOpen()
         do {
             // GRDB wraps this in a DEFERRED transaction on a reader connection: one WAL snapshot.
-            return try await pool.read { db in try Self.readBody(db, body) }
+            return try await pool.read { db in
+                let connection = SQLiteConnection(db)
+                defer { connection.invalidate() }
+                return try body(connection)
+            }
         } catch {
             throw mapClosed(error)
         }
-    }
-
-    private static func transaction<T>(_ db: Database, _ body: (SQLConnection) throws -> T) throws -> T {
-        var result: T?
-        try db.inTransaction(.immediate) {
-            let connection = SQLiteConnection(db)
-            defer { connection.invalidate() }
-            result = try body(connection)
-            return .commit
-        }
-        return result!
-    }
-
-    private static func readBody<T>(_ db: Database, _ body: (SQLConnection) throws -> T) throws -> T {
-        let connection = SQLiteConnection(db)
-        defer { connection.invalidate() }
-        return try body(connection)
     }
 
     public func close() async {
