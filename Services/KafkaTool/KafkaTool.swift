@@ -66,7 +66,8 @@ struct Produce: AsyncParsableCommand {
     @Option var count = 1000
     @Option(help: "Value size in bytes.") var size = 200
     @Option var keyPrefix = "key"
-    @Option(help: "Records per send call (each call waits for its acknowledgements).") var batch = 5000
+    @Option(help: "Records per enqueue call.") var batch = 5000
+    @Option(help: "Calls whose acknowledgements may be outstanding at once.") var inFlight = 4
     @Option(name: .customLong("header"), help: "A header on every record, name=value (repeatable).") var headers: [String] = []
     @Flag(help: "Print where each record landed.") var print = false
     @Flag(help: "Print progress timings on stderr.") var timing = false
@@ -82,28 +83,50 @@ struct Produce: AsyncParsableCommand {
         var sent = 0
         let t0 = ContinuousClock.now
         let (topic, keyPrefix, count, batch, print) = (topic, keyPrefix, count, batch, print)
-        while sent < count {
-            let upper = min(count, sent + batch)
-            let messages = (sent..<upper).map { i in
-                OutgoingMessage(topic: topic, key: Array("\(keyPrefix)-\(i)".utf8), value: value, headers: recordHeaders)
-            }
-            for (i, outcome) in try await producer.send(messages).enumerated() {
+        let prefix = Array("\(keyPrefix)-".utf8)
+        // Up to `inFlight` calls wait for acknowledgements while the next one is enqueued.
+        var window: [(first: Int, deliveries: Deliveries)] = []
+        func settleOldest() async {
+            let (first, deliveries) = window.removeFirst()
+            for (i, outcome) in await deliveries.results().enumerated() {
                 switch outcome {
                 case .success(let report) where print:
-                    Swift.print(#"{"key":"\#(keyPrefix)-\#(sent + i)","partition":\#(report.partition),"offset":\#(report.offset)}"#)
+                    Swift.print(#"{"key":"\#(keyPrefix)-\#(first + i)","partition":\#(report.partition),"offset":\#(report.offset)}"#)
                 case .success: break
                 case .failure(let error):
                     failures += 1
-                    FileHandle.standardError.write(Data("record \(keyPrefix)-\(sent + i): \(error)\n".utf8))
+                    FileHandle.standardError.write(Data("record \(keyPrefix)-\(first + i): \(error)\n".utf8))
                 }
             }
-            sent = upper
-            if timing { FileHandle.standardError.write(Data("sent \(sent) at \(ContinuousClock.now - t0)\n".utf8)) }
+            if timing { FileHandle.standardError.write(Data("acknowledged \(first)..<\(first + batch) at \(ContinuousClock.now - t0)\n".utf8)) }
         }
+        while sent < count {
+            let upper = min(count, sent + batch)
+            let messages = (sent..<upper).map { i in
+                OutgoingMessage(topic: topic, key: numberedKey(prefix, i), value: value, headers: recordHeaders)
+            }
+            window.append((sent, await producer.enqueue(messages)))
+            sent = upper
+            if window.count >= inFlight { await settleOldest() }
+        }
+        while !window.isEmpty { await settleOldest() }
         await producer.close()
         if timing { FileHandle.standardError.write(Data("closed at \(ContinuousClock.now - t0)\n".utf8)) }
         if failures > 0 { throw ExitCode(1) }
     }
+}
+
+/// `prefix` followed by `n` in decimal, built as bytes (no String per record).
+private func numberedKey(_ prefix: [UInt8], _ n: Int) -> [UInt8] {
+    var key = prefix
+    var digits = n
+    let start = key.count
+    repeat {
+        key.append(UInt8(ascii: "0") + UInt8(digits % 10))
+        digits /= 10
+    } while digits > 0
+    key[start...].reverse()
+    return key
 }
 
 struct Consume: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import CRdKafka
 import Foundation
 
 /// One dedicated OS thread that runs librdkafka calls which may block (poll with a timeout,
@@ -10,9 +11,7 @@ final class BlockingWorker: @unchecked Sendable {
     private var finished = false
 
     init(name: String) {
-        let thread = Thread { [self] in self.loop() }
-        thread.name = name
-        thread.start()
+        startThread(named: name) { [self] in self.loop() }
     }
 
     private func loop() {
@@ -59,4 +58,17 @@ final class BlockingWorker: @unchecked Sendable {
         while !finished { condition.wait() }
         condition.unlock()
     }
+}
+
+/// Starts an OS thread whose name shows in `top -H`, perf and /proc (Foundation's
+/// `Thread.name` does not reach the kernel on Linux).
+func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+    let thread = Thread {
+        #if os(Linux)
+        kafka_name_current_thread(String(name.utf8.prefix(15))!) // the kernel keeps 15 bytes
+        #endif
+        body()
+    }
+    thread.name = name
+    thread.start()
 }

@@ -35,11 +35,18 @@ public struct KafkaConfiguration: Sendable {
 
     /// Consumer defaults: offsets are the application's business (stored in its database),
     /// so librdkafka neither commits nor stores them on its own.
+    ///
+    /// `queued.min.messages` is documented per partition, but a consumer that forwards its
+    /// partitions into one queue (ours) is measured against that whole queue: a backlog of a
+    /// few partitions reaches the default 100,000, and librdkafka 2.0 then stops fetching for
+    /// about a second (librdkafka #2879; 2.2 added `fetch.queue.backoff.ms`). Memory stays bounded by
+    /// `queued.max.messages.kbytes` (64 MiB by default).
     public static let consumerDefaults: [String: String] = [
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
         "auto.offset.reset": "earliest",
         "enable.partition.eof": "false",
+        "queued.min.messages": "1000000",
     ]
 
     /// Tuning for the embedded dev cluster (librdkafka's mock, see Services/DevCluster/README.md):

@@ -136,11 +136,13 @@ public final class KafkaConsumer: @unchecked Sendable {
         return try await worker.run { [self] in
             guard !lock.withLock({ closed }) else { throw KafkaError.local("consumer is closed", operation: "poll") }
             var batch: [ConsumedMessage] = []
+            batch.reserveCapacity(min(maxMessages, Self.chunkSize))
             // Wait for the first message only; then take what is already fetched, without waiting
             // (consume_batch_queue with a timeout would wait for a full batch).
-            guard let first = rd_kafka_consumer_poll(native.pointer, timeoutMs) else { return batch }
-            defer { rd_kafka_message_destroy(first) }
-            if let consumed = try convert(first) { batch.append(consumed) }
+            guard let polled = rd_kafka_consumer_poll(native.pointer, timeoutMs) else { return batch }
+            defer { rd_kafka_message_destroy(polled) }
+            var first: UnsafeMutablePointer<rd_kafka_message_t>? = polled
+            try withUnsafePointer(to: &first) { try convert(UnsafeBufferPointer(start: $0, count: 1), into: &batch) }
             var taken = 1
             // In chunks through one reused pointer buffer: a large maxMessages costs no large
             // allocation, and the messages are destroyed while still in cache.
@@ -150,9 +152,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 guard count > 0 else { break }
                 taken += count
                 defer { for i in 0..<count { rd_kafka_message_destroy(chunk[i]) } }
-                for i in 0..<count {
-                    if let message = chunk[i], let consumed = try convert(message) { batch.append(consumed) }
-                }
+                try convert(UnsafeBufferPointer(start: chunk, count: count), into: &batch)
                 if count < wanted { break }
             }
             return batch
@@ -316,34 +316,53 @@ public final class KafkaConsumer: @unchecked Sendable {
         return box.value!
     }
 
-    private func convert(_ message: UnsafeMutablePointer<rd_kafka_message_t>) throws -> ConsumedMessage? {
-        let record = message.pointee
-        guard record.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            if record.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
-            let error = KafkaError(record.err, operation: "consume")
-            if rd_kafka_fatal_error(native.pointer, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR { throw error }
-            logger.warning("\(error)")
-            return nil
+    /// Copies every key and value of `messages` into one shared buffer (one allocation for the
+    /// chunk, not two per record), then appends a `ConsumedMessage` per record.
+    private func convert(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>?>,
+                         into batch: inout [ConsumedMessage]) throws {
+        var total = 0
+        for case let message? in messages where message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            total += message.pointee.key_len + message.pointee.len
         }
-        let topic = topicName(record.rkt)
-        let key = copyBytes(record.key, record.key_len)
-        let value = copyBytes(record.payload, record.len)
-        var headers: [KafkaHeader] = []
-        var native: OpaquePointer?
-        if rd_kafka_message_headers(message, &native) == RD_KAFKA_RESP_ERR_NO_ERROR, let native {
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var data: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(native, index, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                headers.append(KafkaHeader(key: String(cString: name!), value: copyBytes(data, size)))
-                index += 1
+        var spans: [(key: ByteSpan, value: ByteSpan)] = []
+        spans.reserveCapacity(messages.count)
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            for case let message? in messages where message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let key = ByteSpan(copying: message.pointee.key, count: message.pointee.key_len, into: buffer, at: &initialized)
+                let value = ByteSpan(copying: message.pointee.payload, count: message.pointee.len, into: buffer, at: &initialized)
+                spans.append((key, value))
             }
         }
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-        return ConsumedMessage(topic: topic, partition: record.partition, offset: record.offset, key: key, value: value,
-                               headers: headers, timestampMs: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp)
+        var next = 0
+        for case let message? in messages {
+            let record = message.pointee
+            guard record.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                if record.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
+                let error = KafkaError(record.err, operation: "consume")
+                if rd_kafka_fatal_error(native.pointer, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR { throw error }
+                logger.warning("\(error)")
+                continue
+            }
+            var headers: [KafkaHeader] = []
+            var nativeHeaders: OpaquePointer?
+            if rd_kafka_message_headers(message, &nativeHeaders) == RD_KAFKA_RESP_ERR_NO_ERROR, let nativeHeaders {
+                var index = 0
+                var name: UnsafePointer<CChar>?
+                var data: UnsafeRawPointer?
+                var size = 0
+                while rd_kafka_header_get_all(nativeHeaders, index, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    headers.append(KafkaHeader(key: String(cString: name!), value: copyBytes(data, size)))
+                    index += 1
+                }
+            }
+            var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+            let (key, value) = spans[next]
+            next += 1
+            batch.append(ConsumedMessage(topic: topicName(record.rkt), partition: record.partition, offset: record.offset,
+                                         bytes: bytes, key: key, value: value, headers: headers,
+                                         timestampMs: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
+        }
     }
 }
 
@@ -369,7 +388,7 @@ extension KafkaConsumer {
 @inline(__always)
 private func copyBytes(_ start: UnsafeRawPointer?, _ count: Int) -> [UInt8]? {
     guard let start else { return nil }
-    return Array(UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: count))
+    return Array(UnsafeRawBufferPointer(start: start, count: count))
 }
 
 private final class ResultBox<T>: @unchecked Sendable {

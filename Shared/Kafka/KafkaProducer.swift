@@ -35,15 +35,13 @@ public final class KafkaProducer: @unchecked Sendable {
                 DeliveryBatch.complete(slot: opaque.assumingMemoryBound(to: DeliveryBatch.Slot.self), with: message)
             }
         })
-        let thread = Thread { [native, space, pollerDone, unowned(unsafe) self] in
+        startThread(named: "kafka-producer-poll") { [native, space, pollerDone, unowned(unsafe) self] in
             while self.isPolling {
                 // Serves delivery reports (and log/stats callbacks); wakes as soon as one is ready.
                 if rd_kafka_poll(native.pointer, 10) > 0 { space.signal() }
             }
             pollerDone.signal()
         }
-        thread.name = "kafka-producer-poll"
-        thread.start()
     }
 
     private var isPolling: Bool { stateLock.withLock { polling } }
@@ -74,7 +72,14 @@ public final class KafkaProducer: @unchecked Sendable {
     /// each one's outcome once all are acknowledged or failed. A failed record does not stop
     /// the others; callers that need all-or-nothing check every result.
     public func send(_ messages: [OutgoingMessage]) async throws -> [Result<DeliveryReport, KafkaError>] {
-        guard !messages.isEmpty else { return [] }
+        await enqueue(messages).results()
+    }
+
+    /// Hands every record to librdkafka, in order, and returns once it holds them all (waiting
+    /// for room while its queue is full), before any is acknowledged. Records of a later call
+    /// follow these, so a caller can keep several calls in flight, a window, and still keep
+    /// per-key order; `Deliveries.results()` gives the outcomes.
+    public func enqueue(_ messages: [OutgoingMessage]) async -> Deliveries {
         let batch = DeliveryBatch(topics: messages.map(\.topic))
         var lastTopic: (name: String, handle: OpaquePointer)?
         for (index, message) in messages.enumerated() {
@@ -91,9 +96,7 @@ public final class KafkaProducer: @unchecked Sendable {
                     break
                 }
                 let round = space.round
-                let opaque = batch.retainSlot(index)
-                guard let error = enqueue(message, topic: topic, opaque: opaque) else { break }
-                batch.releaseSlot(index)
+                guard let error = enqueue(message, topic: topic, opaque: batch.opaque(index)) else { break }
                 if error.isQueueFull {
                     await space.wait(after: round)
                     continue
@@ -102,7 +105,7 @@ public final class KafkaProducer: @unchecked Sendable {
                 break
             }
         }
-        return await batch.results()
+        return Deliveries(batch: batch)
     }
 
     private func topicHandle(_ name: String) -> OpaquePointer {
@@ -188,6 +191,16 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 }
 
+/// The records of one `enqueue` call, on their way to the brokers.
+public struct Deliveries: Sendable {
+    fileprivate let batch: DeliveryBatch
+
+    /// Each record's outcome, in enqueue order, once every one is acknowledged or failed.
+    public func results() async -> [Result<DeliveryReport, KafkaError>] {
+        await batch.results()
+    }
+}
+
 /// Wakes senders blocked on a full local queue once deliveries have made room.
 final class QueueSpaceSignal: @unchecked Sendable {
     private let lock = NSLock()
@@ -218,100 +231,98 @@ final class QueueSpaceSignal: @unchecked Sendable {
     }
 }
 
-/// The outcomes of one `send` call, completed from the delivery-report callback.
+/// The outcomes of one `enqueue` call, completed from the delivery-report callback.
 ///
-/// Each enqueued record's opaque points at its slot in one buffer allocated per call (not one
-/// object per record), and holds one retain of the batch until its report arrives. A report
-/// only stores three plain fields; the `Result`s (with their topic strings) are built once, by
-/// the waiting sender, so the poller thread spends as little as possible per record.
+/// Each record's opaque points at its slot in one buffer allocated per call (not one object
+/// per record). The poller thread writes a report into its slot and counts down atomically:
+/// no lock and no reference count per record. The batch keeps itself alive (one retain) until
+/// the last report, and only that last one takes the lock, to hand the batch to its waiter.
+/// The `Result`s (with their topic strings) are built once, by the waiting caller.
 final class DeliveryBatch: @unchecked Sendable {
     struct Slot {
-        let batch: Unmanaged<DeliveryBatch>
-        let index: Int
-    }
-
-    /// What librdkafka reported for one record.
-    private struct Report {
+        unowned(unsafe) let batch: DeliveryBatch
         var error = RD_KAFKA_RESP_ERR_NO_ERROR
         var partition: Int32 = -1
         var offset: Int64 = -1
+        /// Set when the record never reached librdkafka (closed producer, refused by produceva).
+        var localFailure: KafkaError?
     }
 
-    private let lock = NSLock()
     private let topics: [String]
     private let slots: UnsafeMutablePointer<Slot>
-    private var reports: [Report]
-    /// Records that never reached librdkafka (closed producer, refused by produceva).
-    private var localFailures: [Int: KafkaError] = [:]
-    private var remaining: Int
+    /// Records without an outcome yet; stepped down by `kafka_countdown`.
+    private let remaining: UnsafeMutablePointer<Int>
+    private let lock = NSLock()
+    private var done: Bool
     private var waiter: CheckedContinuation<Void, Never>?
 
     init(topics: [String]) {
         self.topics = topics
-        reports = Array(repeating: Report(), count: topics.count)
-        remaining = topics.count
         slots = .allocate(capacity: topics.count)
+        remaining = .allocate(capacity: 1)
+        remaining.initialize(to: topics.count)
+        done = topics.isEmpty
         for index in topics.indices {
-            (slots + index).initialize(to: Slot(batch: Unmanaged.passUnretained(self), index: index))
+            (slots + index).initialize(to: Slot(batch: self))
         }
+        // Released by whoever delivers the last outcome, so reports never outlive the batch
+        // even if the caller drops it without awaiting.
+        if !topics.isEmpty { _ = Unmanaged.passRetained(self) }
     }
 
     deinit {
         slots.deinitialize(count: topics.count)
         slots.deallocate()
+        remaining.deallocate()
     }
 
-    /// The opaque for record `index`; keeps the batch alive until the report (or `releaseSlot`).
-    func retainSlot(_ index: Int) -> UnsafeMutableRawPointer {
-        _ = Unmanaged.passRetained(self)
-        return UnsafeMutableRawPointer(slots + index)
-    }
-
-    /// Undoes `retainSlot` when librdkafka refused the record.
-    func releaseSlot(_ index: Int) {
-        Unmanaged.passUnretained(self).release()
+    /// The opaque for record `index`.
+    func opaque(_ index: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(slots + index)
     }
 
     static func complete(slot: UnsafeMutablePointer<Slot>, with message: UnsafePointer<rd_kafka_message_t>) {
-        let index = slot.pointee.index
-        let batch = slot.pointee.batch.takeRetainedValue()
         let record = message.pointee
-        batch.finish { $0.reports[index] = Report(error: record.err, partition: record.partition, offset: record.offset) }
+        slot.pointee.error = record.err
+        slot.pointee.partition = record.partition
+        slot.pointee.offset = record.offset
+        slot.pointee.batch.countDown()
     }
 
     /// A record that failed before librdkafka took it.
     func complete(_ index: Int, _ failure: KafkaError) {
-        finish { $0.localFailures[index] = failure }
+        slots[index].localFailure = failure
+        countDown()
     }
 
-    private func finish(_ store: (DeliveryBatch) -> Void) {
+    private func countDown() {
+        guard kafka_countdown(remaining) == 0 else { return }
         let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            store(self)
-            remaining -= 1
-            guard remaining == 0, let waiter else { return nil }
-            self.waiter = nil
+            done = true
+            defer { waiter = nil }
             return waiter
         }
         continuation?.resume()
+        Unmanaged.passUnretained(self).release()
     }
 
     func results() async -> [Result<DeliveryReport, KafkaError>] {
         await withCheckedContinuation { continuation in
-            let done = lock.withLock { () -> Bool in
-                if remaining == 0 { return true }
+            let finished = lock.withLock { () -> Bool in
+                if done { return true }
                 waiter = continuation
                 return false
             }
-            if done { continuation.resume() }
+            if finished { continuation.resume() }
         }
-        // Every report is in (the lock handed them over): nothing writes any more.
+        // Every outcome is in (the countdown and the lock handed them over): nothing writes any more.
         return topics.indices.map { index in
-            if !localFailures.isEmpty, let failure = localFailures[index] { return .failure(failure) }
-            let report = reports[index]
-            guard report.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                return .failure(KafkaError(report.error, operation: "deliver to \(topics[index])"))
+            let slot = slots[index]
+            if let failure = slot.localFailure { return .failure(failure) }
+            guard slot.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                return .failure(KafkaError(slot.error, operation: "deliver to \(topics[index])"))
             }
-            return .success(DeliveryReport(topic: topics[index], partition: report.partition, offset: report.offset))
+            return .success(DeliveryReport(topic: topics[index], partition: slot.partition, offset: slot.offset))
         }
     }
 }

@@ -61,6 +61,45 @@ final class KafkaClientTests: XCTestCase {
         XCTAssertNotNil(message.timestampMs)
     }
 
+    /// Several enqueue calls in flight at once keep per-key order; a consumed chunk's shared
+    /// buffer gives every record back its own key and value, null told apart from empty.
+    func testEnqueuedCallsInFlightKeepPerKeyOrderAndConsumedBytesStayExact() async throws {
+        let topic = try freshTopic(partitions: 3)
+        let producer = try KafkaProducer(configuration: configuration)
+        func record(_ n: Int) -> OutgoingMessage {
+            let key: [UInt8]? = n % 7 == 0 ? nil : Array("key-\(n % 5)".utf8)
+            let value: [UInt8]? = n % 11 == 0 ? nil : (n % 13 == 0 ? [] : Array("value-\(n)".utf8))
+            return OutgoingMessage(topic: topic, key: key, value: value, headers: [KafkaHeader(key: "n", text: "\(n)")])
+        }
+        let calls = [
+            await producer.enqueue((0..<400).map(record)),
+            await producer.enqueue((400..<800).map(record)),
+            await producer.enqueue((800..<1200).map(record)),
+        ]
+        var reports: [DeliveryReport] = []
+        for call in calls { reports += try await call.results().map { try $0.get() } }
+        await producer.close()
+        XCTAssertEqual(reports.count, 1200)
+
+        // Records of one key share a partition: enqueue order must be offset order there.
+        var lastOffset: [String: Int64] = [:]
+        for (n, report) in reports.enumerated() {
+            guard let key = record(n).key.map({ String(decoding: $0, as: UTF8.self) }) else { continue }
+            XCTAssertGreaterThan(report.offset, lastOffset[key] ?? -1, "record \(n) of \(key)")
+            lastOffset[key] = report.offset
+        }
+
+        let consumer = try await KafkaConsumer(configuration: configuration, topics: [topic], startingAt: KafkaConsumer.beginning)
+        let messages = try await drain(consumer, count: 1200)
+        await consumer.close()
+        XCTAssertEqual(messages.count, 1200)
+        for message in messages {
+            let n = try XCTUnwrap(message.header("n").flatMap { Int(String(decoding: $0, as: UTF8.self)) })
+            XCTAssertEqual(message.key, record(n).key, "key of record \(n)")
+            XCTAssertEqual(message.value, record(n).value, "value of record \(n)")
+        }
+    }
+
     func testKeyedRecordsLandInMurmur2Partition() async throws {
         let topic = try freshTopic(partitions: 12)
         let producer = try KafkaProducer(configuration: configuration)
