@@ -229,6 +229,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             defer { closed = true }
             return !closed
         }) else { return }
+        rd_kafka_queue_yield(consumerQueue) // a poll under way returns now, not at its timeout
         await worker.run { [self] in
             rd_kafka_queue_destroy(consumerQueue)
             let err = rd_kafka_consumer_close(native.pointer)

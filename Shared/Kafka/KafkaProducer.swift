@@ -46,11 +46,20 @@ public final class KafkaProducer: @unchecked Sendable {
 
     private var isPolling: Bool { stateLock.withLock { polling } }
 
+    /// Ends the poller's current wait now rather than at its timeout (rd_kafka_yield would only
+    /// work from inside a callback).
+    private func wakePoller() {
+        let main = rd_kafka_queue_get_main(handle)
+        rd_kafka_queue_yield(main)
+        rd_kafka_queue_destroy(main)
+    }
+
     /// A producer dropped without `close()` still stops its poller before the handle goes
     /// (unacknowledged records are lost then: call `close()`).
     deinit {
         guard !closed else { return }
         stateLock.withLock { polling = false }
+        wakePoller()
         pollerDone.wait()
         topicHandles.values.forEach { rd_kafka_topic_destroy($0) }
         rd_kafka_destroy(handle)
@@ -82,13 +91,13 @@ public final class KafkaProducer: @unchecked Sendable {
     public func enqueue(_ messages: [OutgoingMessage]) async -> Deliveries {
         let batch = DeliveryBatch(topics: messages.map(\.topic))
         var lastTopic: (name: String, handle: OpaquePointer)?
-        for (index, message) in messages.enumerated() {
+        for index in messages.indices {
             let topic: OpaquePointer
-            if let lastTopic, lastTopic.name == message.topic {
+            if let lastTopic, lastTopic.name == messages[index].topic {
                 topic = lastTopic.handle
             } else {
-                topic = topicHandle(message.topic)
-                lastTopic = (message.topic, topic)
+                topic = topicHandle(messages[index].topic)
+                lastTopic = (messages[index].topic, topic)
             }
             while true {
                 if stateLock.withLock({ closed }) {
@@ -96,7 +105,7 @@ public final class KafkaProducer: @unchecked Sendable {
                     break
                 }
                 let round = space.round
-                guard let error = enqueue(message, topic: topic, opaque: batch.opaque(index)) else { break }
+                guard let error = enqueue(messages[index], topic: topic, opaque: batch.opaque(index)) else { break }
                 if error.isQueueFull {
                     await space.wait(after: round)
                     continue
@@ -179,7 +188,7 @@ public final class KafkaProducer: @unchecked Sendable {
         if left > 0 { logger.warning("closing producer with \(left) unacknowledged records; they fail as purged") }
         rd_kafka_purge(handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
         stateLock.withLock { polling = false }
-        rd_kafka_yield(handle) // ends the poller's current wait now rather than at its timeout
+        wakePoller()
         await blocking.run { [pollerDone, native] in
             pollerDone.wait()
             rd_kafka_poll(native.pointer, 0) // delivers the purge failures to their senders
@@ -239,19 +248,21 @@ final class QueueSpaceSignal: @unchecked Sendable {
 /// the last report, and only that last one takes the lock, to hand the batch to its waiter.
 /// The `Result`s (with their topic strings) are built once, by the waiting caller.
 final class DeliveryBatch: @unchecked Sendable {
+    /// 24 bytes, so that the poller thread's writes touch as few cache lines as possible.
     struct Slot {
         unowned(unsafe) let batch: DeliveryBatch
         var error = RD_KAFKA_RESP_ERR_NO_ERROR
         var partition: Int32 = -1
         var offset: Int64 = -1
-        /// Set when the record never reached librdkafka (closed producer, refused by produceva).
-        var localFailure: KafkaError?
     }
 
     private let topics: [String]
     private let slots: UnsafeMutablePointer<Slot>
     /// Records without an outcome yet; stepped down by `kafka_countdown`.
     private let remaining: UnsafeMutablePointer<Int>
+    /// Records that never reached librdkafka (closed producer, refused by produceva). Written
+    /// only by the enqueuing caller, read after the countdown: no lock needed.
+    private var localFailures: [Int: KafkaError] = [:]
     private let lock = NSLock()
     private var done: Bool
     private var waiter: CheckedContinuation<Void, Never>?
@@ -291,7 +302,7 @@ final class DeliveryBatch: @unchecked Sendable {
 
     /// A record that failed before librdkafka took it.
     func complete(_ index: Int, _ failure: KafkaError) {
-        slots[index].localFailure = failure
+        localFailures[index] = failure
         countDown()
     }
 
@@ -317,8 +328,8 @@ final class DeliveryBatch: @unchecked Sendable {
         }
         // Every outcome is in (the countdown and the lock handed them over): nothing writes any more.
         return topics.indices.map { index in
+            if !localFailures.isEmpty, let failure = localFailures[index] { return .failure(failure) }
             let slot = slots[index]
-            if let failure = slot.localFailure { return .failure(failure) }
             guard slot.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
                 return .failure(KafkaError(slot.error, operation: "deliver to \(topics[index])"))
             }
