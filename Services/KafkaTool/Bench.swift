@@ -53,9 +53,14 @@ struct Bench: AsyncParsableCommand {
             let kcatTopic = "bench-kcat-\(run)-\(UUID().uuidString.prefix(8))"
             let swiftTopic = "bench-swift-\(run)-\(UUID().uuidString.prefix(8))"
             try await createTopics([kcatTopic, swiftTopic], admin: admin)
-            let kcatProduce = try timed(kcat, ["-P", "-b", servers, "-t", kcatTopic, "-K", "\t", "-l", input.path] + propertyArguments)
-            let swiftProduce = try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTopic,
-                                              "--count", "\(messages)", "--size", "\(size)"] + propertyArguments)
+            // Who goes first alternates: the mock slows down as its logs grow.
+            let kcatFirst = run % 2 == 1
+            let (kcatProduce, swiftProduce) = try inTurn(kcatFirst: kcatFirst) {
+                try timed(kcat, ["-P", "-b", servers, "-t", kcatTopic, "-K", "\t", "-l", input.path] + propertyArguments)
+            } swift: {
+                try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTopic,
+                               "--count", "\(messages)", "--size", "\(size)"] + propertyArguments)
+            }
             // The mock keeps only ~5 MiB per partition and drops the oldest batches silently: count
             // what the log really holds, so both consumers read, and are credited with, the same records.
             let held = try await retained(kcatTopic, servers: servers)
@@ -64,11 +69,14 @@ struct Bench: AsyncParsableCommand {
             }
             // Both stop after exactly `held` records (kcat -c, kafka-tool --count).
             let consumerArguments = (["fetch.wait.max.ms=5"] + consumerProperties).flatMap { ["-X", $0] }
-            let kcatConsume = try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q", "-c", "\(held)",
-                                               "-f", "%k %s\n"] + consumerArguments)
             // Both consumers read the same records: how a producer batched them changes fetch cost.
-            let swiftConsume = try timed(me, ["consume", "--bootstrap", servers, "--topic", kcatTopic,
-                                              "--count", "\(held)", "--quiet"] + consumerArguments)
+            let (kcatConsume, swiftConsume) = try inTurn(kcatFirst: kcatFirst) {
+                try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q", "-c", "\(held)",
+                                 "-f", "%k %s\n"] + consumerArguments)
+            } swift: {
+                try timed(me, ["consume", "--bootstrap", servers, "--topic", kcatTopic,
+                               "--count", "\(held)", "--quiet"] + consumerArguments)
+            }
             produce.append(Sample(kcat: Double(messages) / kcatProduce, swift: Double(messages) / swiftProduce))
             consume.append(Sample(kcat: Double(held) / kcatConsume, swift: Double(held) / swiftConsume))
             print(String(format: "run %d: produce kcat %.0f/s swift %.0f/s | consume kcat %.0f/s swift %.0f/s",
@@ -77,6 +85,16 @@ struct Bench: AsyncParsableCommand {
         await admin.close()
         report("produce", produce)
         report("consume", consume)
+    }
+
+    /// Runs both measurements in the given order; returns (kcat, swift).
+    private func inTurn(kcatFirst: Bool, kcat: () throws -> Double, swift: () throws -> Double) throws -> (Double, Double) {
+        if kcatFirst {
+            let first = try kcat()
+            return (first, try swift())
+        }
+        let first = try swift()
+        return (try kcat(), first)
     }
 
     private func createTopics(_ names: [String], admin: KafkaAdmin) async throws {

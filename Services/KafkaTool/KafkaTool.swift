@@ -116,17 +116,20 @@ struct Produce: AsyncParsableCommand {
     }
 }
 
-/// `prefix` followed by `n` in decimal, built as bytes (no String per record).
+/// `prefix` followed by `n` in decimal, built as bytes in one allocation (no String per record).
 private func numberedKey(_ prefix: [UInt8], _ n: Int) -> [UInt8] {
-    var key = prefix
-    var digits = n
-    let start = key.count
-    repeat {
-        key.append(UInt8(ascii: "0") + UInt8(digits % 10))
-        digits /= 10
-    } while digits > 0
-    key[start...].reverse()
-    return key
+    var digitCount = 1
+    var rest = n / 10
+    while rest > 0 { digitCount += 1; rest /= 10 }
+    return [UInt8](unsafeUninitializedCapacity: prefix.count + digitCount) { buffer, initialized in
+        _ = buffer.initialize(from: prefix)
+        var digits = n
+        for position in stride(from: prefix.count + digitCount - 1, through: prefix.count, by: -1) {
+            buffer[position] = UInt8(ascii: "0") + UInt8(digits % 10)
+            digits /= 10
+        }
+        initialized = prefix.count + digitCount
+    }
 }
 
 struct Consume: AsyncParsableCommand {

@@ -19,6 +19,10 @@ public final class KafkaProducer: @unchecked Sendable {
     private let stateLock = NSLock()
     private var polling = true
     private var closed = false
+    /// `enqueue` calls under way; `close()` waits for them, so no record reaches librdkafka
+    /// after its final poll (its report would never come) or after the handle is gone.
+    private var activeEnqueues = 0
+    private var enqueuesDrained: CheckedContinuation<Void, Never>?
     /// Topic handles by name. Created with rd_kafka_topic_new, which asks for the topic's
     /// metadata at once; producing by name instead waits for librdkafka's 1 s topic scan.
     private var topicHandles: [String: OpaquePointer] = [:]
@@ -89,9 +93,15 @@ public final class KafkaProducer: @unchecked Sendable {
     /// follow these, so a caller can keep several calls in flight, a window, and still keep
     /// per-key order; `Deliveries.results()` gives the outcomes.
     public func enqueue(_ messages: [OutgoingMessage]) async -> Deliveries {
-        let batch = DeliveryBatch(topics: messages.map(\.topic))
+        let batch = DeliveryBatch(messages)
+        guard beginEnqueue() else {
+            for index in messages.indices { batch.complete(index, .local("producer is closed", operation: "produce")) }
+            return Deliveries(batch: batch)
+        }
+        defer { endEnqueue() }
         var lastTopic: (name: String, handle: OpaquePointer)?
-        for index in messages.indices {
+        var index = messages.startIndex
+        while index < messages.endIndex {
             let topic: OpaquePointer
             if let lastTopic, lastTopic.name == messages[index].topic {
                 topic = lastTopic.handle
@@ -99,22 +109,49 @@ public final class KafkaProducer: @unchecked Sendable {
                 topic = topicHandle(messages[index].topic)
                 lastTopic = (messages[index].topic, topic)
             }
-            while true {
-                if stateLock.withLock({ closed }) {
-                    batch.complete(index, .local("producer is closed", operation: "produce"))
-                    break
-                }
+            let opaque = batch.opaque(index)
+            var failure = enqueue(messages[index], topic: topic, opaque: opaque)
+            if let error = failure, error.isQueueFull {
+                // A report may have made room between the refusal and reading the round, so
+                // try once more before waiting for the next one.
                 let round = space.round
-                guard let error = enqueue(messages[index], topic: topic, opaque: batch.opaque(index)) else { break }
-                if error.isQueueFull {
+                failure = enqueue(messages[index], topic: topic, opaque: opaque)
+                if let error = failure, error.isQueueFull {
+                    // `close()` sets `closed` before it signals: read after the round, it cannot be missed.
+                    if stateLock.withLock({ closed }) {
+                        // Closing while librdkafka's queue stays full (e.g. brokers unreachable).
+                        for rest in index..<messages.endIndex {
+                            batch.complete(rest, .local("producer is closed", operation: "produce"))
+                        }
+                        break
+                    }
                     await space.wait(after: round)
                     continue
                 }
-                batch.complete(index, error)
-                break
             }
+            if let failure { batch.complete(index, failure) }
+            index += 1
         }
         return Deliveries(batch: batch)
+    }
+
+    /// Counts a call in, unless the producer is closed.
+    private func beginEnqueue() -> Bool {
+        stateLock.withLock {
+            guard !closed else { return false }
+            activeEnqueues += 1
+            return true
+        }
+    }
+
+    private func endEnqueue() {
+        let drained = stateLock.withLock { () -> CheckedContinuation<Void, Never>? in
+            activeEnqueues -= 1
+            guard activeEnqueues == 0 else { return nil }
+            defer { enqueuesDrained = nil }
+            return enqueuesDrained
+        }
+        drained?.resume()
     }
 
     private func topicHandle(_ name: String) -> OpaquePointer {
@@ -184,6 +221,15 @@ public final class KafkaProducer: @unchecked Sendable {
             defer { closed = true }
             return !closed
         }) else { return }
+        space.signal() // calls waiting for room see `closed` and fail their remaining records
+        await withCheckedContinuation { continuation in
+            let drained = stateLock.withLock { () -> Bool in
+                if activeEnqueues == 0 { return true }
+                enqueuesDrained = continuation
+                return false
+            }
+            if drained { continuation.resume() }
+        }
         let left = await flush(timeout: flushTimeout)
         if left > 0 { logger.warning("closing producer with \(left) unacknowledged records; they fail as purged") }
         rd_kafka_purge(handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
@@ -256,7 +302,8 @@ final class DeliveryBatch: @unchecked Sendable {
         var offset: Int64 = -1
     }
 
-    private let topics: [String]
+    /// The call's records (kept for their topics: an array costs one retain, not one per record).
+    private let messages: [OutgoingMessage]
     private let slots: UnsafeMutablePointer<Slot>
     /// Records without an outcome yet; stepped down by `kafka_countdown`.
     private let remaining: UnsafeMutablePointer<Int>
@@ -267,22 +314,23 @@ final class DeliveryBatch: @unchecked Sendable {
     private var done: Bool
     private var waiter: CheckedContinuation<Void, Never>?
 
-    init(topics: [String]) {
-        self.topics = topics
-        slots = .allocate(capacity: topics.count)
+    init(_ messages: [OutgoingMessage]) {
+        self.messages = messages
+        let count = messages.count
+        slots = .allocate(capacity: count)
         remaining = .allocate(capacity: 1)
-        remaining.initialize(to: topics.count)
-        done = topics.isEmpty
-        for index in topics.indices {
+        remaining.initialize(to: count)
+        done = count == 0
+        for index in 0..<count {
             (slots + index).initialize(to: Slot(batch: self))
         }
         // Released by whoever delivers the last outcome, so reports never outlive the batch
         // even if the caller drops it without awaiting.
-        if !topics.isEmpty { _ = Unmanaged.passRetained(self) }
+        if count > 0 { _ = Unmanaged.passRetained(self) }
     }
 
     deinit {
-        slots.deinitialize(count: topics.count)
+        slots.deinitialize(count: messages.count)
         slots.deallocate()
         remaining.deallocate()
     }
@@ -327,13 +375,13 @@ final class DeliveryBatch: @unchecked Sendable {
             if finished { continuation.resume() }
         }
         // Every outcome is in (the countdown and the lock handed them over): nothing writes any more.
-        return topics.indices.map { index in
+        return messages.indices.map { index in
             if !localFailures.isEmpty, let failure = localFailures[index] { return .failure(failure) }
             let slot = slots[index]
             guard slot.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                return .failure(KafkaError(slot.error, operation: "deliver to \(topics[index])"))
+                return .failure(KafkaError(slot.error, operation: "deliver to \(messages[index].topic)"))
             }
-            return .success(DeliveryReport(topic: topics[index], partition: slot.partition, offset: slot.offset))
+            return .success(DeliveryReport(topic: messages[index].topic, partition: slot.partition, offset: slot.offset))
         }
     }
 }
