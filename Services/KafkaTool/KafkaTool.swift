@@ -88,7 +88,8 @@ struct Produce: AsyncParsableCommand {
         var window: [(first: Int, deliveries: Deliveries)] = []
         func settleOldest() async {
             let (first, deliveries) = window.removeFirst()
-            for (i, outcome) in await deliveries.results().enumerated() {
+            let outcomes = await deliveries.results()
+            for (i, outcome) in outcomes.enumerated() {
                 switch outcome {
                 case .success(let report) where print:
                     Swift.print(#"{"key":"\#(keyPrefix)-\#(first + i)","partition":\#(report.partition),"offset":\#(report.offset)}"#)
@@ -98,7 +99,7 @@ struct Produce: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("record \(keyPrefix)-\(first + i): \(error)\n".utf8))
                 }
             }
-            if timing { FileHandle.standardError.write(Data("acknowledged \(first)..<\(first + batch) at \(ContinuousClock.now - t0)\n".utf8)) }
+            if timing { FileHandle.standardError.write(Data("acknowledged \(first)..<\(first + outcomes.count) at \(ContinuousClock.now - t0)\n".utf8)) }
         }
         while sent < count {
             let upper = min(count, sent + batch)
