@@ -7,6 +7,10 @@ import Kafka
 /// outside the same way, start-up and connection included, so the comparison is like for like.
 /// kafka-tool produces the way an application streams records: calls of 5,000 records, four
 /// of them awaiting acknowledgements while the next is enqueued (`--batch`, `--in-flight`).
+///
+/// Two figures per direction: whole processes, and the steady state, (N − n) / (T(N) − T(n))
+/// with a small run of n records timed the same way, which takes each tool's fixed cost
+/// (process start-up, connecting, closing) out of both sides alike.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Throughput of kafka-tool vs kcat: produce and consume, 200-byte values by default.")
 
@@ -15,6 +19,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Value size in bytes.") var size = 200
     @Option var partitions = 12
     @Option var runs = 3
+    @Option(help: "Records of the small run whose time is taken as each tool's fixed cost (steady-state figure).")
+    var small = 1000
     @Option var kcat = "/usr/bin/kcat"
     @Option(help: "The dev cluster's control URL (or --control-file): topics are created there, since the mock has no CreateTopics API. Without it, the admin API is used (real Kafka).")
     var controlURL: String?
@@ -22,7 +28,15 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("consumer-property"), help: "A librdkafka property for both consumers, key=value (repeatable; -X goes to both producers).")
     var consumerProperties: [String] = []
 
-    struct Sample { var kcat: Double; var swift: Double }
+    /// Seconds each tool took, for the full run and for the small one.
+    struct Sample {
+        var kcat: Double, swift: Double
+        var kcatSmall: Double, swiftSmall: Double
+    }
+
+    func validate() throws {
+        guard small > 0, small < messages else { throw ValidationError("--small must be above 0 and below --messages") }
+    }
 
     func run() async throws {
         guard FileManager.default.isExecutableFile(atPath: kcat) else {
@@ -41,26 +55,35 @@ struct Bench: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         let input = work.appendingPathComponent("records.txt")
+        let smallInput = work.appendingPathComponent("small.txt")
         let value = String(repeating: "x", count: size)
         try (0..<messages).map { "key-\($0)\t\(value)" }.joined(separator: "\n").appending("\n")
             .write(to: input, atomically: true, encoding: .utf8)
+        try (0..<small).map { "key-\($0)\t\(value)" }.joined(separator: "\n").appending("\n")
+            .write(to: smallInput, atomically: true, encoding: .utf8)
 
         let admin = try KafkaAdmin(configuration: configuration)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var produce: [Sample] = []
         var consume: [Sample] = []
+        var consumed: [Int] = []
         for run in 1...runs {
-            let kcatTopic = "bench-kcat-\(run)-\(UUID().uuidString.prefix(8))"
-            let swiftTopic = "bench-swift-\(run)-\(UUID().uuidString.prefix(8))"
-            try await createTopics([kcatTopic, swiftTopic], admin: admin)
+            let tag = "\(run)-\(UUID().uuidString.prefix(8))"
+            let (kcatTopic, swiftTopic) = ("bench-kcat-\(tag)", "bench-swift-\(tag)")
+            let (kcatSmallTopic, swiftSmallTopic) = ("bench-kcat-small-\(tag)", "bench-swift-small-\(tag)")
+            try await createTopics([kcatTopic, swiftTopic, kcatSmallTopic, swiftSmallTopic], admin: admin)
             // Who goes first alternates: the mock slows down as its logs grow.
             let kcatFirst = run % 2 == 1
-            let (kcatProduce, swiftProduce) = try inTurn(kcatFirst: kcatFirst) {
-                try timed(kcat, ["-P", "-b", servers, "-t", kcatTopic, "-K", "\t", "-l", input.path] + propertyArguments)
-            } swift: {
-                try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTopic,
-                               "--count", "\(messages)", "--size", "\(size)"] + propertyArguments)
+            func timeProduce(_ count: Int, from file: URL, kcatTo kcatTarget: String, swiftTo swiftTarget: String) throws -> (Double, Double) {
+                try inTurn(kcatFirst: kcatFirst) {
+                    try timed(kcat, ["-P", "-b", servers, "-t", kcatTarget, "-K", "\t", "-l", file.path] + propertyArguments)
+                } swift: {
+                    try timed(me, ["produce", "--bootstrap", servers, "--topic", swiftTarget,
+                                   "--count", "\(count)", "--size", "\(size)"] + propertyArguments)
+                }
             }
+            let (kcatProduce, swiftProduce) = try timeProduce(messages, from: input, kcatTo: kcatTopic, swiftTo: swiftTopic)
+            let (kcatProduceSmall, swiftProduceSmall) = try timeProduce(small, from: smallInput, kcatTo: kcatSmallTopic, swiftTo: swiftSmallTopic)
             // The mock keeps only ~5 MiB per partition and drops the oldest batches silently: count
             // what the log really holds, so both consumers read, and are credited with, the same records.
             let held = try await retained(kcatTopic, servers: servers)
@@ -70,21 +93,38 @@ struct Bench: AsyncParsableCommand {
             // Both stop after exactly `held` records (kcat -c, kafka-tool --count).
             let consumerArguments = (["fetch.wait.max.ms=5"] + consumerProperties).flatMap { ["-X", $0] }
             // Both consumers read the same records: how a producer batched them changes fetch cost.
-            let (kcatConsume, swiftConsume) = try inTurn(kcatFirst: kcatFirst) {
-                try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q", "-c", "\(held)",
-                                 "-f", "%k %s\n"] + consumerArguments)
-            } swift: {
-                try timed(me, ["consume", "--bootstrap", servers, "--topic", kcatTopic,
-                               "--count", "\(held)", "--quiet"] + consumerArguments)
+            // The small run reads the first records of the same topic.
+            func timeConsume(_ count: Int) throws -> (Double, Double) {
+                try inTurn(kcatFirst: kcatFirst) {
+                    try timed(kcat, ["-C", "-b", servers, "-t", kcatTopic, "-o", "beginning", "-e", "-q", "-c", "\(count)",
+                                     "-f", "%k %s\n"] + consumerArguments)
+                } swift: {
+                    try timed(me, ["consume", "--bootstrap", servers, "--topic", kcatTopic,
+                                   "--count", "\(count)", "--quiet"] + consumerArguments)
+                }
             }
-            produce.append(Sample(kcat: Double(messages) / kcatProduce, swift: Double(messages) / swiftProduce))
-            consume.append(Sample(kcat: Double(held) / kcatConsume, swift: Double(held) / swiftConsume))
-            print(String(format: "run %d: produce kcat %.0f/s swift %.0f/s | consume kcat %.0f/s swift %.0f/s",
-                         run, produce.last!.kcat, produce.last!.swift, consume.last!.kcat, consume.last!.swift))
+            guard held > small else {
+                throw ValidationError("the cluster kept only \(held) records, not more than --small \(small): use more --partitions")
+            }
+            let (kcatConsume, swiftConsume) = try timeConsume(held)
+            let (kcatConsumeSmall, swiftConsumeSmall) = try timeConsume(small)
+            produce.append(Sample(kcat: kcatProduce, swift: swiftProduce, kcatSmall: kcatProduceSmall, swiftSmall: swiftProduceSmall))
+            consume.append(Sample(kcat: kcatConsume, swift: swiftConsume, kcatSmall: kcatConsumeSmall, swiftSmall: swiftConsumeSmall))
+            print(String(format: "run %d: produce kcat %.0f/s swift %.0f/s (steady %.0f/s, %.0f/s) | consume kcat %.0f/s swift %.0f/s (steady %.0f/s, %.0f/s)",
+                         run, Double(messages) / kcatProduce, Double(messages) / swiftProduce,
+                         steady(messages, kcatProduce, kcatProduceSmall), steady(messages, swiftProduce, swiftProduceSmall),
+                         Double(held) / kcatConsume, Double(held) / swiftConsume,
+                         steady(held, kcatConsume, kcatConsumeSmall), steady(held, swiftConsume, swiftConsumeSmall)))
+            consumed.append(held)
         }
         await admin.close()
-        report("produce", produce)
-        report("consume", consume)
+        report("produce", produce, counts: Array(repeating: messages, count: produce.count))
+        report("consume", consume, counts: consumed)
+    }
+
+    /// Records per second beyond the small run: the fixed cost of a process cancels out.
+    private func steady(_ count: Int, _ seconds: Double, _ smallSeconds: Double) -> Double {
+        Double(count - small) / max(seconds - smallSeconds, 1e-6)
     }
 
     /// Runs both measurements in the given order; returns (kcat, swift).
@@ -124,11 +164,16 @@ struct Bench: AsyncParsableCommand {
         return Int(marks.values.reduce(0) { $0 + ($1.high - $1.low) })
     }
 
-    private func report(_ name: String, _ samples: [Sample]) {
-        let kcat = median(samples.map(\.kcat))
-        let swift = median(samples.map(\.swift))
-        print(String(format: "%@ (median of %d, %d x %d B): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat",
+    private func report(_ name: String, _ samples: [Sample], counts: [Int]) {
+        let runs = zip(samples, counts)
+        let kcat = median(runs.map { Double($1) / $0.kcat })
+        let swift = median(runs.map { Double($1) / $0.swift })
+        print(String(format: "%@ (median of %d, %d x %d B, whole processes): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat",
                      name, samples.count, messages, size, kcat, swift, swift / kcat * 100))
+        let kcatSteady = median(runs.map { steady($1, $0.kcat, $0.kcatSmall) })
+        let swiftSteady = median(runs.map { steady($1, $0.swift, $0.swiftSmall) })
+        print(String(format: "%@ (median of %d, steady state beyond a %d-record run): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat",
+                     name, samples.count, small, kcatSteady, swiftSteady, swiftSteady / kcatSteady * 100))
     }
 
     private func median(_ values: [Double]) -> Double {

@@ -162,11 +162,13 @@ struct Consume: AsyncParsableCommand {
             }
         }
         var received = 0
+        var polls = 0
         var lastRecord = ContinuousClock.now
         let out = FileHandle.standardOutput
         while count.map({ received < $0 }) ?? true {
             let pollStart = ContinuousClock.now
             let batch = try await consumer.poll(maxMessages: min(batchSize, count.map { $0 - received } ?? batchSize))
+            polls += 1
             if timing && ContinuousClock.now - pollStart > .milliseconds(20) {
                 FileHandle.standardError.write(Data("slow poll: \(ContinuousClock.now - pollStart) -> \(batch.count) at \(received)\n".utf8))
             }
@@ -196,7 +198,7 @@ struct Consume: AsyncParsableCommand {
                 await consumer.commit(next)
             }
         }
-        if timing { FileHandle.standardError.write(Data("last at \(ContinuousClock.now - t0)\n".utf8)) }
+        if timing { FileHandle.standardError.write(Data("last at \(ContinuousClock.now - t0), \(polls) polls\n".utf8)) }
         await consumer.close()
         if timing { FileHandle.standardError.write(Data("closed at \(ContinuousClock.now - t0)\n".utf8)) }
         FileHandle.standardError.write(Data("consumed \(received)\n".utf8))

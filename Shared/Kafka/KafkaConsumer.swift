@@ -136,11 +136,13 @@ public final class KafkaConsumer: @unchecked Sendable {
         return try await worker.run { [self] in
             guard !lock.withLock({ closed }) else { throw KafkaError.local("consumer is closed", operation: "poll") }
             var batch: [ConsumedMessage] = []
-            batch.reserveCapacity(min(maxMessages, Self.chunkSize))
             // Wait for the first message only; then take what is already fetched, without waiting
             // (consume_batch_queue with a timeout would wait for a full batch).
             guard let polled = rd_kafka_consumer_poll(native.pointer, timeoutMs) else { return batch }
             defer { rd_kafka_message_destroy(polled) }
+            // Sized from what is queued: a service's poll of a few records no longer reserves
+            // room for a full batch, and a large poll is not copied as it grows.
+            batch.reserveCapacity(min(maxMessages, 1 + Int(rd_kafka_queue_length(consumerQueue))))
             var first: UnsafeMutablePointer<rd_kafka_message_t>? = polled
             try withUnsafePointer(to: &first) { try convert(UnsafeBufferPointer(start: $0, count: 1), into: &batch) }
             var taken = 1
@@ -325,16 +327,14 @@ public final class KafkaConsumer: @unchecked Sendable {
         for case let message? in messages where message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
             total += message.pointee.key_len + message.pointee.len
         }
-        var spans: [(key: ByteSpan, value: ByteSpan)] = []
-        spans.reserveCapacity(messages.count)
         let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             for case let message? in messages where message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                let key = ByteSpan(copying: message.pointee.key, count: message.pointee.key_len, into: buffer, at: &initialized)
-                let value = ByteSpan(copying: message.pointee.payload, count: message.pointee.len, into: buffer, at: &initialized)
-                spans.append((key, value))
+                _ = ByteSpan(copying: message.pointee.key, count: message.pointee.key_len, into: buffer, at: &initialized)
+                _ = ByteSpan(copying: message.pointee.payload, count: message.pointee.len, into: buffer, at: &initialized)
             }
         }
-        var next = 0
+        // The same walk again gives each record its spans, without an array of them.
+        var end = 0
         for case let message? in messages {
             let record = message.pointee
             guard record.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -358,8 +358,8 @@ public final class KafkaConsumer: @unchecked Sendable {
             }
             var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-            let (key, value) = spans[next]
-            next += 1
+            let key = ByteSpan(at: &end, source: record.key, count: record.key_len)
+            let value = ByteSpan(at: &end, source: record.payload, count: record.len)
             batch.append(ConsumedMessage(topic: topicName(record.rkt), partition: record.partition, offset: record.offset,
                                          bytes: bytes, key: key, value: value, headers: headers,
                                          timestampMs: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))

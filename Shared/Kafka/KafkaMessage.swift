@@ -121,6 +121,13 @@ struct ByteSpan: Sendable {
         end += count
     }
 
+    /// The span that `init(copying:…)` gave the same source, without copying again.
+    init(at end: inout Int, source: UnsafeRawPointer?, count: Int) {
+        start = end
+        self.count = source == nil ? nil : count
+        if source != nil { end += count }
+    }
+
     func slice(of bytes: [UInt8]) -> [UInt8]? {
         count.map { Array(bytes[start..<start + $0]) }
     }
