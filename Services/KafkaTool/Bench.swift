@@ -164,16 +164,21 @@ struct Bench: AsyncParsableCommand {
         return Int(marks.values.reduce(0) { $0 + ($1.high - $1.low) })
     }
 
+    /// Medians of each tool's rates, and the median of the per-run ratios: both tools of one run
+    /// meet the same cluster state (the mock slows as its logs grow), so the paired ratio varies
+    /// less from series to series than the ratio of the medians.
     private func report(_ name: String, _ samples: [Sample], counts: [Int]) {
-        let runs = zip(samples, counts)
-        let kcat = median(runs.map { Double($1) / $0.kcat })
-        let swift = median(runs.map { Double($1) / $0.swift })
-        print(String(format: "%@ (median of %d, %d x %d B, whole processes): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat",
-                     name, samples.count, messages, size, kcat, swift, swift / kcat * 100))
-        let kcatSteady = median(runs.map { steady($1, $0.kcat, $0.kcatSmall) })
-        let swiftSteady = median(runs.map { steady($1, $0.swift, $0.swiftSmall) })
-        print(String(format: "%@ (median of %d, steady state beyond a %d-record run): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat",
-                     name, samples.count, small, kcatSteady, swiftSteady, swiftSteady / kcatSteady * 100))
+        let runs = Array(zip(samples, counts))
+        func line(_ label: String, kcat kcatRate: (Sample, Int) -> Double, swift swiftRate: (Sample, Int) -> Double) {
+            let kcat = median(runs.map(kcatRate))
+            let swift = median(runs.map(swiftRate))
+            let paired = median(runs.map { swiftRate($0, $1) / kcatRate($0, $1) })
+            print(String(format: "%@ (%@, median of %d): kcat %.0f msg/s, kafka-tool %.0f msg/s = %.0f%% of kcat; per-run ratio %.0f%%",
+                         name, label, samples.count, kcat, swift, swift / kcat * 100, paired * 100))
+        }
+        line("\(messages) x \(size) B, whole processes", kcat: { Double($1) / $0.kcat }, swift: { Double($1) / $0.swift })
+        line("steady state beyond a \(small)-record run", kcat: { steady($1, $0.kcat, $0.kcatSmall) },
+             swift: { steady($1, $0.swift, $0.swiftSmall) })
     }
 
     private func median(_ values: [Double]) -> Double {
