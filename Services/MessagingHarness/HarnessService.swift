@@ -33,7 +33,8 @@ public enum HarnessService {
     private static func handle(_ event: InboundEvent, _ unit: UnitOfWork, recordOrders: Bool) throws -> HandlerOutcome {
         guard case .orderPlaced(let placed) = event.event else { return .ignored }
         if recordOrders {
-            try unit.connection.execute("""
+            // Pipelined: a service's write whose outcome the handler does not need.
+            try unit.connection.executePipelined("""
                 INSERT INTO harness_orders (order_id, event_id, times) VALUES (?, ?, 1)
                 ON CONFLICT (order_id) DO UPDATE SET times = harness_orders.times + 1
                 """, [.text(placed.orderID), .text(event.envelope.eventId.uuidString.lowercased())])

@@ -64,6 +64,11 @@ struct MultiRowStatement {
         return changed
     }
 
+    /// Runs the statement over `rows` without waiting for the outcome (`SQLConnection.executePipelined`).
+    func executePipelined(_ rows: [[SQLValue]], on connection: any SQLConnection) throws {
+        try forEachChunk(rows, on: connection) { sql, binds in try connection.executePipelined(sql, binds) }
+    }
+
     /// Runs the statement (with a RETURNING suffix) and collects every returned row.
     func query(_ rows: [[SQLValue]], on connection: any SQLConnection) throws -> [SQLRow] {
         var result: [SQLRow] = []
@@ -105,6 +110,10 @@ struct InListStatement {
         var changed = 0
         try forEachChunk(values, on: connection) { sql, chunk in changed += try connection.execute(sql, leading + chunk) }
         return changed
+    }
+
+    func executePipelined(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws {
+        try forEachChunk(values, on: connection) { sql, chunk in try connection.executePipelined(sql, leading + chunk) }
     }
 
     func query(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws -> [SQLRow] {

@@ -63,7 +63,8 @@ enum OffsetStore {
         guard !offsets.isEmpty else { return }
         let now = WallClock.nowMillis()
         let sorted = offsets.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
-        try storeStatement.execute(sorted.map {
+        // Pipelined with the COMMIT that follows: nothing in the batch depends on its outcome.
+        try storeStatement.executePipelined(sorted.map {
             [.text(group), .text($0.key.topic), .integer(Int64($0.key.partition)), .integer($0.value), .integer(now)]
         }, on: connection)
     }

@@ -416,7 +416,7 @@ public final class OutboxRelay: @unchecked Sendable {
             do {
                 let sorted = ids.sorted()
                 _ = try await database.write { connection in
-                    try Self.deleteStatement.execute(sorted.map { .integer($0) }, on: connection)
+                    try Self.deleteStatement.executePipelined(sorted.map { .integer($0) }, on: connection)
                 }
                 failures = 0
                 lock.withLock {

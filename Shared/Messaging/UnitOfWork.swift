@@ -98,7 +98,7 @@ public final class UnitOfWork {
         if !dirtySequences.isEmpty {
             let rows = dirtySequences.sorted { ($0.topic, $0.orderId) < ($1.topic, $1.orderId) }
                 .map { [SQLValue.text($0.topic), .text($0.orderId), .integer(sequences[$0]!)] }
-            try Self.storeSequences.execute(rows, on: connection)
+            try Self.storeSequences.executePipelined(rows, on: connection)
             dirtySequences.removeAll(keepingCapacity: true)
         }
     }

@@ -30,6 +30,13 @@ import PostgresNIO
 /// command-tag variant traps; `EXECUTE name($1)` cannot take bind parameters. Measured on
 /// the 2-core box: 6.8k unnamed vs 9.9k prepared statements/s per connection.
 ///
+/// Round trips: BEGIN is sent with the first statement, `executePipelined` statements with the
+/// next statement or the COMMIT, and a read-only transaction does not wait for its COMMIT (the
+/// next transaction on the connection queues behind it). A worker thread waits once per
+/// statement whose result the body needs, plus once for a write's COMMIT. Measured: a handler
+/// that upserts a row per event went from 3.4–3.8k to 4.6–4.8k events/s with its upsert
+/// pipelined (`messaging-harness bench throughput`, 500-event batches).
+///
 /// Cancelling the calling task does not interrupt a transaction that has started.
 public final class PostgresDatabase: SQLDatabase {
     public enum TLSMode: String, Sendable {
@@ -371,13 +378,19 @@ final class PGSession {
             PostgresQuery(unsafeSQL: readOnly ? settings.readBegin : settings.writeBegin), logger: logger)
 
         let value: T
+        var sentCommit: EventLoopFuture<PostgresQueryResult>?
         do {
             value = try body(handle)
-            try handle.settleBegin()
+            // COMMIT queues behind the pipelined statements: one round trip for all of them.
+            if handle.hasPipelined { sentCommit = connection.query(Self.commit, logger: logger) }
+            try handle.settleEarlierStatements()
         } catch {
             handle.invalidate()
             if handle.connectionBroken || connection.isClosed {
                 dropConnection()
+            } else if let sentCommit {
+                // A pipelined statement failed, so the COMMIT behind it answers ROLLBACK.
+                do { _ = try sentCommit.wait() } catch { dropConnection() }
             } else {
                 do { _ = try connection.query(Self.rollback, logger: logger).wait() } catch { dropConnection() }
             }
@@ -385,9 +398,19 @@ final class PGSession {
         }
         handle.invalidate()
 
+        if readOnly && sentCommit == nil && !handle.sawFailure {
+            // Nothing to make durable and nothing that failed: the reply is not waited for. The
+            // next transaction on this connection queues behind it; a broken connection shows
+            // there.
+            connection.query(Self.commit, logger: logger).whenFailure { [logger] error in
+                logger.debug("COMMIT of a read-only transaction failed: \(error)")
+            }
+            return value
+        }
+
         let result: PostgresQueryResult
         do {
-            result = try connection.query(Self.commit, logger: logger).wait()
+            result = try (sentCommit ?? connection.query(Self.commit, logger: logger)).wait()
         } catch {
             if PostgresDatabase.breaksConnection(error) {
                 dropConnection()
@@ -410,7 +433,11 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     private let session: PGSession
     private let connection: PostgresConnection
     var pendingBegin: EventLoopFuture<PostgresQueryResult>?
+    /// Sent by `executePipelined`, replies not looked at yet (in send order).
+    private var pipelined: [EventLoopFuture<PostgresQueryResult>] = []
     private(set) var connectionBroken = false
+    /// A statement failed (perhaps caught by the body): the transaction must not look committed.
+    private(set) var sawFailure = false
     private var valid = true
 
     init(session: PGSession, connection: PostgresConnection) {
@@ -433,18 +460,48 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         _ = try run(sql, [], rewrite: false)
     }
 
-    func settleBegin() throws {
-        guard let begin = pendingBegin else { return }
-        pendingBegin = nil
-        do {
-            _ = try begin.wait()
-        } catch {
+    func executePipelined(_ sql: String, _ binds: [SQLValue]) throws {
+        pipelined.append(try send(sql, binds, rewrite: true))
+    }
+
+    var hasPipelined: Bool { !pipelined.isEmpty }
+
+    /// Checks BEGIN and the pipelined statements, all sent before whatever is waited on now, so
+    /// their replies are in. Throws the first failure: the cause, where later statements only
+    /// report the aborted transaction.
+    func settleEarlierStatements() throws {
+        var earlier = pipelined
+        pipelined.removeAll()
+        if let begin = pendingBegin {
+            pendingBegin = nil
+            earlier.insert(begin, at: 0)
+        }
+        for future in earlier {
+            do {
+                _ = try future.wait()
+            } catch {
+                sawFailure = true
+                if PostgresDatabase.breaksConnection(error) { connectionBroken = true }
+                throw PostgresDatabase.mapError(error)
+            }
+        }
+    }
+
+    private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
+        let future = try send(sql, binds, rewrite: rewrite)
+        let result = Result { try future.wait() }
+        try settleEarlierStatements()
+        switch result {
+        case .success(let value):
+            return value
+        case .failure(let error):
+            sawFailure = true
             if PostgresDatabase.breaksConnection(error) { connectionBroken = true }
             throw PostgresDatabase.mapError(error)
         }
     }
 
-    private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
+    private func send(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> EventLoopFuture<PostgresQueryResult> {
         guard valid else {
             throw SQLError.configuration("SQLConnection used outside the transaction body that received it")
         }
@@ -466,16 +523,7 @@ final class PGConnection: SQLConnection, ScriptExecuting {
             case .null: bindings.appendNull()
             }
         }
-        let future = connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: session.logger)
-        let result = Result { try future.wait() }
-        try settleBegin()
-        switch result {
-        case .success(let value):
-            return value
-        case .failure(let error):
-            if PostgresDatabase.breaksConnection(error) { connectionBroken = true }
-            throw PostgresDatabase.mapError(error)
-        }
+        return connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: session.logger)
     }
 
     static func affectedRows(_ metadata: PostgresQueryMetadata) -> Int {

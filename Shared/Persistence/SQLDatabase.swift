@@ -44,12 +44,18 @@ public protocol SQLConnection {
     func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int
     /// Runs a query and returns every row.
     func query(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow]
+    /// Runs a statement whose outcome the body does not need. PostgreSQL sends it without
+    /// waiting for the reply, so it shares a round trip with the next statement or the COMMIT;
+    /// its error surfaces there (the transaction fails, as it would have). SQLite runs it at once.
+    func executePipelined(_ sql: String, _ binds: [SQLValue]) throws
 }
 
 extension SQLConnection {
     @discardableResult
     public func execute(_ sql: String, _ binds: SQLValue...) throws -> Int { try execute(sql, binds) }
     public func query(_ sql: String, _ binds: SQLValue...) throws -> [SQLRow] { try query(sql, binds) }
+    /// Backends without pipelining run the statement at once.
+    public func executePipelined(_ sql: String, _ binds: [SQLValue]) throws { try execute(sql, binds) }
 }
 
 public enum SQLValue: Sendable, Hashable {

@@ -154,6 +154,45 @@ enum Behaviour {
             "NOT NULL violation")
     }
 
+    /// `executePipelined`: the statements take effect with the transaction, and a failing one
+    /// fails the transaction with its own error (not "transaction aborted"), at the next
+    /// statement or at COMMIT, undoing everything before it.
+    static func pipelinedStatementsCommitAndFailLikeOthers(_ store: TestStore) async throws {
+        let database = try await migrated(store)
+        try await database.write { c in
+            try c.executePipelined("INSERT INTO items (id, name) VALUES (?, ?)", [1, "a"])
+            try c.executePipelined("UPDATE items SET n = n + 1 WHERE id = ?", [1])
+            // A statement that waits sees the pipelined ones' effects.
+            XCTAssertEqual(try c.query("SELECT n FROM items WHERE id = 1").first?.int("n"), 1)
+            try c.executePipelined("UPDATE items SET n = n + 1 WHERE id = ?", [1])
+        }
+        let n = try await database.read { try $0.query("SELECT n FROM items WHERE id = 1").first?.int("n") }
+        XCTAssertEqual(n, 2)
+
+        // Failing last: surfaces at COMMIT; the statements before it are undone.
+        var error = await XCTAssertThrowsSQLError(try await database.write { c in
+            try c.execute("INSERT INTO items (id, name) VALUES (2, 'undone')")
+            try c.executePipelined("INSERT INTO items (id, name) VALUES (1, 'duplicate')", [])
+        }, \.isPermanent)
+        XCTAssertTrue(error.map { "\($0)" }?.lowercased().contains("unique") ?? false,
+                      "the unique violation itself is reported: \(String(describing: error))")
+
+        // Failing in the middle: the next statement reports the cause, not the aborted transaction.
+        error = await XCTAssertThrowsSQLError(try await database.write { c in
+            try c.executePipelined("INSERT INTO items (id) VALUES (3)", [])
+            try c.execute("INSERT INTO items (id, name) VALUES (4, 'never')")
+        }, \.isPermanent)
+        XCTAssertTrue(error.map { "\($0)" }?.lowercased().contains("null") ?? false,
+                      "the NOT NULL violation itself is reported: \(String(describing: error))")
+        var total = try await count(database)
+        XCTAssertEqual(total, 1)
+
+        // The connection is fine afterwards.
+        try await database.write { try $0.executePipelined("INSERT INTO items (id, name) VALUES (5, 'e')", []) }
+        total = try await count(database)
+        XCTAssertEqual(total, 2)
+    }
+
     static func readIsConsistentSnapshotAndReadOnly(_ store: TestStore) async throws {
         let database = try await migrated(store)
         try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'a')") }

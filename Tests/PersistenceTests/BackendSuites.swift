@@ -27,6 +27,7 @@ final class SQLiteBackendTests: BackendSuite {
     func testFailedMigrationRollsBackAndIsNotRecorded() async throws { try await run(Behaviour.failedMigrationRollsBackAndIsNotRecorded) }
     func testWriteCommitsAndReadSeesIt() async throws { try await run(Behaviour.writeCommitsAndReadSeesIt) }
     func testThrowRollsBack() async throws { try await run(Behaviour.throwRollsBack) }
+    func testPipelinedStatementsCommitAndFailLikeOthers() async throws { try await run(Behaviour.pipelinedStatementsCommitAndFailLikeOthers) }
     func testReadIsConsistentSnapshotAndReadOnly() async throws { try await run(Behaviour.readIsConsistentSnapshotAndReadOnly) }
     func testConnectionIsInvalidAfterItsBody() async throws { try await run(Behaviour.connectionIsInvalidAfterItsBody) }
     func testOnConflictAndReturning() async throws { try await run(Behaviour.onConflictAndReturning) }
@@ -95,6 +96,7 @@ final class PostgresBackendTests: BackendSuite {
     func testFailedMigrationRollsBackAndIsNotRecorded() async throws { try await run(Behaviour.failedMigrationRollsBackAndIsNotRecorded) }
     func testWriteCommitsAndReadSeesIt() async throws { try await run(Behaviour.writeCommitsAndReadSeesIt) }
     func testThrowRollsBack() async throws { try await run(Behaviour.throwRollsBack) }
+    func testPipelinedStatementsCommitAndFailLikeOthers() async throws { try await run(Behaviour.pipelinedStatementsCommitAndFailLikeOthers) }
     func testReadIsConsistentSnapshotAndReadOnly() async throws { try await run(Behaviour.readIsConsistentSnapshotAndReadOnly) }
     func testConnectionIsInvalidAfterItsBody() async throws { try await run(Behaviour.connectionIsInvalidAfterItsBody) }
     func testOnConflictAndReturning() async throws { try await run(Behaviour.onConflictAndReturning) }
@@ -150,6 +152,10 @@ final class PostgresBackendTests: BackendSuite {
             }, \.isPermanent)
             let count = try await Behaviour.count(database)
             XCTAssertEqual(count, 1)
+            // Likewise a read (whose COMMIT is otherwise not waited for).
+            _ = await XCTAssertThrowsSQLError(try await database.read { c in
+                _ = try? c.query("SELECT no_such_column FROM items")
+            }, \.isPermanent)
         }
     }
 
@@ -176,6 +182,10 @@ final class PostgresBackendTests: BackendSuite {
             XCTAssertNotEqual(newPid, pid)
             let count = try await Behaviour.count(database)
             XCTAssertEqual(count, 1)
+            // Likewise a read (whose COMMIT is otherwise not waited for).
+            _ = await XCTAssertThrowsSQLError(try await database.read { c in
+                _ = try? c.query("SELECT no_such_column FROM items")
+            }, \.isPermanent)
         }
     }
 

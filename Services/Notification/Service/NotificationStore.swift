@@ -63,7 +63,7 @@ enum NotificationStore {
 
     /// A failed attempt: the row stays PENDING and becomes due again at `retryAt`.
     static func markFailed(_ notificationId: String, error: String, retryAt: Int64, on connection: any SQLConnection) throws {
-        try connection.execute("""
+        try connection.executePipelined("""
             UPDATE notifications SET attempts = attempts + 1, last_error = ?, next_attempt_at_ms = ?
             WHERE notification_id = ? AND state = ?
             """, [.text(String(error.prefix(500))), .integer(retryAt), .text(notificationId),

@@ -34,7 +34,7 @@ enum OrderStore {
 
     /// Remembers that `orderId` saw (or emitted) an event; the same event twice is one entry.
     static func recordHistory(orderId: String, envelope: EventEnvelope, topic: String, on connection: any SQLConnection) throws {
-        _ = try connection.execute("""
+        try connection.executePipelined("""
             INSERT INTO order_events (order_id, event_id, topic, event_type, sequence, at_ms) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (order_id, event_id) DO NOTHING
             """, [.text(orderId), .text(envelope.eventId.uuidString.lowercased()), .text(topic),
