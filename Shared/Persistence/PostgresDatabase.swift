@@ -470,35 +470,32 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     /// their replies are in. Throws the first failure: the cause, where later statements only
     /// report the aborted transaction.
     func settleEarlierStatements() throws {
-        var earlier = pipelined
-        pipelined.removeAll()
         if let begin = pendingBegin {
             pendingBegin = nil
-            earlier.insert(begin, at: 0)
+            try wait(begin)
         }
-        for future in earlier {
-            do {
-                _ = try future.wait()
-            } catch {
-                sawFailure = true
-                if PostgresDatabase.breaksConnection(error) { connectionBroken = true }
-                throw PostgresDatabase.mapError(error)
-            }
-        }
+        guard !pipelined.isEmpty else { return }
+        let earlier = pipelined
+        pipelined.removeAll(keepingCapacity: true)
+        for future in earlier { try wait(future) }
     }
 
     private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
         let future = try send(sql, binds, rewrite: rewrite)
         let result = Result { try future.wait() }
         try settleEarlierStatements()
-        switch result {
-        case .success(let value):
-            return value
-        case .failure(let error):
-            sawFailure = true
-            if PostgresDatabase.breaksConnection(error) { connectionBroken = true }
-            throw PostgresDatabase.mapError(error)
-        }
+        return try result.mapError(failed).get()
+    }
+
+    private func wait(_ future: EventLoopFuture<PostgresQueryResult>) throws {
+        do { _ = try future.wait() } catch { throw failed(error) }
+    }
+
+    /// Records a failed statement and maps its error.
+    private func failed(_ error: any Error) -> any Error {
+        sawFailure = true
+        if PostgresDatabase.breaksConnection(error) { connectionBroken = true }
+        return PostgresDatabase.mapError(error)
     }
 
     private func send(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> EventLoopFuture<PostgresQueryResult> {
