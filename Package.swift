@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Already in the graph through postgres-nio; the schema library uses its SHA-256.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
@@ -56,6 +58,7 @@ let package = Package(
             name: "EventSchema",
             dependencies: [
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Shared/EventSchema",
             exclude: ["Contracts"]
@@ -100,7 +103,8 @@ let package = Package(
         .executableTarget(
             name: "KafkaTool",
             dependencies: [
-                "Kafka", "EventSchema",
+                "Kafka", "EventSchema", "Messaging", "Persistence",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

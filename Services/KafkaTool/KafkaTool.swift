@@ -8,8 +8,8 @@ import Logging
 struct KafkaTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-tool",
-        abstract: "Produce, consume, create the catalog's topics and benchmark, with the platform's own Kafka library.",
-        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self])
+        abstract: "Produce, consume, create the catalog's topics, benchmark, inspect and replay dead letters, show and reset stored offsets, with the platform's own Kafka library.",
+        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self, DeadLetters.self, Offsets.self])
 }
 
 /// Where the cluster is and how to talk to it; shared by every subcommand.

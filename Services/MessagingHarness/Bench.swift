@@ -164,7 +164,7 @@ struct Latency: AsyncParsableCommand {
     @Option(help: "Input events per second.") var rate = 1000
     @Option(help: "Measured seconds.") var seconds = 20
     @Option(help: "Seconds of traffic before measuring.") var warmup = 3
-    @Option(help: "Relay rounds in flight at once.") var relayRounds = 4
+    @Option(help: "Relay rows in flight at once.") var relayRowsInFlight = 4000
     @Option var logLevel: Logger.Level = .warning
 
     func run() async throws {
@@ -177,7 +177,7 @@ struct Latency: AsyncParsableCommand {
         let measuring = Locked(false)
         let latencies = Samples<Int64>()
         let relay = OutboxRelay(
-            database: db, configuration: RelayConfiguration(kafka: configuration, maxRoundsInFlight: relayRounds),
+            database: db, configuration: RelayConfiguration(kafka: configuration, maxRowsInFlight: relayRowsInFlight),
             hooks: RelayHooks(onAcknowledged: { values in if measuring.value { latencies.append(contentsOf: values) } }),
             logger: makeLogger("bench.relay", level: logLevel))
         let runtime = ConsumerRuntime(

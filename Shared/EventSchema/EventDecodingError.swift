@@ -50,11 +50,11 @@ public enum EventDecodingError: Error, Sendable, Hashable, CustomStringConvertib
 }
 
 /// Printable renderings of untrusted header bytes for error messages and logs.
-enum HeaderText {
-    static let maxRenderedCharacters = 80
+public enum HeaderText {
+    public static let maxRenderedCharacters = 80
 
     /// Quoted, escaped, truncated text; hex when the bytes are not UTF-8; `<null>` for a null value.
-    static func render(_ bytes: [UInt8]?) -> String {
+    public static func render(_ bytes: [UInt8]?) -> String {
         guard let bytes else { return "<null>" }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             let hex = bytes.prefix(32).map { byte in

@@ -10,7 +10,7 @@ import Foundation
 /// | `event-id` | UUID, lower-case canonical form (upper case accepted) |
 /// | `event-type` | ``EventType`` raw value, e.g. `OrderPlaced` |
 /// | `schema-version` | decimal integer ≥ 1 |
-/// | `order-id` | the order ID (also the message key); empty only for `DeadLetter` of an unknown order |
+/// | `order-id` | the order ID (also the message key): 1 to 128 visible ASCII characters (`!` to `~`); empty only for `DeadLetter` of an unknown order |
 /// | `sequence` | decimal integer ≥ 0, strictly increasing per topic and order |
 /// | `causation-id` | UUID of the event that caused this one; absent for a saga's first event |
 /// | `correlation-id` | UUID shared by every event of one saga |
@@ -191,9 +191,17 @@ public struct EventEnvelope: Sendable, Hashable {
         }
         schemaVersion = Int(version)
 
-        orderId = try Self.utf8(required(3), header: Header.orderId, expected: "the order ID as UTF-8 text")
-        if orderId.isEmpty, eventType != .deadLetter {
-            throw .malformedHeader(name: Header.orderId, value: "\"\"", expected: "a non-empty order ID")
+        // The order ID reaches indexed columns (inbox, sequences, the services' primary keys)
+        // and becomes the key of every event the consumer emits: bounded and plain, checked here
+        // before any of that.
+        let orderBytes = try required(3)
+        if let orderBytes, orderBytes.isEmpty, eventType == .deadLetter {
+            orderId = ""
+        } else {
+            guard let orderBytes, Self.isValidOrderId(orderBytes) else {
+                throw .malformedHeader(name: Header.orderId, value: HeaderText.render(orderBytes), expected: Self.orderIdExpectation)
+            }
+            orderId = String(decoding: orderBytes, as: UTF8.self)
         }
 
         sequence = try Self.decimal(required(4), header: Header.sequence)
@@ -213,6 +221,18 @@ public struct EventEnvelope: Sendable, Hashable {
             traceparent = nil
         }
     }
+
+    /// The longest order ID the envelope accepts, in bytes.
+    public static let maxOrderIdBytes = 128
+    static let orderIdExpectation = "an order ID of 1 to \(maxOrderIdBytes) visible ASCII characters"
+
+    /// Whether `bytes` is an order ID the envelope accepts: 1 to `maxOrderIdBytes` bytes, each a
+    /// visible ASCII character (no space, control character or non-ASCII byte).
+    public static func isValidOrderId(_ bytes: some Collection<UInt8>) -> Bool {
+        !bytes.isEmpty && bytes.count <= maxOrderIdBytes && bytes.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
+    public static func isValidOrderId(_ text: String) -> Bool { isValidOrderId(text.utf8) }
 
     /// Index in Header.all, nil for a header that is not part of the envelope.
     private static func slot(of name: String) -> Int? {

@@ -43,7 +43,7 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable, Custom
     private static let utf8Names: [(name: [UInt8], type: EventType)] = allCases.map { (Array($0.rawValue.utf8), $0) }
 
     /// From the `event-type` header's bytes without building a String (hot path).
-    init?(utf8 bytes: [UInt8]) {
+    public init?(utf8 bytes: [UInt8]) {
         guard let match = Self.utf8Names.first(where: { $0.name == bytes }) else { return nil }
         self = match.type
     }

@@ -86,6 +86,8 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)
     public static let end = Int64(RD_KAFKA_OFFSET_END)
+    /// From `RebalanceHooks.onAssign`: take the partition, fetch nothing until `seek` and `resume`.
+    public static let paused = Int64.min
 
     private init(configuration: KafkaConfiguration, groupID: String?, hooks: RebalanceHooks, logger: Logger,
                  onStatistics: (@Sendable (String) -> Void)?) throws {
@@ -225,6 +227,58 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
+    /// Moves the fetch position of assigned partitions (e.g. held ones, before `resume`).
+    public func seek(_ offsets: [TopicPartition: Int64]) async throws {
+        guard !offsets.isEmpty else { return }
+        try await worker.run { [self] in
+            let list = makeList(offsets.keys, offsets: offsets)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            if let error = rd_kafka_seek_partitions(native.pointer, list, 5000) {
+                throw KafkaError(consuming: error, operation: "seek")
+            }
+            for i in 0..<Int(list.pointee.cnt) where list.pointee.elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(list.pointee.elems[i].err, operation: "seek \(String(cString: list.pointee.elems[i].topic))[\(list.pointee.elems[i].partition)]")
+            }
+        }
+    }
+
+    /// Asks the partitions' leaders where each log begins and ends. Blocks (a round trip per
+    /// partition), and may be called from any thread, including from inside the rebalance hooks.
+    public func queryWatermarks(_ partitions: [TopicPartition], timeout: Duration = .seconds(5)) throws -> [TopicPartition: Watermarks] {
+        let timeoutMs = milliseconds(timeout)
+        var result: [TopicPartition: Watermarks] = [:]
+        for partition in partitions {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(native.pointer, partition.topic, partition.partition, &low, &high, timeoutMs)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(err, operation: "query watermarks of \(partition)")
+            }
+            result[partition] = Watermarks(low: low, high: high)
+        }
+        return result
+    }
+
+    /// The watermarks the last fetch of an assigned partition brought back, without a request;
+    /// nil before the first fetch.
+    public func cachedWatermarks(_ partition: TopicPartition) -> Watermarks? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(native.pointer, partition.topic, partition.partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return Watermarks(low: max(low, 0), high: high)
+    }
+
+    /// Partition counts of `topics`, from the cluster's metadata.
+    public func partitionCounts(_ topics: [String], timeout: Duration = .seconds(5)) async throws -> [String: Int32] {
+        let timeoutMs = milliseconds(timeout)
+        return try await worker.run { [self] in
+            var counts: [String: Int32] = [:]
+            for topic in topics { counts[topic] = try partitionCount(native, topic: topic, timeoutMs: timeoutMs) }
+            return counts
+        }
+    }
+
     /// Leaves the group (revoking through the hooks) and frees the handle.
     public func close() async {
         guard lock.withLock({ () -> Bool in
@@ -260,11 +314,18 @@ public final class KafkaConsumer: @unchecked Sendable {
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             let offsets = startingOffsets(for: partitions)
+            var paused: [TopicPartition] = []
             for i in 0..<Int(list.pointee.cnt) {
                 let element = list.pointee.elems[i]
                 let key = TopicPartition(topic: String(cString: element.topic), partition: element.partition)
                 // The stored offset + 1 from the application; INVALID means "committed or reset policy".
-                list.pointee.elems[i].offset = offsets[key] ?? Int64(RD_KAFKA_OFFSET_INVALID)
+                var offset = offsets[key] ?? Int64(RD_KAFKA_OFFSET_INVALID)
+                if offset == Self.paused {
+                    // The log end is always a valid position: no out-of-range fetch before the pause.
+                    offset = Self.end
+                    paused.append(key)
+                }
+                list.pointee.elems[i].offset = offset
             }
             logger.info("assigned \(partitions.count) partitions", metadata: ["partitions": "\(partitions.sorted { $0.description < $1.description })", "offsets": "\(offsets.count) from the application"])
             if cooperative {
@@ -272,6 +333,12 @@ public final class KafkaConsumer: @unchecked Sendable {
             } else {
                 let result = rd_kafka_assign(rk, list)
                 if result != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("\(KafkaError(result, operation: "assign"))") }
+            }
+            if !paused.isEmpty {
+                let pauseList = makeList(paused)
+                defer { rd_kafka_topic_partition_list_destroy(pauseList) }
+                let result = rd_kafka_pause_partitions(rk, pauseList)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR { logger.error("\(KafkaError(result, operation: "pause held partitions"))") }
             }
             lock.withLock { assigned.formUnion(partitions) }
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -339,9 +406,14 @@ public final class KafkaConsumer: @unchecked Sendable {
             let record = message.pointee
             guard record.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
                 if record.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
-                let error = KafkaError(record.err, operation: "consume")
+                let error = KafkaError(record.err, operation: "consume",
+                                       message: record.payload.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: record.len), as: UTF8.self) })
                 if rd_kafka_fatal_error(native.pointer, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR { throw error }
-                logger.warning("\(error)")
+                if record.rkt != nil, record.partition >= 0 {
+                    hooks.onPartitionError(TopicPartition(topic: topicName(record.rkt), partition: record.partition), error)
+                } else {
+                    logger.warning("\(error)")
+                }
                 continue
             }
             var headers: [KafkaHeader] = []

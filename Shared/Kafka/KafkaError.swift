@@ -33,6 +33,31 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     var responseCode: rd_kafka_resp_err_t { rd_kafka_resp_err_t(rawValue: code) }
     public var isQueueFull: Bool { responseCode == RD_KAFKA_RESP_ERR__QUEUE_FULL }
     public var isTopicAlreadyExists: Bool { responseCode == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS }
+
+    /// The handle cannot go on (librdkafka's fatal errors, e.g. an idempotent producer whose
+    /// sequence would have a gap): replace it.
+    public var isFatal: Bool {
+        responseCode == RD_KAFKA_RESP_ERR__FATAL || responseCode == RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE
+    }
+
+    /// Sending again later may succeed: the broker or the network failed, or time ran out.
+    /// A record too large, an invalid one or a fatal error fails the same way every time.
+    public var isRetriable: Bool {
+        switch responseCode {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_INVALID_MSG,
+             RD_KAFKA_RESP_ERR__INVALID_ARG, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+             RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+            return false
+        default:
+            return !isFatal
+        }
+    }
+
+    public var isMessageTimedOut: Bool { responseCode == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT }
+
+    /// `_AUTO_OFFSET_RESET`: with `auto.offset.reset=error`, the fetch position is not in the log.
+    public static let autoOffsetReset = RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET.rawValue
+    public static let offsetOutOfRange = RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE.rawValue
 }
 
 /// The text in a NUL-terminated C buffer filled by librdkafka.

@@ -115,7 +115,15 @@ public final class KafkaProducer: @unchecked Sendable {
     /// follow these, so a caller can keep several calls in flight, a window, and still keep
     /// per-key order; `Deliveries.results()` gives the outcomes.
     public func enqueue(_ messages: [OutgoingMessage]) async -> Deliveries {
-        let batch = DeliveryBatch(messages)
+        await enqueue(messages, onDelivery: nil)
+    }
+
+    /// Like `enqueue(_:)`, and calls `onDelivery` with each record's index and outcome as soon as
+    /// that record is acknowledged or failed (on the producer's thread: keep it short), so that a
+    /// caller does not wait for the slowest record of the call to act on the others.
+    public func enqueue(_ messages: [OutgoingMessage],
+                        onDelivery: (@Sendable (Int, Result<DeliveryReport, KafkaError>) -> Void)?) async -> Deliveries {
+        let batch = DeliveryBatch(messages, onDelivery: onDelivery)
         guard !messages.isEmpty else { return Deliveries(batch: batch) }
         await withCheckedContinuation { accepted in
             let queued = stateLock.withLock { () -> Bool in
@@ -308,9 +316,11 @@ final class DeliveryBatch: @unchecked Sendable {
     private let lock = NSLock()
     private var done: Bool
     private var waiter: CheckedContinuation<Void, Never>?
+    private let onDelivery: (@Sendable (Int, Result<DeliveryReport, KafkaError>) -> Void)?
 
-    init(_ messages: [OutgoingMessage]) {
+    init(_ messages: [OutgoingMessage], onDelivery: (@Sendable (Int, Result<DeliveryReport, KafkaError>) -> Void)? = nil) {
         self.messages = messages
+        self.onDelivery = onDelivery
         let count = messages.count
         slots = .allocate(capacity: count)
         remaining = .allocate(capacity: 1)
@@ -340,13 +350,26 @@ final class DeliveryBatch: @unchecked Sendable {
         slot.pointee.error = record.err
         slot.pointee.partition = record.partition
         slot.pointee.offset = record.offset
-        slot.pointee.batch.countDown()
+        let batch = slot.pointee.batch
+        if let onDelivery = batch.onDelivery { onDelivery(slot - batch.slots, batch.result(slot - batch.slots)) }
+        batch.countDown()
     }
 
     /// A record that failed before librdkafka took it.
     func complete(_ index: Int, _ failure: KafkaError) {
         localFailures[index] = failure
+        onDelivery?(index, .failure(failure))
         countDown()
+    }
+
+    /// Record `index`'s outcome, once its slot or local failure is written.
+    private func result(_ index: Int) -> Result<DeliveryReport, KafkaError> {
+        if !localFailures.isEmpty, let failure = localFailures[index] { return .failure(failure) }
+        let slot = slots[index]
+        guard slot.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            return .failure(KafkaError(slot.error, operation: "deliver to \(messages[index].topic)"))
+        }
+        return .success(DeliveryReport(topic: messages[index].topic, partition: slot.partition, offset: slot.offset))
     }
 
     private func countDown() {
@@ -370,14 +393,7 @@ final class DeliveryBatch: @unchecked Sendable {
             if finished { continuation.resume() }
         }
         // Every outcome is in (the countdown and the lock handed them over): nothing writes any more.
-        return messages.indices.map { index in
-            if !localFailures.isEmpty, let failure = localFailures[index] { return .failure(failure) }
-            let slot = slots[index]
-            guard slot.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                return .failure(KafkaError(slot.error, operation: "deliver to \(messages[index].topic)"))
-            }
-            return .success(DeliveryReport(topic: messages[index].topic, partition: slot.partition, offset: slot.offset))
-        }
+        return messages.indices.map(result)
     }
 }
 

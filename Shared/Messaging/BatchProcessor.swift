@@ -10,35 +10,46 @@ final class BatchProcessor: Sendable {
     let group: String
     let database: any SQLDatabase
     let handler: EventHandler
+    let prelude: BatchPrelude?
     let configuration: ConsumerConfiguration
     let metrics: ConsumerMetrics
     let logger: Logger
-    /// Topics the handler emitted to in earlier batches: their sequence rows for the batch's
-    /// orders are taken in one statement up front instead of one per emit.
-    private let emittedTopics = Protected<Set<String>>([])
+    let stall: StallWatch
+    /// Topics the handler emits to (configured, and learned from earlier batches): their sequence
+    /// rows for the batch's orders are taken in one statement up front, in a fixed order, instead
+    /// of one per emit. They double as the batch's per-order locks (see `runTransaction`).
+    private let emittedTopics: Protected<Set<String>>
+    /// Partition count per consumed topic, for the co-partitioning check (learned at start).
+    let partitionCounts = Protected<[String: Int32]>([:])
 
     init(configuration: ConsumerConfiguration, database: any SQLDatabase, metrics: ConsumerMetrics,
-         logger: Logger, handler: @escaping EventHandler) {
+         logger: Logger, prelude: BatchPrelude? = nil, handler: @escaping EventHandler) {
         self.group = configuration.groupID
         self.database = database
         self.handler = handler
+        self.prelude = prelude
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        stall = StallWatch(bound: configuration.stallBound)
+        emittedTopics = Protected(Set(configuration.outputTopics))
     }
 
     /// A message ready for the transaction: decoded (outside the transaction) or why not.
     struct Prepared: Sendable {
         enum Content: Sendable {
             case event(DecodedEvent)
-            /// Dead letter; the envelope when the headers were fine (payload broken), for causation.
-            case undecodable(error: String, envelope: EventEnvelope?)
+            /// Dead letter (undecodable or misrouted); the envelope when the headers were fine,
+            /// for causation.
+            case invalid(kind: Saga_V1_DeadLetter.ErrorKind, error: String, envelope: EventEnvelope?)
             case unknownType(String)
             /// A type this consumer does not act on (`handledEventTypes`), known from its header.
             case notHandled
         }
         let message: ConsumedMessage
-        let eventId: UUID?
+        /// The id the inbox records: the event-id, or for a replayed dead letter one derived from
+        /// the event-id and the dead letter's id (see `ReplayIdentity`).
+        let inboxId: UUID?
         let content: Content
     }
 
@@ -71,10 +82,12 @@ final class BatchProcessor: Sendable {
 
     struct Abandoned: Error {}
 
-    /// A handler failed on message `index`: the transaction rolls back, then the runtime decides.
+    /// Message `index` failed (its handler, or writing its dead letter): the transaction rolls
+    /// back, then the runtime decides.
     private struct MessageFailure: Error {
         let index: Int
         let error: any Error
+        let whileDeadLettering: Bool
     }
 
     // MARK: - preparing (outside the transaction)
@@ -108,80 +121,136 @@ final class BatchProcessor: Sendable {
 
     private func prepare(_ message: ConsumedMessage) -> Prepared {
         if let handled = configuration.handledEventTypes, let raw = message.header(EventEnvelope.Header.eventType),
-           let type = EventType(rawValue: String(decoding: raw, as: UTF8.self)), !handled.contains(type) {
-            return Prepared(message: message, eventId: nil, content: .notHandled)
+           let type = EventType(utf8: raw), !handled.contains(type) {
+            return Prepared(message: message, inboxId: nil, content: .notHandled)
         }
         let headers = message.headers.lazy.map { (name: $0.key, value: $0.value) }
         do {
             let decoded = try DecodedEvent(headers: headers, payload: message.value, topic: message.topic)
-            return Prepared(message: message, eventId: decoded.envelope.eventId, content: .event(decoded))
+            let inboxId = ReplayIdentity.inboxId(eventId: decoded.envelope.eventId, message: message)
+            if let misrouted = misrouting(message, orderId: decoded.envelope.orderId) {
+                return Prepared(message: message, inboxId: inboxId,
+                                content: .invalid(kind: .misrouted, error: misrouted, envelope: decoded.envelope))
+            }
+            return Prepared(message: message, inboxId: inboxId, content: .event(decoded))
         } catch {
             let envelope = try? EventEnvelope(headers: headers)
-            let eventId = envelope?.eventId ?? Self.rawEventId(message)
+            let inboxId = (envelope?.eventId ?? Self.rawEventId(message)).map { ReplayIdentity.inboxId(eventId: $0, message: message) }
             if case .unknownEventType(let type) = error, !configuration.deadLetterUnknownEventTypes {
-                return Prepared(message: message, eventId: eventId, content: .unknownType(type))
+                return Prepared(message: message, inboxId: inboxId, content: .unknownType(type))
             }
-            return Prepared(message: message, eventId: eventId,
-                            content: .undecodable(error: error.description, envelope: envelope))
+            return Prepared(message: message, inboxId: inboxId,
+                            content: .invalid(kind: .undecodable, error: error.description, envelope: envelope))
         }
+    }
+
+    /// Why a decoded event is in the wrong place, or nil: its key must be its order ID, and its
+    /// partition the one the platform's partitioner gives that key (co-partitioning, design §2),
+    /// or it is not where the other events of its order are.
+    private func misrouting(_ message: ConsumedMessage, orderId: String) -> String? {
+        let expectedKey = Array(orderId.utf8)
+        guard message.key == expectedKey else {
+            return "record key \(HeaderText.render(message.key)) is not its order-id \(HeaderText.render(expectedKey))"
+        }
+        if let count = partitionCounts.value[message.topic] {
+            let home = Murmur2Partitioner.partition(forKey: expectedKey, partitionCount: count)
+            if home != message.partition {
+                return "record of order \(orderId) is in partition \(message.partition) of \(message.topic), but its key belongs in partition \(home) of \(count) (murmur2)"
+            }
+        }
+        return nil
     }
 
     /// The `event-id` header as a UUID even when the rest of the envelope is broken, so a
     /// duplicate of a poison message is dead-lettered once.
     private static func rawEventId(_ message: ConsumedMessage) -> UUID? {
-        guard let bytes = message.header(EventEnvelope.Header.eventId),
+        guard let bytes = message.header(EventEnvelope.Header.eventId), bytes.count == 36,
               let text = String(validating: bytes, as: UTF8.self) else { return nil }
         return UUID(uuidString: text)
     }
 
     // MARK: - the transaction, with retries
 
+    /// What the retries of one batch learned about its messages.
+    private struct Verdicts {
+        /// Messages to dead-letter instead of handling, with why.
+        var rejected: [Int: (kind: Saga_V1_DeadLetter.ErrorKind, reason: String)] = [:]
+        /// Messages whose full dead letter could not be written: they get one without their bytes.
+        var bare: Set<Int> = []
+        var unclassifiedAttempts: [Int: Int] = [:]
+    }
+
     /// Commits the batch, retrying transient failures with backoff (never skipping a message).
-    /// A message whose handler fails for good is dead-lettered by replaying the batch without it.
-    /// Throws `Abandoned` when `shouldStop` turns true while waiting to retry.
+    /// A message that can never succeed is dead-lettered by replaying the batch without it: its
+    /// handler failed for good (a permanent error, or an unclassified one too often), or its dead
+    /// letter could not be written at all. A run of transient failures longer than the stall bound
+    /// is reported (error log, counter, readiness). Throws `Abandoned` when `shouldStop` turns
+    /// true while waiting to retry.
     func commit(_ prepared: [Prepared], shouldStop: @escaping @Sendable () -> Bool) async throws -> Outcome {
         guard Self.needsTransaction(prepared) else { return Self.skippedWithoutTransaction(prepared) }
-        var rejected: [Int: String] = [:]
-        var unclassifiedAttempts: [Int: Int] = [:]
+        var verdicts = Verdicts()
         var failures = 0
         var retries = 0
         while true {
-            let poisoned = rejected
+            let decided = verdicts
+            let reason: String
             do {
                 var outcome = try await database.write { [self] connection in
-                    try runTransaction(prepared, rejected: poisoned, on: connection)
+                    try runTransaction(prepared, verdicts: decided, on: connection)
                 }
                 outcome.retries = retries
                 outcome.committedTransaction = true
                 if !outcome.emittedTopics.isSubset(of: emittedTopics.value) {
                     emittedTopics.update { $0.formUnion(outcome.emittedTopics) }
                 }
+                if let lasted = stall.succeeded() {
+                    logger.notice("batch committed again after failing for \(lasted)", metadata: ["group": "\(group)"])
+                }
                 return outcome
             } catch let failure as MessageFailure {
                 retries += 1
                 let message = prepared[failure.index].message
-                let reason = "\(failure.error)"
-                switch ErrorDisposition.classify(failure.error) {
-                case .permanent:
-                    rejected[failure.index] = reason
-                    continue  // replay now, without it
-                case .unclassified:
-                    let attempts = unclassifiedAttempts[failure.index, default: 0] + 1
-                    unclassifiedAttempts[failure.index] = attempts
-                    if attempts >= configuration.maxAttemptsForUnclassifiedErrors {
-                        rejected[failure.index] = reason
+                let text = "\(failure.error)"
+                if failure.whileDeadLettering {
+                    // The dead letter itself cannot be written (a bug, or a record no row can hold):
+                    // try once more with a letter that keeps only the origin, error and digest.
+                    guard ErrorDisposition.classify(failure.error) == .transient || verdicts.bare.contains(failure.index) else {
+                        logger.error("cannot write the dead letter, writing one without the record's bytes: \(text)",
+                                     metadata: Self.metadata(message))
+                        verdicts.bare.insert(failure.index)
                         continue
                     }
-                    logger.warning("handler failed (attempt \(attempts)), retrying the batch: \(reason)",
-                                   metadata: Self.metadata(message))
-                case .transient:
-                    logger.warning("handler failed transiently, retrying the batch: \(reason)", metadata: Self.metadata(message))
+                    reason = "writing a dead letter failed: \(text)"
+                } else {
+                    switch ErrorDisposition.classify(failure.error) {
+                    case .permanent:
+                        verdicts.rejected[failure.index] = (.rejected, text)
+                        continue  // replay now, without it
+                    case .unclassified:
+                        let attempts = verdicts.unclassifiedAttempts[failure.index, default: 0] + 1
+                        verdicts.unclassifiedAttempts[failure.index] = attempts
+                        if attempts >= configuration.maxAttemptsForUnclassifiedErrors {
+                            verdicts.rejected[failure.index] = (.rejected, text)
+                            continue
+                        }
+                        logger.warning("handler failed (attempt \(attempts)), retrying the batch: \(text)",
+                                       metadata: Self.metadata(message))
+                    case .transient:
+                        logger.warning("handler failed transiently, retrying the batch: \(text)", metadata: Self.metadata(message))
+                    }
+                    reason = "handler of \(message.topic)[\(message.partition)]@\(message.offset) failed: \(text)"
                 }
             } catch {
                 retries += 1
+                reason = "batch transaction failed: \(error)"
                 logger.warning("batch transaction failed, retrying: \(error)", metadata: ["group": "\(group)"])
             }
             failures += 1
+            if let stalled = stall.failed(reason) {
+                metrics.stalls.increment()
+                logger.error("batch still failing after \(stalled.failingFor) and \(stalled.attempts) attempts; readiness is red until it commits: \(reason)",
+                             metadata: ["group": "\(group)"])
+            }
             if shouldStop() { throw Abandoned() }
             try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
             if shouldStop() { throw Abandoned() }
@@ -196,7 +265,7 @@ final class BatchProcessor: Sendable {
         prepared.contains { item in
             switch item.content {
             case .notHandled, .unknownType: return false
-            case .event, .undecodable: return true
+            case .event, .invalid: return true
             }
         }
     }
@@ -243,7 +312,13 @@ final class BatchProcessor: Sendable {
     }
 
     /// One attempt: synchronous, on the database's thread.
-    private func runTransaction(_ prepared: [Prepared], rejected: [Int: String], on connection: any SQLConnection) throws -> Outcome {
+    ///
+    /// Locks are taken phase by phase, each phase in one fixed order, so two instances (or the
+    /// consumer and another writer of the service) never wait on each other in a cycle: offset
+    /// rows, inbox rows, the sequence rows of the batch's orders on the topics the service emits
+    /// to (sorted; they serialise every writer of one order), the service's shared rows (the
+    /// prelude: stock, accounts, sorted), then whatever the handlers touch per order.
+    private func runTransaction(_ prepared: [Prepared], verdicts: Verdicts, on connection: any SQLConnection) throws -> Outcome {
         var outcome = Outcome()
         var live = [Bool](repeating: true, count: prepared.count)
 
@@ -259,7 +334,7 @@ final class BatchProcessor: Sendable {
         var ids: [UUID] = []
         var seen = Set<UUID>()
         for (index, item) in prepared.enumerated() where live[index] {
-            guard let id = item.eventId else { continue }
+            guard let id = item.inboxId else { continue }
             if seen.insert(id).inserted {
                 ids.append(id)
             } else {
@@ -270,46 +345,52 @@ final class BatchProcessor: Sendable {
         let fresh = try InboxStore.insertNew(group: group, ids: ids, on: connection)
         if fresh.count < ids.count {
             for (index, item) in prepared.enumerated() where live[index] {
-                if let id = item.eventId, !fresh.contains(id) {
+                if let id = item.inboxId, !fresh.contains(id) {
                     live[index] = false
                     outcome.skippedInbox += 1
                 }
             }
         }
 
-        // 3. Handlers and dead letters, in offset order per partition.
+        // 3. Per-order locks, then the service's shared rows.
         let unit = UnitOfWork(connection: connection)
-        let topics = emittedTopics.value
-        if !topics.isEmpty {
-            var orders: [String] = []
-            for (index, item) in prepared.enumerated() where live[index] {
-                if case .event(let decoded) = item.content, !decoded.envelope.orderId.isEmpty { orders.append(decoded.envelope.orderId) }
+        var events: [InboundEvent] = []
+        for (index, item) in prepared.enumerated() where live[index] && verdicts.rejected[index] == nil {
+            if case .event(let decoded) = item.content {
+                events.append(InboundEvent(decoded: decoded, message: item.message, consumerGroup: group, logger: logger))
             }
-            try unit.prefetchSequences(topics: Array(topics), orderIds: orders)
         }
+        let topics = emittedTopics.value
+        if !topics.isEmpty, !events.isEmpty {
+            try unit.prefetchSequences(topics: Array(topics), orderIds: events.map(\.envelope.orderId))
+        }
+        if let prelude, !events.isEmpty { try prelude(events, unit) }
+
+        // 4. Handlers and dead letters, in offset order per partition.
+        var nextEvent = events.startIndex
         for (index, item) in prepared.enumerated() where live[index] {
             let message = item.message
-            if let reason = rejected[index] {
+            if let verdict = verdicts.rejected[index] {
                 var cause: EventEnvelope?
                 if case .event(let decoded) = item.content { cause = decoded.envelope }
-                try unit.deadLetter(message, error: reason, kind: .rejected, consumerGroup: group, causedBy: cause)
-                outcome.deadLetters.append(DeadLetterNote(message: message, kind: .rejected, error: reason, orderId: cause?.orderId))
+                try writeDeadLetter(index, message, verdict.reason, verdict.kind, cause, verdicts, unit, &outcome)
                 continue
             }
             switch item.content {
             case .event(let decoded):
+                let event = events[nextEvent]
+                nextEvent += 1
                 let started = DispatchTime.now().uptimeNanoseconds
                 do {
-                    _ = try handler(InboundEvent(decoded: decoded, message: message, consumerGroup: group, logger: logger), unit)
+                    _ = try handler(event, unit)
                 } catch {
-                    throw MessageFailure(index: index, error: error)
+                    throw MessageFailure(index: index, error: error, whileDeadLettering: false)
                 }
                 metrics.handlerTimer(decoded.envelope.eventType)
                     .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
                 outcome.handledByTopic[message.topic, default: 0] += 1
-            case .undecodable(let error, let envelope):
-                try unit.deadLetter(message, error: error, kind: .undecodable, consumerGroup: group, causedBy: envelope)
-                outcome.deadLetters.append(DeadLetterNote(message: message, kind: .undecodable, error: error, orderId: envelope?.orderId))
+            case .invalid(let kind, let error, let envelope):
+                try writeDeadLetter(index, message, error, kind, envelope, verdicts, unit, &outcome)
             case .unknownType:
                 outcome.skippedUnknownType += 1
             case .notHandled:
@@ -321,9 +402,23 @@ final class BatchProcessor: Sendable {
         outcome.emittedTopics = unit.emittedTopics
         outcome.outboxIds = unit.outboxIds
 
-        // 4. Offsets: the last offset of every partition in the batch, skipped messages included.
+        // 5. Offsets: the last offset of every partition in the batch, skipped messages included.
         try OffsetStore.store(group: group, offsets: highest, on: connection)
         outcome.storedOffsets = highest.merging(stored) { max($0, $1) }
         return outcome
+    }
+
+    /// The dead letter of message `index`; a failure to write it is the message's, so that the
+    /// retry can fall back to a letter without the record's bytes instead of failing the batch.
+    private func writeDeadLetter(_ index: Int, _ message: ConsumedMessage, _ error: String, _ kind: Saga_V1_DeadLetter.ErrorKind,
+                                 _ cause: EventEnvelope?, _ verdicts: Verdicts, _ unit: UnitOfWork, _ outcome: inout Outcome) throws {
+        let bare = verdicts.bare.contains(index)
+        do {
+            try unit.deadLetter(message, error: error, kind: kind, consumerGroup: group, causedBy: bare ? nil : cause,
+                                maxBytes: configuration.deadLetterMaxBytes, withoutRecord: bare)
+        } catch {
+            throw MessageFailure(index: index, error: error, whileDeadLettering: true)
+        }
+        outcome.deadLetters.append(DeadLetterNote(message: message, kind: kind, error: error, orderId: cause?.orderId))
     }
 }

@@ -34,13 +34,33 @@ public struct ConsumerConfiguration: Sendable {
     /// request per batch would cost the brokers a commit per handful of messages under load.
     /// Zero commits after every batch.
     public var kafkaCommitInterval: Duration
+    /// Topics the handler emits to: the batch locks their sequence rows for its orders up front,
+    /// in one order (the per-order lock of every writer; see `BatchProcessor.runTransaction`).
+    public var outputTopics: [String]
+    /// How long a batch may keep failing transiently, or an assigned partition with lag may go
+    /// without progress, before it is reported: logged at error, counted, readiness red.
+    public var stallBound: Duration
+    /// Largest encoded dead letter; bigger ones are cut to fit (see `Saga_V1_DeadLetter.fitted`).
+    public var deadLetterMaxBytes: Int
+    /// What to do when a partition's log does not contain the offset after the stored one.
+    public var offsetAnomalyPolicy: OffsetAnomalyPolicy
+    /// Offsets advanced only in memory (batches of events this consumer ignores need no
+    /// transaction) are stored at most this often, so a restart or a lag check sees them.
+    public var idleOffsetStoreInterval: Duration
+    /// `outbox_sequences` rows of orders that emitted nothing for this long are deleted (pruned
+    /// with the inbox). Keep it longer than any order can still emit (the saga deadline, replays
+    /// of its dead letters): a pruned order's next event would start again at sequence 1.
+    public var sequenceRetention: Duration
 
     public init(groupID: String, topics: [String], kafka: KafkaConfiguration,
                 maxBatchSize: Int = 500, pollTimeout: Duration = .milliseconds(100),
                 retry: RetryPolicy = RetryPolicy(), maxAttemptsForUnclassifiedErrors: Int = 5,
                 deadLetterUnknownEventTypes: Bool = false, handledEventTypes: Set<EventType>? = nil,
                 inboxRetention: Duration = .seconds(7 * 24 * 3600), inboxPruneInterval: Duration = .seconds(600),
-                lagStatisticsInterval: Duration? = .seconds(5), kafkaCommitInterval: Duration = .seconds(1)) {
+                lagStatisticsInterval: Duration? = .seconds(5), kafkaCommitInterval: Duration = .seconds(1),
+                outputTopics: [String] = [], stallBound: Duration = .seconds(180),
+                deadLetterMaxBytes: Int = UnitOfWork.deadLetterMaxBytes, offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold,
+                idleOffsetStoreInterval: Duration = .seconds(1), sequenceRetention: Duration = .seconds(7 * 24 * 3600)) {
         precondition(maxBatchSize > 0 && !topics.isEmpty)
         self.groupID = groupID
         self.topics = topics
@@ -55,7 +75,27 @@ public struct ConsumerConfiguration: Sendable {
         self.inboxPruneInterval = inboxPruneInterval
         self.lagStatisticsInterval = lagStatisticsInterval
         self.kafkaCommitInterval = kafkaCommitInterval
+        self.outputTopics = outputTopics
+        self.stallBound = stallBound
+        self.deadLetterMaxBytes = deadLetterMaxBytes
+        self.offsetAnomalyPolicy = offsetAnomalyPolicy
+        self.idleOffsetStoreInterval = idleOffsetStoreInterval
+        self.sequenceRetention = sequenceRetention
     }
+}
+
+/// What a consumer does with a partition whose log no longer holds the record after its stored
+/// offset: the log ends before it (the topic was recreated, the dev cluster restarted) or starts
+/// after it (retention deleted records before they were processed). Either way, reading on from
+/// wherever the log is would skip records, or re-apply a different history, silently.
+public enum OffsetAnomalyPolicy: String, Sendable, CaseIterable {
+    /// Hold the partition (no records, readiness red, logged at error and counted) until an
+    /// operator resets its stored offset (`kafka-tool offsets reset`); the consumer looks again
+    /// every few seconds and resumes by itself once the offset fits the log.
+    case hold
+    /// Accept the log as it is now: store "nothing processed before the log start" and read from
+    /// the log start (still logged at error and counted).
+    case accept
 }
 
 /// Points where tests stop a process on purpose (crash tests) or observe the runtime.

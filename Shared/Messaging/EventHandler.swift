@@ -60,3 +60,8 @@ public enum HandlerOutcome: Sendable, Equatable {
 /// `deadletter.v1`, so none of its partial changes survive. Throw `HandlerError.transient`
 /// (or let `SQLError.transient` escape) to roll back and retry the batch later.
 public typealias EventHandler = @Sendable (_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome
+
+/// Runs once per batch transaction before the handlers, with the batch's events (those that will
+/// be handled, in offset order per partition): where a service locks the shared rows the batch
+/// will touch (stock, accounts) in one global order, so that two instances never deadlock on them.
+public typealias BatchPrelude = @Sendable (_ events: [InboundEvent], _ unit: UnitOfWork) throws -> Void

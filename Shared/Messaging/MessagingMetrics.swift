@@ -18,6 +18,10 @@ public struct ConsumerStatistics: Sendable, Equatable {
     /// Batch attempts rolled back for a transient error (or to dead-letter a rejected message).
     public var retries = 0
     public var prunedInboxRows = 0
+    /// Records a partition skipped over (offsets polled beyond the one after the last processed).
+    public var offsetGaps = 0
+    /// Stored offsets the log could not continue from (see `OffsetAnomalyPolicy`).
+    public var offsetAnomalies = 0
 }
 
 /// The consumer runtime's metrics (swift-metrics; names follow Prometheus conventions).
@@ -33,10 +37,18 @@ final class ConsumerMetrics: @unchecked Sendable {
     let skippedNotHandled: Counter
     let deadLetteredUndecodable: Counter
     let deadLetteredRejected: Counter
+    let deadLetteredMisrouted: Counter
     let batchSize: Recorder
     let batchDuration: Metrics.Timer
     let retries: Counter
     let inboxPruned: Counter
+    let sequencesPruned: Counter
+    /// Batches whose transient failures outlasted the stall bound.
+    let stalls: Counter
+    /// Records a partition skipped over: a polled offset beyond the one after the last processed.
+    let offsetGaps: Counter
+    let offsetsBeyondLogEnd: Counter
+    let offsetsBeforeLogStart: Counter
 
     init(group: String) {
         self.group = group
@@ -47,10 +59,16 @@ final class ConsumerMetrics: @unchecked Sendable {
         skippedNotHandled = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "not_handled")])
         deadLetteredUndecodable = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "undecodable")])
         deadLetteredRejected = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "rejected")])
+        deadLetteredMisrouted = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "misrouted")])
         batchSize = Recorder(label: "messaging_batch_size", dimensions: [g])
         batchDuration = Metrics.Timer(label: "messaging_batch_duration_seconds", dimensions: [g])
         retries = Counter(label: "messaging_batch_retries_total", dimensions: [g])
         inboxPruned = Counter(label: "messaging_inbox_pruned_total", dimensions: [g])
+        sequencesPruned = Counter(label: "messaging_sequences_pruned_total", dimensions: [g])
+        stalls = Counter(label: "messaging_stalls_total", dimensions: [g])
+        offsetGaps = Counter(label: "messaging_offset_gaps_total", dimensions: [g])
+        offsetsBeyondLogEnd = Counter(label: "messaging_offset_anomalies_total", dimensions: [g, ("kind", "beyond_log_end")])
+        offsetsBeforeLogStart = Counter(label: "messaging_offset_anomalies_total", dimensions: [g, ("kind", "before_log_start")])
         handlerTimers = Dictionary(uniqueKeysWithValues: EventType.allCases.map {
             ($0, Metrics.Timer(label: "messaging_handler_duration_seconds", dimensions: [g, ("event_type", $0.rawValue)]))
         })
@@ -66,6 +84,14 @@ final class ConsumerMetrics: @unchecked Sendable {
     }
 
     func handlerTimer(_ type: EventType) -> Metrics.Timer { handlerTimers[type]! }
+
+    func deadLettered(_ kind: Saga_V1_DeadLetter.ErrorKind) -> Counter {
+        switch kind {
+        case .rejected: deadLetteredRejected
+        case .misrouted: deadLetteredMisrouted
+        default: deadLetteredUndecodable
+        }
+    }
 
     func lag(topic: String, partition: Int32) -> Gauge {
         lock.withLock {
@@ -89,6 +115,10 @@ public struct RelayStatistics: Sendable, Equatable {
     /// Rows waiting and the age of the oldest, as of the last refresh.
     public var pendingRows = 0
     public var oldestAgeSeconds = 0.0
+    /// While rows wait: how long no broker acknowledged anything (0 when nothing waits).
+    public var unreachableSeconds = 0.0
+    /// Times this relay gave the lease up because it could not reach a broker.
+    public var surrenders = 0
 }
 
 /// The relay's metrics: outbox lag (rows waiting, age of the oldest) and commit→ack latency.
@@ -101,6 +131,7 @@ final class RelayMetrics: @unchecked Sendable {
     let commitToAck = Metrics.Timer(label: "messaging_relay_commit_to_ack_seconds")
     let failures = Counter(label: "messaging_relay_failures_total")
     let leader = Gauge(label: "messaging_relay_leader")
+    let surrenders = Counter(label: "messaging_relay_lease_surrenders_total")
 
     func published(topic: String) -> Counter {
         lock.withLock {

@@ -7,7 +7,8 @@ import Persistence
 ///   microseconds when the row was written (inside its transaction), for the age/latency figures.
 /// - `outbox_sequences`: the last `sequence` given per (topic, order id). Emitting locks this row
 ///   first, so two transactions emitting for one order serialise here and their outbox ids follow
-///   their sequence order (see `UnitOfWork.emit`).
+///   their sequence order (see `UnitOfWork.emit`). `updated_at_ms` (wall clock) is when the row was
+///   last written: rows of orders idle for the sequence retention are pruned.
 /// - `inbox`: event ids already handled per consumer group (duplicates published twice by a relay).
 /// - `consumer_offsets`: the last processed offset per (group, topic, partition); the consumer
 ///   starts at `last_offset + 1`. The database, not Kafka, is the truth.
@@ -109,6 +110,19 @@ public enum MessagingSchema {
                     expires_at_ms BIGINT NOT NULL
                 )
                 """,
+            ]),
+        // Sequence rows are pruned by age; rows that exist already count as written now.
+        Migration(
+            id: "messaging-002-sequence-age",
+            sqlite: [
+                "ALTER TABLE outbox_sequences ADD COLUMN updated_at_ms INTEGER NOT NULL DEFAULT 0",
+                "UPDATE outbox_sequences SET updated_at_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000",
+                "CREATE INDEX outbox_sequences_updated_at ON outbox_sequences (updated_at_ms)",
+            ],
+            postgres: [
+                "ALTER TABLE outbox_sequences ADD COLUMN updated_at_ms BIGINT NOT NULL DEFAULT 0",
+                "UPDATE outbox_sequences SET updated_at_ms = (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT",
+                "CREATE INDEX outbox_sequences_updated_at ON outbox_sequences (updated_at_ms)",
             ]),
     ]
 }

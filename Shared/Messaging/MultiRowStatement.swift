@@ -93,30 +93,33 @@ struct MultiRowStatement {
 
 }
 
-/// `... WHERE column IN (?, ?, ...)` over many values, chunked like `MultiRowStatement`.
-/// `leading` binds go before the list (placeholders in `prefix`).
-struct InListStatement {
+/// `... WHERE column IN (?, ?, ...)` over many values, chunked like `MultiRowStatement`, in
+/// value order (sorted values give chunks in order too). `leading` binds go before the list
+/// (placeholders in `prefix`); `suffix` follows the list (e.g. `ORDER BY sku FOR UPDATE`).
+public struct InListStatement: Sendable {
     let prefix: String
+    let suffix: String
     let maxValues: Int
     private let texts = Protected<[Int: String]>([:])
 
-    init(_ prefix: String, maxValues: Int = 256) {
+    public init(_ prefix: String, suffix: String = "", maxValues: Int = 256) {
         self.prefix = prefix
+        self.suffix = suffix
         self.maxValues = maxValues
     }
 
     @discardableResult
-    func execute(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws -> Int {
+    public func execute(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws -> Int {
         var changed = 0
         try forEachChunk(values, on: connection) { sql, chunk in changed += try connection.execute(sql, leading + chunk) }
         return changed
     }
 
-    func executePipelined(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws {
+    public func executePipelined(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws {
         try forEachChunk(values, on: connection) { sql, chunk in try connection.executePipelined(sql, leading + chunk) }
     }
 
-    func query(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws -> [SQLRow] {
+    public func query(_ values: [SQLValue], leading: [SQLValue] = [], on connection: any SQLConnection) throws -> [SQLRow] {
         var rows: [SQLRow] = []
         try forEachChunk(values, on: connection) { sql, chunk in rows += try connection.query(sql, leading + chunk) }
         return rows
@@ -130,6 +133,7 @@ struct InListStatement {
             let sql = texts.update { texts in
                 if let known = texts[size] { return known }
                 let made = prefix + " (" + Array(repeating: "?", count: size).joined(separator: ", ") + ")"
+                    + (suffix.isEmpty ? "" : " " + suffix)
                 texts[size] = made
                 return made
             }

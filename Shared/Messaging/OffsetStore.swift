@@ -68,4 +68,30 @@ enum OffsetStore {
             [.text(group), .text($0.key.topic), .integer(Int64($0.key.partition)), .integer($0.value), .integer(now)]
         }, on: connection)
     }
+
+    /// Sets the last processed offset of one partition, backwards too: an operator's decision
+    /// (`kafka-tool offsets reset`) or the `accept` anomaly policy, never the consumer's own path.
+    static func reset(group: String, partition: TopicPartition, lastProcessed: Int64, on connection: any SQLConnection) throws {
+        try connection.execute("""
+            INSERT INTO consumer_offsets (consumer_group, topic, partition_id, last_offset, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (consumer_group, topic, partition_id) DO UPDATE
+            SET last_offset = excluded.last_offset, updated_at_ms = excluded.updated_at_ms
+            """, [.text(group), .text(partition.topic), .integer(Int64(partition.partition)), .integer(lastProcessed),
+                  .integer(WallClock.nowMillis())])
+    }
+}
+
+/// The stored offsets of a service's database, for operators' tools (`kafka-tool offsets`).
+public enum StoredOffsets {
+    /// Last processed offset per partition of `group` (-1 stored: nothing processed).
+    public static func load(group: String, from database: any SQLDatabase) async throws -> [TopicPartition: Int64] {
+        try await database.read { try OffsetStore.load(group: group, on: $0) }
+    }
+
+    /// Sets the last processed offset of one partition, backwards too. A consumer holding the
+    /// partition for an offset anomaly picks the new value up within seconds; one that is
+    /// consuming it goes on from where it is (stop the service first to rewind a live partition).
+    public static func reset(group: String, partition: TopicPartition, lastProcessed: Int64, in database: any SQLDatabase) async throws {
+        try await database.write { try OffsetStore.reset(group: group, partition: partition, lastProcessed: lastProcessed, on: $0) }
+    }
 }

@@ -1,3 +1,4 @@
+import EventSchema
 import Foundation
 import Kafka
 import Logging
@@ -5,26 +6,30 @@ import Persistence
 
 /// Publishes the outbox: one per service process, woken after every commit.
 ///
-/// Each round reads the oldest rows in id order (no "last published id" watermark: a row that
+/// Each round scans the oldest rows in id order (no "last published id" watermark: a row that
 /// committed late with a lower id is simply among the rows read next time), sends them with the
 /// idempotent producer, keyed by order id, and deletes exactly the rows the broker acknowledged.
-/// Up to `maxRoundsInFlight` rounds are on the wire at once, over disjoint keys: a commit does
-/// not wait for the acks of the previous round before its rows go out.
+/// Rows are settled one by one as their acknowledgements arrive, and up to `maxRowsInFlight`
+/// are on the wire at once: a commit does not wait for earlier sends, and a row stuck on a
+/// partition that cannot take writes holds back only its own key.
 ///
 /// Per-key order: outbox ids follow sequence order per order (`UnitOfWork.emit`), and a round
 /// takes at most one row per key: the oldest one, and only when no row of that key is in flight.
 /// So a row is handed to the producer only after the previous row of its key was acknowledged,
 /// and it cannot overtake it whatever fails. This matters: librdkafka rejects some records
-/// before sending them (e.g. larger than `message.max.bytes`) and goes on with the next ones, so
-/// a later record of the same partition *can* be acknowledged after an earlier one failed if
-/// both are enqueued together (measured: `testAnUnpublishableRowHoldsBackOnlyItsKey`). A failed
-/// row blocks its key, with backoff, until it gets through; other keys flow. The producer
-/// settings in `RelayConfiguration.producerDefaults` (no local timeout, gapless guarantee) keep
-/// the broker side equally strict: an outage delays sends instead of failing them, and any other
-/// error that would leave a gap stops the producer (fatal), which the relay then replaces.
-/// The cost: n rows of one key take n round trips; an order has a handful of events per topic.
+/// before sending them (e.g. larger than `message.max.bytes`), or times them out, and goes on
+/// with the next ones, so a later record of the same partition *can* be acknowledged after an
+/// earlier one failed if both are enqueued together (measured:
+/// `testAnUnpublishableRowHoldsBackOnlyItsKey`). A failed row blocks its key, with backoff, until
+/// it gets through; the scan passes over blocked and in-flight keys (up to `scanLimit` rows) so
+/// other keys flow. Sends fail after `sendTimeout` (no send waits forever), and any other error
+/// that would leave a gap stops the producer (fatal), which the relay then replaces. Dead letters
+/// have no order among themselves: each is a key of its own. The cost: n rows of one key take n
+/// round trips; an order has a handful of events per topic.
 ///
-/// Several instances (PostgreSQL): only the holder of the lease publishes (see `RelayLease`).
+/// Several instances (PostgreSQL): only the holder of the lease publishes, and its deletes are
+/// fenced by the lease's epoch (see `RelayLease`). A holder that cannot reach the brokers for
+/// `unreachableBound` while rows wait gives the lease up for another instance.
 public final class OutboxRelay: @unchecked Sendable {
     public let configuration: RelayConfiguration
     private let database: any SQLDatabase
@@ -34,23 +39,34 @@ public final class OutboxRelay: @unchecked Sendable {
     private let lease: RelayLease
     private let wakeSignal = WakeSignal()
     private let deleteSignal = WakeSignal()
-    private let deletedSignal = WakeSignal()
+    private let state = Protected(Shared())
 
-    private let lock = NSLock()
-    private var stopping = false
-    private var loopTask: Task<Void, Never>?
-    private var deleterTask: Task<Void, Never>?
-    private var producer: KafkaProducer?
-    /// Acknowledged rows not deleted yet; reads skip them.
-    private var acknowledged: Set<Int64> = []
-    /// Rounds whose sends finished, waiting for the loop to settle them.
-    private var finishedRounds: [Round] = []
-    /// Set on shutdown once the publishing loop ended: the deleter finishes and returns.
-    private var publishingEnded = false
-    /// When rows committed (µs), as reported by `committed(_:)`, until their ack.
-    private var commitTimes: [Int64: Int64] = [:]
+    /// What the publishing loop shares with the delivery callbacks, the deleter and readers.
+    private struct Shared {
+        var stopping = false
+        var loopTask: Task<Void, Never>?
+        var deleterTask: Task<Void, Never>?
+        var producer: KafkaProducer?
+        /// Acknowledged rows not deleted yet; scans skip them.
+        var acknowledged: Set<Int64> = []
+        /// The lease epoch the acknowledged rows were published under: deletes are fenced by it.
+        var epoch: Int64?
+        /// Rows whose send finished, waiting for the loop to settle them.
+        var finished: [Finished] = []
+        /// Set on shutdown once the publishing loop ended: the deleter finishes and returns.
+        var publishingEnded = false
+        /// When rows committed (µs), as reported by `committed(_:)`, until their ack.
+        var commitTimes: [Int64: Int64] = [:]
+        var stats = RelayStatistics()
+    }
+
+    private struct Finished {
+        let row: Row
+        let failure: KafkaError?
+        let ackedAtMicros: Int64
+    }
+
     private static let maxTrackedCommits = 100_000
-    private var stats = RelayStatistics()
 
     public init(database: any SQLDatabase, configuration: RelayConfiguration, hooks: RelayHooks = RelayHooks(),
                 logger: Logger = Logger(label: "messaging.relay")) {
@@ -62,7 +78,7 @@ public final class OutboxRelay: @unchecked Sendable {
         lease = RelayLease(database: database, name: configuration.leaseName, holder: holder, ttl: configuration.leaseTTL)
     }
 
-    public var statistics: RelayStatistics { lock.withLock { stats } }
+    public var statistics: RelayStatistics { state.value.stats }
 
     /// Asks the relay to look at the outbox now (cheap; calls coalesce). Call after each commit
     /// that emitted events.
@@ -72,29 +88,29 @@ public final class OutboxRelay: @unchecked Sendable {
     /// and wakes it. The commit→ack timer then starts at the commit rather than at the insert.
     public func committed(_ outboxIds: [Int64]) {
         let now = WallClock.nowMicros()
-        lock.withLock {
-            guard commitTimes.count + outboxIds.count <= Self.maxTrackedCommits else { return }
-            for id in outboxIds { commitTimes[id] = now }
+        state.update { state in
+            guard state.commitTimes.count + outboxIds.count <= Self.maxTrackedCommits else { return }
+            for id in outboxIds { state.commitTimes[id] = now }
         }
         wakeSignal.signal()
     }
 
     /// Starts publishing in the background.
     public func start() {
-        lock.withLock {
-            guard loopTask == nil, !stopping else { return }
-            loopTask = Task { await self.publishLoop() }
-            deleterTask = Task { await self.deleteLoop() }
+        state.update { state in
+            guard state.loopTask == nil, !state.stopping else { return }
+            state.loopTask = Task { await self.publishLoop() }
+            state.deleterTask = Task { await self.deleteLoop() }
         }
     }
 
-    /// Stops after the rounds in flight (a send stuck on an unreachable broker is cut after
+    /// Stops after the rows in flight (a send stuck on an unreachable broker is cut after
     /// `shutdownGrace`; its rows stay in the outbox), deletes what was acknowledged, closes the
     /// producer and gives up the lease.
     public func shutdown() async {
-        let (loop, deleter) = lock.withLock { () -> (Task<Void, Never>?, Task<Void, Never>?) in
-            stopping = true
-            return (loopTask, deleterTask)
+        let (loop, deleter) = state.update { state -> (Task<Void, Never>?, Task<Void, Never>?) in
+            state.stopping = true
+            return (state.loopTask, state.deleterTask)
         }
         wakeSignal.signal()
         let grace = configuration.shutdownGrace
@@ -105,36 +121,32 @@ public final class OutboxRelay: @unchecked Sendable {
         await loop?.value
         cutter.cancel()
         await closeProducer(flushTimeout: grace)
-        lock.withLock { publishingEnded = true }
+        state.update { $0.publishingEnded = true }
         deleteSignal.signal()
         await deleter?.value
         do { try await lease.release() } catch { logger.warning("cannot release the relay lease: \(error)") }
         metrics.leader.record(0)
-        lock.withLock { stats.isLeader = false }
+        state.update { $0.stats.isLeader = false }
     }
 
-    private var isStopping: Bool { lock.withLock { stopping } }
+    private var isStopping: Bool { state.value.stopping }
 
-    // MARK: - rows and rounds
+    // MARK: - rows
 
     private struct Row: Sendable {
         let id: Int64
         let createdAtMicros: Int64
         let message: OutgoingMessage
-        var key: RowKey { RowKey(topic: message.topic, key: message.key) }
+
+        /// What per-key order is kept for: the topic and key; a dead letter is a key of its own.
+        var key: RowKey {
+            message.topic == TopicCatalog.deadLetters.name ? .unordered(id) : .ordered(topic: message.topic, key: message.key)
+        }
     }
 
-    private struct RowKey: Hashable, Sendable {
-        let topic: String
-        let key: [UInt8]?
-    }
-
-    /// One send: its rows and, once finished, each row's error text (nil = acknowledged).
-    private struct Round: Sendable {
-        let rows: [Row]
-        var failures: [String?] = []
-        var fatal = false
-        var ackedAtMicros: Int64 = 0
+    private enum RowKey: Hashable, Sendable {
+        case ordered(topic: String, key: [UInt8]?)
+        case unordered(Int64)
     }
 
     private struct Blocked {
@@ -144,244 +156,298 @@ public final class OutboxRelay: @unchecked Sendable {
 
     /// The loop's own state (only the loop task touches it).
     private struct LoopState {
-        var leader = false
+        var epoch: Int64?
         var renewAt = ContinuousClock.now
         var leaseValidUntil = ContinuousClock.now
         var nextAcquire = ContinuousClock.now
         var nextStatistics = ContinuousClock.now
         var blocked: [RowKey: Blocked] = [:]
-        var inFlightIds = Set<Int64>()
+        /// Rows handed to the producer, by id, with their key and when.
+        var inFlight: [Int64: (key: RowKey, since: ContinuousClock.Instant)] = [:]
         var inFlightKeys = Set<RowKey>()
-        var roundsInFlight = 0
         var readFailures = 0
-        var settledRounds = 0
+        /// Passes of `settleFinished` that settled rows (what `RelayHooks.afterPublish` counts).
+        var settlements = 0
+        /// When this holder last had evidence the brokers answer: an ack, taking the lease, a new producer.
+        var lastContact = ContinuousClock.now
+        /// A send failed for a reason worth retrying since `lastContact` (a timeout, a broker error).
+        var failedSinceContact = false
+
+        var isLeader: Bool { epoch != nil }
     }
 
     // MARK: - the publishing loop
 
     private func publishLoop() async {
-        var state = LoopState()
+        var loop = LoopState()
         while !isStopping {
-            await settleFinishedRounds(&state)
-            guard await holdsLease(&state) else {
+            await settleFinished(&loop)
+            guard await holdsLease(&loop) else {
                 await wakeSignal.wait(timeout: configuration.fallbackInterval)
                 continue
             }
-            if ContinuousClock.now >= state.nextStatistics {
+            if ContinuousClock.now >= loop.nextStatistics {
                 await refreshStatistics()
-                state.nextStatistics = .now + configuration.statisticsInterval
+                loop.nextStatistics = .now + configuration.statisticsInterval
             }
-            // All rounds in flight, or far ahead of the deleter: wait for a round to finish.
-            if state.roundsInFlight >= configuration.maxRoundsInFlight
-                || lock.withLock({ acknowledged.count }) > 4 * configuration.batchSize {
+            if await surrenderedUnreachableLease(&loop) { continue }
+            // All rows in flight, or far ahead of the deleter: wait for acks.
+            if loop.inFlight.count >= configuration.maxRowsInFlight
+                || state.value.acknowledged.count > 4 * configuration.batchSize {
                 await wakeSignal.wait(timeout: configuration.fallbackInterval)
                 continue
             }
 
-            let rows: [Row]
+            let selection: (rows: [Row], earliestRetry: ContinuousClock.Instant?)
             do {
-                rows = try await readRows(excluding: state.inFlightIds)
-                state.readFailures = 0
+                selection = try await selectRows(loop)
+                loop.readFailures = 0
             } catch {
-                state.readFailures += 1
+                loop.readFailures += 1
                 logger.warning("cannot read the outbox: \(error)")
-                await wakeSignal.wait(timeout: configuration.retry.delay(attempt: state.readFailures))
+                await wakeSignal.wait(timeout: configuration.retry.delay(attempt: loop.readFailures))
                 continue
             }
-            let (sending, earliestRetry) = select(rows, state: state)
-            guard !sending.isEmpty else {
+            guard !selection.rows.isEmpty else {
                 var wait = configuration.fallbackInterval
-                if let earliestRetry { wait = min(wait, max(.milliseconds(1), earliestRetry - .now)) }
+                if let retry = selection.earliestRetry { wait = min(wait, max(.milliseconds(1), retry - .now)) }
                 await wakeSignal.wait(timeout: wait)
                 continue
             }
-            guard let producer = await currentProducer() else { continue }
-            for row in sending {
-                state.inFlightIds.insert(row.id)
-                state.inFlightKeys.insert(row.key)
-            }
-            state.roundsInFlight += 1
-            Task { [weak self] in
-                let round = await Self.send(sending, with: producer)
-                self?.finished(round)
-            }
+            // The scan took time: hand nothing over on a lease that may have run out meanwhile.
+            guard ContinuousClock.now < loop.leaseValidUntil else { continue }
+            guard let producer = await currentProducer(&loop) else { continue }
+            send(selection.rows, with: producer, &loop)
         }
-        // Let the rounds in flight finish (shutdown closes the producer if they cannot), then
+        // Let the rows in flight finish (shutdown closes the producer if they cannot), then
         // settle them so their acknowledged rows are deleted.
         while true {
-            await settleFinishedRounds(&state)
-            if state.roundsInFlight == 0 { break }
+            await settleFinished(&loop)
+            if loop.inFlight.isEmpty { break }
             await wakeSignal.wait(timeout: .milliseconds(100))
         }
     }
 
-    /// Rows to send now: the oldest row of each key that has nothing in flight, unless the key is
-    /// blocked by a failure and its backoff is not over.
-    private func select(_ rows: [Row], state: LoopState) -> (rows: [Row], earliestRetry: ContinuousClock.Instant?) {
-        var sending: [Row] = []
-        var taken = state.inFlightKeys
+    /// Scans the outbox in id order for rows to send now: the oldest row of each key that has
+    /// nothing in flight, unless the key is blocked by a failure and its backoff is not over.
+    /// Rows it must pass over do not stop the scan, up to `scanLimit` rows.
+    private func selectRows(_ loop: LoopState) async throws -> (rows: [Row], earliestRetry: ContinuousClock.Instant?) {
+        let hidden = state.value.acknowledged
+        let page = configuration.batchSize
+        var selected: [Row] = []
+        var taken = loop.inFlightKeys
         var earliestRetry: ContinuousClock.Instant?
+        var cursor: Int64 = 0
+        var scanned = 0
+        let now = ContinuousClock.now
+        while selected.count < configuration.batchSize && scanned < configuration.scanLimit {
+            let after = cursor
+            let rows = try await database.read { connection in
+                try connection.query("SELECT id, topic, key, headers, payload, created_at_us FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                                     [.integer(after), .integer(Int64(page))])
+            }
+            for sqlRow in rows {
+                guard let id = sqlRow.int("id") else { continue }
+                cursor = id
+                guard !hidden.contains(id), loop.inFlight[id] == nil, let row = decode(sqlRow, id: id) else { continue }
+                let key = row.key
+                guard taken.insert(key).inserted else { continue }
+                if let blocked = loop.blocked[key], blocked.retryAt > now {
+                    earliestRetry = min(earliestRetry ?? blocked.retryAt, blocked.retryAt)
+                    continue
+                }
+                selected.append(row)
+                if selected.count == configuration.batchSize { break }
+            }
+            scanned += rows.count
+            if rows.count < page { break }
+        }
+        return (selected, earliestRetry)
+    }
+
+    private func decode(_ row: SQLRow, id: Int64) -> Row? {
+        guard let topic = row.string("topic"), let headerBytes = row.bytes("headers"),
+              let headers = try? HeaderCodec.decode(headerBytes) else {
+            logger.critical("outbox row \(id) is malformed; leaving it in place")
+            return nil
+        }
+        return Row(id: id, createdAtMicros: row.int("created_at_us") ?? 0,
+                   message: OutgoingMessage(topic: topic, key: row.bytes("key"), value: row.bytes("payload"), headers: headers))
+    }
+
+    /// Hands the rows to the producer; each is settled on its own delivery report.
+    private func send(_ rows: [Row], with producer: KafkaProducer, _ loop: inout LoopState) {
         let now = ContinuousClock.now
         for row in rows {
-            let key = row.key
-            guard taken.insert(key).inserted else { continue }
-            if let blocked = state.blocked[key], blocked.retryAt > now {
-                earliestRetry = min(earliestRetry ?? blocked.retryAt, blocked.retryAt)
-                continue
-            }
-            sending.append(row)
+            loop.inFlight[row.id] = (row.key, now)
+            loop.inFlightKeys.insert(row.key)
         }
-        return (sending, earliestRetry)
+        // Not awaited: enqueueing waits while librdkafka's queue is full, and the loop must stay
+        // free to renew (or give up) the lease meanwhile.
+        Task { [weak self] in
+            _ = await producer.enqueue(rows.map(\.message)) { [weak self] index, result in
+                var failure: KafkaError?
+                if case .failure(let error) = result { failure = error }
+                self?.finished(Finished(row: rows[index], failure: failure, ackedAtMicros: WallClock.nowMicros()))
+            }
+        }
     }
 
-    private static func send(_ rows: [Row], with producer: KafkaProducer) async -> Round {
-        var round = Round(rows: rows)
-        var fatal = false
-        do {
-            round.failures = try await producer.send(rows.map(\.message)).map { result in
-                guard case .failure(let error) = result else { return nil }
-                if error.name == "_FATAL" || error.name == "_GAPLESS_GUARANTEE" { fatal = true }
-                return "\(error)"
-            }
-        } catch {
-            round.failures = rows.map { _ in "\(error)" }
-        }
-        round.fatal = fatal
-        round.ackedAtMicros = WallClock.nowMicros()
-        return round
-    }
-
-    private func finished(_ round: Round) {
-        lock.withLock { finishedRounds.append(round) }
+    private func finished(_ row: Finished) {
+        state.update { $0.finished.append(row) }
         wakeSignal.signal()
     }
 
-    /// Records the outcome of finished rounds: acknowledged rows go to the deleter, failed
-    /// rows block their keys.
-    private func settleFinishedRounds(_ state: inout LoopState) async {
-        let rounds = lock.withLock { () -> [Round] in
-            defer { finishedRounds.removeAll() }
-            return finishedRounds
+    /// Records the outcome of finished rows: acknowledged rows go to the deleter, failed rows
+    /// block their keys.
+    private func settleFinished(_ loop: inout LoopState) async {
+        let (rows, commitTimes) = state.update { state -> ([Finished], [Int64: Int64]) in
+            defer { state.finished.removeAll() }
+            var times: [Int64: Int64] = [:]
+            for finished in state.finished {
+                if let time = state.commitTimes.removeValue(forKey: finished.row.id) { times[finished.row.id] = time }
+            }
+            return (state.finished, times)
         }
+        guard !rows.isEmpty else { return }
+        let now = ContinuousClock.now
+        var acked: [Int64] = []
+        var latencies: [Int64] = []
+        var failed: [KafkaError] = []
         var replaceProducer = false
-        for round in rounds {
-            state.roundsInFlight -= 1
-            state.settledRounds += 1
-            let commitTimes = lock.withLock { () -> [Int64: Int64] in
-                var found: [Int64: Int64] = [:]
-                for row in round.rows { if let time = self.commitTimes.removeValue(forKey: row.id) { found[row.id] = time } }
-                return found
-            }
-            let failedAt = ContinuousClock.now
-            var acked: [Int64] = []
-            var latencies: [Int64] = []
-            latencies.reserveCapacity(round.rows.count)
-            var firstError: String?
-            for (row, failure) in zip(round.rows, round.failures) {
-                state.inFlightIds.remove(row.id)
-                state.inFlightKeys.remove(row.key)
-                if let failure {
-                    let failures = (state.blocked[row.key]?.failures ?? 0) + 1
-                    state.blocked[row.key] = Blocked(failures: failures,
-                                                     retryAt: failedAt + configuration.retry.delay(attempt: failures))
-                    firstError = firstError ?? failure
-                } else {
-                    acked.append(row.id)
-                    state.blocked[row.key] = nil
-                    let latency = max(0, round.ackedAtMicros - (commitTimes[row.id] ?? row.createdAtMicros))
-                    latencies.append(latency)
-                    metrics.commitToAck.recordMicroseconds(latency)
-                    metrics.published(topic: row.message.topic).increment()
+        for finished in rows {
+            let row = finished.row
+            // A row settled after its lease was lost (purged) is not in flight any more.
+            guard loop.inFlight.removeValue(forKey: row.id) != nil else { continue }
+            loop.inFlightKeys.remove(row.key)
+            if let failure = finished.failure {
+                let failures = (loop.blocked[row.key]?.failures ?? 0) + 1
+                loop.blocked[row.key] = Blocked(failures: failures, retryAt: now + configuration.retry.delay(attempt: failures))
+                if failure.isRetriable { loop.failedSinceContact = true }
+                if !failure.isRetriable && !isStopping {
+                    logger.error("outbox row \(row.id) (\(row.message.topic)) cannot be published and holds back its key: \(failure)")
                 }
+                replaceProducer = replaceProducer || failure.isFatal
+                failed.append(failure)
+            } else {
+                acked.append(row.id)
+                loop.blocked[row.key] = nil
+                loop.lastContact = now
+                loop.failedSinceContact = false
+                let latency = max(0, finished.ackedAtMicros - (commitTimes[row.id] ?? row.createdAtMicros))
+                latencies.append(latency)
+                metrics.commitToAck.recordMicroseconds(latency)
+                metrics.published(topic: row.message.topic).increment()
             }
-            let failedCount = round.rows.count - acked.count
-            if failedCount > 0 {
-                metrics.failures.increment(by: failedCount)
-                if !isStopping {
-                    logger.warning("\(failedCount) of \(round.rows.count) outbox rows not published, keys held back: \(firstError ?? "?")")
-                }
-            }
-            if !latencies.isEmpty { hooks.onAcknowledged?(latencies) }
-            hooks.afterPublish?(state.settledRounds)
-            lock.withLock {
-                acknowledged.formUnion(acked)
-                stats.batches += 1
-                stats.published += acked.count
-                stats.failed += failedCount
-            }
-            if !acked.isEmpty { deleteSignal.signal() }
-            replaceProducer = replaceProducer || round.fatal
         }
+        if !failed.isEmpty {
+            metrics.failures.increment(by: failed.count)
+            if !isStopping {
+                logger.warning("\(failed.count) outbox rows not published, their keys held back: \(failed[0])")
+            }
+        }
+        if !latencies.isEmpty { hooks.onAcknowledged?(latencies) }
+        loop.settlements += 1
+        hooks.afterPublish?(loop.settlements)
+        let epoch = loop.epoch
+        state.update { state in
+            state.acknowledged.formUnion(acked)
+            if !acked.isEmpty { state.epoch = epoch }
+            state.stats.batches += 1
+            state.stats.published += acked.count
+            state.stats.failed += failed.count
+        }
+        if !acked.isEmpty { deleteSignal.signal() }
         if replaceProducer && !isStopping {
             logger.error("producer failed fatally; replacing it and republishing from the outbox")
-            await closeProducer(flushTimeout: .zero)
+            await dropInFlight(&loop)
         }
     }
+
+    // MARK: - the lease
 
     /// Takes or renews the lease when due; true while this relay may publish.
-    private func holdsLease(_ state: inout LoopState) async -> Bool {
+    private func holdsLease(_ loop: inout LoopState) async -> Bool {
         let now = ContinuousClock.now
-        guard (state.leader && now >= state.renewAt) || (!state.leader && now >= state.nextAcquire) else {
-            return state.leader
+        guard (loop.isLeader && now >= loop.renewAt) || (!loop.isLeader && now >= loop.nextAcquire) else {
+            return loop.isLeader && now < loop.leaseValidUntil
         }
         do {
-            let held = try await lease.acquire()
-            if held != state.leader {
-                logger.info(held ? "relay lease acquired: publishing" : "relay lease held elsewhere: standing by")
-                metrics.leader.record(held ? 1 : 0)
-                lock.withLock { stats.isLeader = held }
+            let epoch = try await lease.acquire()
+            if epoch != nil, !loop.isLeader {
+                logger.info("relay lease acquired (epoch \(epoch!)): publishing")
+                loop.lastContact = .now
+                loop.failedSinceContact = false
             }
-            state.leader = held
-            state.renewAt = now + configuration.leaseTTL / 3
-            state.leaseValidUntil = now + configuration.leaseTTL
-            state.nextAcquire = now + min(configuration.leaseTTL / 4, .seconds(1))
+            if epoch == nil, loop.isLeader {
+                logger.notice("relay lease taken over by another instance: standing by")
+                await dropInFlight(&loop)
+            }
+            setLeader(epoch, &loop)
+            loop.renewAt = now + configuration.leaseTTL / 3
+            loop.leaseValidUntil = now + configuration.leaseTTL
+            loop.nextAcquire = now + min(configuration.leaseTTL / 4, .seconds(1))
         } catch {
             logger.warning("cannot renew the relay lease: \(error)")
-            if state.leader && ContinuousClock.now >= state.leaseValidUntil {
-                state.leader = false
-                lock.withLock { stats.isLeader = false }
+            if loop.isLeader && ContinuousClock.now >= loop.leaseValidUntil {
+                logger.notice("relay lease ran out without a renewal: standing by")
+                await dropInFlight(&loop)
+                setLeader(nil, &loop)
             }
-            state.nextAcquire = .now + .seconds(1)
-            state.renewAt = state.nextAcquire
+            loop.nextAcquire = .now + .seconds(1)
+            loop.renewAt = loop.nextAcquire
         }
-        return state.leader
+        return loop.isLeader && ContinuousClock.now < loop.leaseValidUntil
     }
 
-    private func readRows(excluding inFlight: Set<Int64>) async throws -> [Row] {
-        let hidden = lock.withLock { acknowledged }
-        let limit = Int64(configuration.batchSize + hidden.count + inFlight.count)
-        let rows = try await database.read { connection in
-            try connection.query("SELECT id, topic, key, headers, payload, created_at_us FROM outbox ORDER BY id LIMIT ?",
-                                 [.integer(limit)])
-        }
-        var result: [Row] = []
-        result.reserveCapacity(min(rows.count, configuration.batchSize))
-        for row in rows {
-            guard let id = row.int("id"), !hidden.contains(id), !inFlight.contains(id) else { continue }
-            guard let topic = row.string("topic"), let headerBytes = row.bytes("headers"),
-                  let headers = try? HeaderCodec.decode(headerBytes) else {
-                logger.critical("outbox row \(id) is malformed; leaving it in place")
-                continue
-            }
-            result.append(Row(id: id, createdAtMicros: row.int("created_at_us") ?? 0,
-                              message: OutgoingMessage(topic: topic, key: row.bytes("key"),
-                                                       value: row.bytes("payload"), headers: headers)))
-            if result.count == configuration.batchSize { break }
-        }
-        return result
+    private func setLeader(_ epoch: Int64?, _ loop: inout LoopState) {
+        if (epoch != nil) != loop.isLeader { metrics.leader.record(epoch != nil ? 1 : 0) }
+        loop.epoch = epoch
+        state.update { $0.stats.isLeader = epoch != nil }
     }
 
-    private func currentProducer() async -> KafkaProducer? {
-        if let producer = lock.withLock({ producer }) { return producer }
+    /// A holder that has rows waiting and heard nothing from the brokers for `unreachableBound`
+    /// (sends timing out or hanging) gives the lease up and stands by for a lease period, so that
+    /// an instance that can reach the brokers publishes. Alone (SQLite) it takes it back after.
+    private func surrenderedUnreachableLease(_ loop: inout LoopState) async -> Bool {
+        let now = ContinuousClock.now
+        let waiting = !loop.inFlight.isEmpty || loop.failedSinceContact
+        let silent = now - loop.lastContact
+        state.update { $0.stats.unreachableSeconds = waiting ? silent.seconds : 0 }
+        guard waiting, silent >= configuration.unreachableBound, !isStopping else { return false }
+        logger.error("no broker acknowledged anything for \(silent.formattedSeconds) while rows wait: giving the relay lease up")
+        metrics.surrenders.increment()
+        await dropInFlight(&loop)
+        do { try await lease.release() } catch { logger.warning("cannot release the relay lease: \(error)") }
+        setLeader(nil, &loop)
+        loop.nextAcquire = now + configuration.leaseTTL
+        state.update { $0.stats.surrenders += 1 }
+        return true
+    }
+
+    /// Closes the producer (what it still held is purged: those rows stay in the outbox and go
+    /// out again, in order) and forgets the rows in flight.
+    private func dropInFlight(_ loop: inout LoopState) async {
+        await closeProducer(flushTimeout: .zero)
+        loop.inFlight.removeAll()
+        loop.inFlightKeys.removeAll()
+        loop.failedSinceContact = false
+        loop.lastContact = .now
+        state.update { $0.finished.removeAll() }
+    }
+
+    private func currentProducer(_ loop: inout LoopState) async -> KafkaProducer? {
+        if let producer = state.value.producer { return producer }
         var attempt = 0
         while !isStopping {
             do {
                 var properties = configuration.kafka.merging(
-                    RelayConfiguration.producerDefaults.filter { configuration.kafka[$0.key] == nil })
+                    configuration.producerProperties.filter { configuration.kafka[$0.key] == nil })
                 // One configuration often serves consumer and relay; librdkafka warns about the other side's keys.
                 for key in RelayConfiguration.consumerOnlyProperties { properties.properties[key] = nil }
                 let created = try KafkaProducer(configuration: properties, logger: logger)
-                lock.withLock { producer = created }
+                state.update { $0.producer = created }
+                loop.lastContact = .now
                 return created
             } catch {
                 attempt += 1
@@ -393,37 +459,41 @@ public final class OutboxRelay: @unchecked Sendable {
     }
 
     private func closeProducer(flushTimeout: Duration) async {
-        guard let producer = lock.withLock({ () -> KafkaProducer? in
-            defer { producer = nil }
-            return producer
+        guard let producer = state.update({ state -> KafkaProducer? in
+            defer { state.producer = nil }
+            return state.producer
         }) else { return }
         await producer.close(flushTimeout: flushTimeout)
     }
 
     // MARK: - deleting acknowledged rows (off the publishing path)
 
-    private static let deleteStatement = InListStatement("DELETE FROM outbox WHERE id IN")
+    private static let deleteStatement = InListStatement("DELETE FROM outbox WHERE \(RelayLease.fenceSQL) AND id IN")
 
     private func deleteLoop() async {
         var failures = 0
         while true {
-            let (ids, finishing) = lock.withLock { (Array(acknowledged), publishingEnded) }
-            if ids.isEmpty {
+            let (ids, epoch, finishing) = state.update { (Array($0.acknowledged), $0.epoch, $0.publishingEnded) }
+            guard let epoch, !ids.isEmpty else {
                 if finishing { return }
                 await deleteSignal.wait(timeout: configuration.fallbackInterval)
                 continue
             }
             do {
                 let sorted = ids.sorted()
-                _ = try await database.write { connection in
-                    try Self.deleteStatement.executePipelined(sorted.map { .integer($0) }, on: connection)
+                let fence = lease.fenceBinds(epoch: epoch)
+                let deleted = try await database.write { connection in
+                    try Self.deleteStatement.execute(sorted.map { .integer($0) }, leading: fence, on: connection)
                 }
                 failures = 0
-                lock.withLock {
-                    acknowledged.subtract(ids)
-                    stats.deletedRows += ids.count
+                if deleted < ids.count {
+                    // Fenced: another holder took the lease (or deleted the rows it published too).
+                    logger.notice("deleted \(deleted) of \(ids.count) published outbox rows: the lease (epoch \(epoch)) moved on; the new holder publishes and deletes the rest")
                 }
-                deletedSignal.signal()
+                state.update { state in
+                    state.acknowledged.subtract(ids)
+                    state.stats.deletedRows += deleted
+                }
                 wakeSignal.signal()
             } catch {
                 failures += 1
@@ -434,7 +504,7 @@ public final class OutboxRelay: @unchecked Sendable {
         }
     }
 
-    // MARK: - lag figures
+    // MARK: - lag figures and readiness
 
     private func refreshStatistics() async {
         do {
@@ -442,21 +512,35 @@ public final class OutboxRelay: @unchecked Sendable {
                 try connection.query("SELECT COUNT(*) AS waiting, MIN(created_at_us) AS oldest FROM outbox", []).first
             }
             let cutoff = WallClock.nowMicros() - 60_000_000
-            let hidden = lock.withLock { () -> Int in
+            let hidden = state.update { state -> Int in
                 // Rows published by another instance never reach our acks.
-                if !commitTimes.isEmpty { commitTimes = commitTimes.filter { $0.value > cutoff } }
-                return acknowledged.count
+                if !state.commitTimes.isEmpty { state.commitTimes = state.commitTimes.filter { $0.value > cutoff } }
+                return state.acknowledged.count
             }
             let waiting = max(0, Int(row?.int("waiting") ?? 0) - hidden)
-            let age = row?.int("oldest").map { max(0, Double(WallClock.nowMicros() - $0) / 1e6) } ?? 0
+            let age = waiting == 0 ? 0 : row?.int("oldest").map { max(0, Double(WallClock.nowMicros() - $0) / 1e6) } ?? 0
             metrics.pendingRows.record(waiting)
             metrics.oldestAge.record(age)
-            lock.withLock {
-                stats.pendingRows = waiting
-                stats.oldestAgeSeconds = age
+            state.update { state in
+                state.stats.pendingRows = waiting
+                state.stats.oldestAgeSeconds = age
             }
         } catch {
             logger.debug("cannot read outbox statistics: \(error)")
         }
+    }
+
+    /// Why the relay is not doing its job, for readiness; empty when it is (or stands by).
+    public var problems: [String] {
+        let stats = statistics
+        guard stats.isLeader else { return [] }
+        var problems: [String] = []
+        if stats.unreachableSeconds >= configuration.unreachableBound.seconds {
+            problems.append("the relay holds the lease but no broker acknowledged anything for \(Int(stats.unreachableSeconds)) s")
+        }
+        if stats.oldestAgeSeconds >= configuration.stallBound.seconds {
+            problems.append("the oldest outbox row waits for \(Int(stats.oldestAgeSeconds)) s (\(stats.pendingRows) rows waiting)")
+        }
+        return problems
     }
 }

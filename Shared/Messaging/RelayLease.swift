@@ -10,18 +10,20 @@ import Persistence
 /// is given up explicitly on shutdown, so a restart or a second instance takes over at once; a
 /// crashed holder's lease expires after `ttl`.
 ///
-/// What the lease cannot fence is a holder that stalls past `ttl` mid-publish (SIGSTOP, a send
-/// stuck on an unreachable broker) and resumes after another instance took over: both then
-/// publish some rows. That costs duplicates only: each relay publishes in outbox order, so the
-/// first copy of every event is still in per-key order, and consumers' inboxes drop the rest.
+/// Every take-over raises the lease's epoch, and the holder's writes carry the epoch it got: a
+/// holder that stalled past `ttl` (SIGSTOP, a long pause) and resumes after another instance
+/// took over deletes nothing (`fenceSQL`), and it stops sending once its own monotonic clock
+/// says the lease ran out. What it had handed to the producer before the stall may still go
+/// out: duplicates, which each relay's per-key order keeps in order and the inboxes drop.
 struct RelayLease {
     let database: any SQLDatabase
     let name: String
     let holder: String
     let ttl: Duration
 
-    /// Takes or renews the lease; true if this holder has it for the next `ttl`.
-    func acquire() async throws -> Bool {
+    /// Takes or renews the lease; the epoch this holder has it with for the next `ttl`, or nil
+    /// when another holder has it.
+    func acquire() async throws -> Int64? {
         let (name, holder, ttlMs) = (name, holder, ttl.milliseconds)
         let sql: String
         let binds: [SQLValue]
@@ -37,7 +39,7 @@ struct RelayLease {
             binds = [.text(name), .text(holder), .integer(now + ttlMs), .integer(now)]
         }
         return try await database.write { connection in
-            !(try connection.query(sql, binds)).isEmpty
+            try connection.query(sql, binds).first?.int("epoch")
         }
     }
 
@@ -53,6 +55,13 @@ struct RelayLease {
         RETURNING epoch
         """
     }
+
+    /// A condition for a relay write: true only while this holder has the lease with `epoch`
+    /// (binds: name, holder, epoch). A release (expiry 0) keeps holder and epoch until another
+    /// instance takes over, so an orderly shutdown still deletes what it published.
+    static let fenceSQL = "EXISTS (SELECT 1 FROM outbox_relay_lease WHERE name = ? AND holder = ? AND epoch = ?)"
+
+    func fenceBinds(epoch: Int64) -> [SQLValue] { [.text(name), .text(holder), .integer(epoch)] }
 
     /// Gives the lease up (if held) so another instance can take over without waiting.
     func release() async throws {

@@ -51,33 +51,57 @@ public final class UnitOfWork {
     /// the outbox row gets its id, so of two transactions emitting for one order the second waits
     /// for the first to commit and gets both the higher sequence and the higher outbox id: outbox
     /// id order is sequence order per order, which is what the relay publishes by.
+    ///
+    /// Dead letters are the exception: they have no order among themselves, so they carry
+    /// sequence 0 and take no sequence row (one row shared by every letter without an order would
+    /// serialise all instances on it), and they are keyed by their order ID only when there is one.
     @discardableResult
     public func emit(_ event: SagaEvent, causedBy cause: EventEnvelope? = nil,
                      correlationId: UUID? = nil, traceparent: String? = nil) throws -> EventEnvelope {
         let topic = event.topic.name
-        let sequence = try nextSequence(topic: topic, orderId: event.orderId)
+        let isDeadLetter = event.eventType == .deadLetter
+        guard EventEnvelope.isValidOrderId(event.orderId) || (isDeadLetter && event.orderId.isEmpty) else {
+            throw HandlerError.permanent("cannot emit \(event.eventType) with order ID \(event.orderId.debugDescription.prefix(100)): an order ID is 1 to \(EventEnvelope.maxOrderIdBytes) visible ASCII characters")
+        }
+        let sequence = isDeadLetter ? 0 : try nextSequence(topic: topic, orderId: event.orderId)
         let envelope = EventEnvelope(for: event, sequence: sequence, causedBy: cause, eventId: .timeOrdered(),
                                      correlationId: correlationId, traceparent: traceparent)
-        if event.eventType != .deadLetter { emittedTopics.insert(topic) }
+        if !isDeadLetter { emittedTopics.insert(topic) }
         let headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
         pendingRows.append([
-            .text(topic), .blob(envelope.key), .blob(HeaderCodec.encode(headers)), .blob(event.encodePayload()),
+            .text(topic), event.orderId.isEmpty ? .null : .blob(envelope.key),
+            .blob(HeaderCodec.encode(headers)), .blob(event.encodePayload()),
         ])
         emittedCount += 1
         return envelope
     }
 
+    /// Room a dead letter may take, below librdkafka's default `message.max.bytes` (1,000,000,
+    /// which counts key, value and headers) with space for the envelope headers and the key.
+    public static let deadLetterMaxBytes = 990_000
+
     /// Sends a consumed message to `deadletter.v1` (through the outbox, like any event) with its
-    /// origin (topic, partition, offset), its key, headers and payload byte for byte, and `error`.
+    /// origin (topic, partition, offset), its key, headers and payload byte for byte, and `error`;
+    /// cut to `maxBytes` (marked `truncated`, with the original's digest) when it would not fit
+    /// in one Kafka message. `withoutRecord` keeps only the origin, the error and the digest: the
+    /// last resort when writing the full letter failed.
     @discardableResult
     public func deadLetter(_ message: ConsumedMessage, error: String, kind: Saga_V1_DeadLetter.ErrorKind,
-                           consumerGroup: String, causedBy cause: EventEnvelope? = nil) throws -> EventEnvelope {
-        let letter = Saga_V1_DeadLetter(
+                           consumerGroup: String, causedBy cause: EventEnvelope? = nil,
+                           maxBytes: Int = UnitOfWork.deadLetterMaxBytes, withoutRecord: Bool = false) throws -> EventEnvelope {
+        var letter = Saga_V1_DeadLetter(
             originTopic: message.topic, originPartition: message.partition, originOffset: message.offset,
             originTimestampUnixMs: message.timestampMs ?? 0, key: message.key,
             headers: message.headers.map { (name: $0.key, value: $0.value) }, payload: message.value,
             error: error, errorKind: kind, consumerGroup: consumerGroup)
-        return try emit(.deadLetter(letter), causedBy: cause)
+        if withoutRecord {
+            letter.clearKey()
+            letter.originHeaders = []
+            letter.clearPayload()
+            letter.truncated = true
+            letter.error += " (key, headers and payload left out: writing them failed)"
+        }
+        return try emit(.deadLetter(letter.fitted(maxBytes: maxBytes)), causedBy: cause)
     }
 
     /// Writes the queued outbox rows (multi-row inserts, in emit order) and the sequences
@@ -96,8 +120,9 @@ public final class UnitOfWork {
             pendingRows.removeAll(keepingCapacity: true)
         }
         if !dirtySequences.isEmpty {
+            let now = SQLValue.integer(WallClock.nowMillis())
             let rows = dirtySequences.sorted { ($0.topic, $0.orderId) < ($1.topic, $1.orderId) }
-                .map { [SQLValue.text($0.topic), .text($0.orderId), .integer(sequences[$0]!)] }
+                .map { [SQLValue.text($0.topic), .text($0.orderId), .integer(sequences[$0]!), now] }
             try Self.storeSequences.executePipelined(rows, on: connection)
             dirtySequences.removeAll(keepingCapacity: true)
         }
@@ -112,7 +137,7 @@ public final class UnitOfWork {
             dirtySequences.insert(key)
             return last + 1
         }
-        let rows = try connection.query(Self.nextSequenceSQL, [.text(topic), .text(orderId)])
+        let rows = try connection.query(Self.nextSequenceSQL, [.text(topic), .text(orderId), .integer(WallClock.nowMillis())])
         guard let sequence = rows.first?.int("last_sequence") else {
             throw SQLError.permanent("outbox sequence upsert returned no row for \(topic)/\(orderId)")
         }
@@ -132,7 +157,8 @@ public final class UnitOfWork {
             var found: [String: Int64] = [:]
             switch connection.dialect {
             case .postgres:
-                let rows = try Self.lockSequences.query(orders.map { [.text(topic), .text($0), .integer(0)] }, on: connection)
+                let now = SQLValue.integer(WallClock.nowMillis())
+                let rows = try Self.lockSequences.query(orders.map { [.text(topic), .text($0), .integer(0), now] }, on: connection)
                 for row in rows { if let order = row.string("order_id") { found[order] = row.int("last_sequence") } }
             case .sqlite:
                 let rows = try Self.readSequences.query(orders.map { .text($0) }, leading: [.text(topic)], on: connection)
@@ -145,9 +171,18 @@ public final class UnitOfWork {
         }
     }
 
+    /// Takes the sequence rows of `orderIds` on `topics` (sorted, created if missing) for this
+    /// transaction before anything else of these orders is touched: the per-order lock every
+    /// writer takes first, in one order, as the consumer's batches do (PostgreSQL; SQLite has a
+    /// single writer). For writers outside the consumer, such as a deadline sweeper.
+    public func lockOrders(_ orderIds: [String], on topics: [String]) throws {
+        try prefetchSequences(topics: topics, orderIds: orderIds)
+    }
+
     static let nextSequenceSQL = """
-        INSERT INTO outbox_sequences (topic, order_id, last_sequence) VALUES (?, ?, 1)
-        ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
+        INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms) VALUES (?, ?, 1, ?)
+        ON CONFLICT (topic, order_id) DO UPDATE
+        SET last_sequence = outbox_sequences.last_sequence + 1, updated_at_ms = excluded.updated_at_ms
         RETURNING last_sequence
         """
 
@@ -155,7 +190,7 @@ public final class UnitOfWork {
         "INSERT INTO outbox (topic, key, headers, payload, created_at_us)", columns: 5, suffix: "RETURNING id", maxRows: 128)
 
     static let lockSequences = MultiRowStatement(
-        "INSERT INTO outbox_sequences (topic, order_id, last_sequence)", columns: 3,
+        "INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms)", columns: 4,
         suffix: """
             ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence
             RETURNING order_id, last_sequence
@@ -166,9 +201,17 @@ public final class UnitOfWork {
         "SELECT order_id, last_sequence FROM outbox_sequences WHERE topic = ? AND order_id IN")
 
     static let storeSequences = MultiRowStatement(
-        "INSERT INTO outbox_sequences (topic, order_id, last_sequence)", columns: 3,
-        suffix: "ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = excluded.last_sequence",
+        "INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms)", columns: 4,
+        suffix: "ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = excluded.last_sequence, updated_at_ms = excluded.updated_at_ms",
         maxRows: 256)
+
+    /// Deletes up to `limit` sequence rows last written before `cutoffMs`; returns how many.
+    static func pruneSequences(updatedBefore cutoffMs: Int64, limit: Int, on connection: any SQLConnection) throws -> Int {
+        try connection.execute("""
+            DELETE FROM outbox_sequences WHERE (topic, order_id) IN (
+                SELECT topic, order_id FROM outbox_sequences WHERE updated_at_ms < ? LIMIT ?)
+            """, [.integer(cutoffMs), .integer(Int64(limit))])
+    }
 }
 
 extension SQLDatabase {

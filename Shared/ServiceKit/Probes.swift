@@ -1,13 +1,23 @@
+import Foundation
 import Hummingbird
 import Messaging
 import Persistence
 
-/// `/healthz` (the process answers) and `/readyz` (it can do its job: the database answers and
-/// the consumer holds partitions of its group).
+/// `/healthz` (the process answers), `/readyz` (it can do its job) and `GET /consumer` (where
+/// its consumer stands, partition by partition).
+///
+/// Ready means all of: the database answers within `databaseTimeout`; the consumer holds
+/// partitions of its group, no batch has been failing for longer than the stall bound, no
+/// assigned partition is held (offset anomaly) or has lag without progress for longer than the
+/// stall bound; and, when this instance's relay holds the lease, a broker acknowledged its sends
+/// within the relay's unreachable bound and its oldest waiting row is younger than the stall
+/// bound. A 503 is a problem body whose `errors[]` names each failed check.
 struct Probes {
     let database: any SQLDatabase
     let runtime: ConsumerRuntime
     let relay: OutboxRelay
+    let instance: String
+    var databaseTimeout: Duration = .seconds(2)
 
     struct Readiness: Codable {
         var status: String
@@ -17,26 +27,116 @@ struct Probes {
         var relayLeader: Bool
     }
 
+    /// GET /consumer: every partition this service's database has an offset for (shared by all
+    /// its instances), and what this instance knows of those assigned to it.
+    struct ConsumerView: Codable {
+        struct Partition: Codable {
+            var topic: String
+            var partition: Int32
+            var lastProcessedOffset: Int64
+            var assigned: Bool
+            var logEnd: Int64?
+            var lag: Int64?
+            var held: String?
+        }
+
+        var group: String
+        var instance: String
+        var topics: [String]
+        var partitions: [Partition]
+        var problems: [String]
+    }
+
     func add(to router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try JSONResponse.make(["status": "ok"]) }
         router.get("/readyz") { _, _ in
-            var problems: [String] = []
-            var databaseState = "ok"
-            do {
-                _ = try await database.read { try $0.query("SELECT 1 AS one") }
-            } catch {
-                databaseState = "\(error)"
-                problems.append("database: \(error)")
-            }
-            let partitions = runtime.assignment.count
-            if partitions == 0 { problems.append("the consumer holds no partitions yet (joining its group, or Kafka unreachable)") }
+            var problems: [Problem.FieldError] = []
+            let databaseState = await checkDatabase()
+            if let databaseState { problems.append(.init(pointer: "/database", detail: databaseState)) }
+            let consumer = runtime.report()
+            problems += consumer.problems.map { .init(pointer: "/consumer", detail: $0) }
+            problems += relay.problems.map { .init(pointer: "/relay", detail: $0) }
             guard problems.isEmpty else {
-                throw Problem.unavailable("not ready: " + problems.joined(separator: "; "))
+                throw Problem(status: 503, title: "Service Unavailable",
+                              detail: "not ready: " + problems.map(\.detail).joined(separator: "; "), errors: problems)
             }
             let relayStats = relay.statistics
             return try JSONResponse.make(Readiness(
-                status: "ready", database: databaseState, assignedPartitions: partitions,
+                status: "ready", database: "ok", assignedPartitions: consumer.partitions.count,
                 outboxPending: relayStats.pendingRows, relayLeader: relayStats.isLeader))
         }
+        router.get("/consumer") { _, _ in
+            let group = runtime.configuration.groupID
+            let stored = try await StoredOffsets.load(group: group, from: database)
+            let report = runtime.report()
+            var rows: [TopicPartitionKey: ConsumerView.Partition] = [:]
+            for (partition, offset) in stored {
+                rows[TopicPartitionKey(partition.topic, partition.partition)] = ConsumerView.Partition(
+                    topic: partition.topic, partition: partition.partition, lastProcessedOffset: offset, assigned: false)
+            }
+            for assigned in report.partitions {
+                let key = TopicPartitionKey(assigned.topic, assigned.partition)
+                let storedOffset = rows[key]?.lastProcessedOffset ?? -1
+                rows[key] = ConsumerView.Partition(
+                    topic: assigned.topic, partition: assigned.partition,
+                    lastProcessedOffset: max(storedOffset, assigned.lastProcessedOffset), assigned: true,
+                    logEnd: assigned.logEnd, lag: assigned.lag, held: assigned.held)
+            }
+            return try JSONResponse.make(ConsumerView(
+                group: group, instance: instance, topics: runtime.configuration.topics,
+                partitions: rows.values.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) },
+                problems: report.problems))
+        }
+    }
+
+    private struct TopicPartitionKey: Hashable {
+        let topic: String
+        let partition: Int32
+        init(_ topic: String, _ partition: Int32) {
+            self.topic = topic
+            self.partition = partition
+        }
+    }
+
+    /// nil when the database answered in time, else what went wrong. A database that hangs
+    /// (stopped, cut off) must not hang the probe with it: the query is not awaited past the
+    /// timeout (a transaction cannot be cancelled once submitted; it finishes on its own).
+    private func checkDatabase() async -> String? {
+        let database = database
+        let timeout = databaseTimeout
+        let answer = FirstAnswer<String?>()
+        return await withCheckedContinuation { continuation in
+            answer.set(continuation)
+            Task {
+                do {
+                    _ = try await database.read { try $0.query("SELECT 1 AS one") }
+                    answer.resume(nil)
+                } catch {
+                    answer.resume("\(error)")
+                }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                answer.resume("the database did not answer within \(timeout)")
+            }
+        }
+    }
+}
+
+/// A continuation resumed by whichever of several racers answers first.
+private final class FirstAnswer<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Never>?
+
+    func set(_ continuation: CheckedContinuation<T, Never>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    func resume(_ value: T) {
+        let waiting = lock.withLock { () -> CheckedContinuation<T, Never>? in
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(returning: value)
     }
 }

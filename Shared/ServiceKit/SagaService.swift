@@ -13,12 +13,19 @@ public protocol SagaService: Sendable {
     /// The service's own tables, applied after `MessagingSchema.migrations`.
     static var migrations: [Migration] { get }
     static var consumedTopics: [String] { get }
+    /// The topics `handle` emits to: each batch takes their sequence rows for its orders first,
+    /// in one order, which makes them the per-order lock of every writer of the service.
+    static var emittedTopics: [String] { get }
     /// The event types `handle` acts on; the runtime skips the others by header, undecoded
     /// (nil: hand every event to `handle`).
     static var handledEventTypes: Set<EventType>? { get }
 
     /// Applies one consumed event inside the batch transaction (see `EventHandler`).
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome
+
+    /// Before the batch's handlers run: lock the shared rows they will touch in one global order
+    /// (see `BatchPrelude`). Default: nothing.
+    func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws
 
     func addRoutes(to router: Router<BasicRequestContext>)
 
@@ -32,6 +39,7 @@ public protocol SagaService: Sendable {
 
 extension SagaService {
     public static var handledEventTypes: Set<EventType>? { nil }
+    public func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {}
     public func backgroundServices() -> [any Service] { [] }
     public func refreshMetrics() async {}
 }

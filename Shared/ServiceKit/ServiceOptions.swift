@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kafka
 import Logging
+import Messaging
 
 /// The flags every service takes; each falls back to the environment variable of its
 /// `SettingsCatalog` entry, then to the default (see Services/API.md).
@@ -15,6 +16,11 @@ public struct ServiceOptions: ParsableArguments {
     @Option(help: .init(SettingsCatalog.seedFile.help)) var seedFile: String?
     @Option(help: .init(SettingsCatalog.logLevel.help)) var logLevel: String?
     @Option(help: .init(SettingsCatalog.instanceId.help)) var instanceId: String?
+    @Option(help: .init(SettingsCatalog.stallTimeout.help)) var stallTimeoutMs: String?
+    @Option(help: .init(SettingsCatalog.relaySendTimeout.help)) var relaySendTimeoutMs: String?
+    @Option(help: .init(SettingsCatalog.offsetAnomaly.help)) var offsetAnomaly: String?
+    @Option(help: .init(SettingsCatalog.messagingRetention.help)) var messagingRetentionMs: String?
+    @Option(help: .init(SettingsCatalog.pruneInterval.help)) var pruneIntervalMs: String?
     @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
     var kafkaProperties: [String] = []
 
@@ -56,10 +62,19 @@ public struct ServiceOptions: ParsableArguments {
         }
         let instance = SettingsCatalog.instanceId.resolve(instanceId, environment: environment)
             ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        let policyText = SettingsCatalog.offsetAnomaly.resolve(offsetAnomaly, environment: environment) ?? "hold"
+        guard let policy = OffsetAnomalyPolicy(rawValue: policyText.lowercased()) else {
+            throw ValidationError("--offset-anomaly / OFFSET_ANOMALY must be hold or accept, got '\(policyText)'")
+        }
         return ServiceSettings(
             service: service, databaseURL: database, kafka: kafka,
             httpHost: SettingsCatalog.httpHost.resolve(httpHost, environment: environment) ?? "127.0.0.1",
-            httpPort: port, seedFile: seed, logLevel: level, instanceId: instance)
+            httpPort: port, seedFile: seed, logLevel: level, instanceId: instance,
+            stallBound: try SettingsCatalog.stallTimeout.duration(stallTimeoutMs, environment: environment) ?? .seconds(180),
+            relaySendTimeout: try SettingsCatalog.relaySendTimeout.duration(relaySendTimeoutMs, environment: environment) ?? .seconds(30),
+            offsetAnomalyPolicy: policy,
+            messagingRetention: try SettingsCatalog.messagingRetention.duration(messagingRetentionMs, environment: environment) ?? .seconds(604_800),
+            pruneInterval: try SettingsCatalog.pruneInterval.duration(pruneIntervalMs, environment: environment) ?? .seconds(600))
     }
 }
 
@@ -73,6 +88,11 @@ public struct ServiceSettings: Sendable {
     public var seedFile: String?
     public var logLevel: Logger.Level
     public var instanceId: String
+    public var stallBound: Duration = .seconds(180)
+    public var relaySendTimeout: Duration = .seconds(30)
+    public var offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold
+    public var messagingRetention: Duration = .seconds(604_800)
+    public var pruneInterval: Duration = .seconds(600)
 
     public var consumerGroup: String { service.rawValue }
 

@@ -30,20 +30,26 @@ public enum ServiceRunner {
         let database = try await openDatabase(url: settings.databaseURL, logger: logger)
         try await database.migrate(MessagingSchema.migrations + S.migrations)
         let relay = OutboxRelay(
-            database: database, configuration: RelayConfiguration(kafka: settings.kafka),
+            database: database,
+            configuration: RelayConfiguration(kafka: settings.kafka, sendTimeout: settings.relaySendTimeout,
+                                              unreachableBound: settings.relaySendTimeout, stallBound: settings.stallBound),
             logger: named(logger, "relay"))
         let context = ServiceContext(settings: settings, database: database, relay: relay, logger: logger)
         let service = try await make(context)
 
         let runtime = ConsumerRuntime(
-            configuration: ConsumerConfiguration(groupID: settings.consumerGroup, topics: S.consumedTopics, kafka: settings.kafka,
-                                                 handledEventTypes: S.handledEventTypes),
+            configuration: ConsumerConfiguration(
+                groupID: settings.consumerGroup, topics: S.consumedTopics, kafka: settings.kafka,
+                handledEventTypes: S.handledEventTypes, inboxRetention: settings.messagingRetention,
+                inboxPruneInterval: settings.pruneInterval, outputTopics: S.emittedTopics, stallBound: settings.stallBound,
+                offsetAnomalyPolicy: settings.offsetAnomalyPolicy, sequenceRetention: settings.messagingRetention),
             database: database, relay: relay, logger: named(logger, "consumer"),
+            prelude: { events, unit in try service.lockSharedRows(for: events, unit) },
             handler: { event, unit in try service.handle(event, unit) })
 
         let router = Router()
         router.middlewares.add(ProblemMiddleware())
-        Probes(database: database, runtime: runtime, relay: relay).add(to: router)
+        Probes(database: database, runtime: runtime, relay: relay, instance: settings.instanceId).add(to: router)
         router.get("/metrics") { _, _ in
             await service.refreshMetrics()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -54,7 +60,8 @@ public enum ServiceRunner {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: S.name.executable),
-            services: [RelayService(relay: relay), ConsumerService(runtime: runtime)] + service.backgroundServices(),
+            services: [RelayService(relay: relay), ConsumerService(runtime: runtime),
+                       TableSizeService(database: database, logger: named(logger, "table-sizes"))] + service.backgroundServices(),
             logger: named(logger, "http"))
         logger.notice("starting", metadata: [
             "http": "\(settings.httpHost):\(settings.httpPort)", "group": "\(settings.consumerGroup)",

@@ -54,6 +54,13 @@ public struct SettingDescriptor: Sendable, Hashable {
         return value
     }
 
+    /// Parses the resolved value as a positive number of milliseconds.
+    public func duration(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> Duration? {
+        guard let value = try integer(flagValue, environment: env) else { return nil }
+        guard value > 0 else { throw ValidationError("--\(flag) / \(environment) must be a positive number of milliseconds, got \(value)") }
+        return .milliseconds(value)
+    }
+
     /// Parses the resolved value as a boolean (true/false/1/0/yes/no).
     public func bool(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> Bool? {
         guard let text = resolve(flagValue, environment: env)?.lowercased() else { return nil }
@@ -111,9 +118,29 @@ public enum SettingsCatalog {
         environment: "NOTIFICATION_WEBHOOK_URL", flag: "webhook-url", defaultValue: nil, services: [.notification], isRequired: false,
         help: "URL the webhook channel POSTs each notification to")
 
+    public static let stallTimeout = SettingDescriptor(
+        environment: "STALL_TIMEOUT_MS", flag: "stall-timeout-ms", defaultValue: "180000", services: all4, isRequired: false,
+        help: "a batch failing transiently, a lagging partition without progress or an outbox row waiting this long turns /readyz red and logs at error")
+    public static let relaySendTimeout = SettingDescriptor(
+        environment: "RELAY_SEND_TIMEOUT_MS", flag: "relay-send-timeout-ms", defaultValue: "30000", services: all4, isRequired: false,
+        help: "a relay send failing after this is retried; a lease holder that gets no acknowledgement for this long while rows wait gives the lease up")
+    public static let offsetAnomaly = SettingDescriptor(
+        environment: "OFFSET_ANOMALY", flag: "offset-anomaly", defaultValue: "hold", services: all4, isRequired: false,
+        help: "hold or accept: a partition whose log does not continue from the stored offset is held (unready) or read from the log start")
+    public static let messagingRetention = SettingDescriptor(
+        environment: "MESSAGING_RETENTION_MS", flag: "messaging-retention-ms", defaultValue: "604800000", services: all4, isRequired: false,
+        help: "inbox rows and outbox sequence rows of orders idle this long are pruned (default 7 days)")
+    public static let pruneInterval = SettingDescriptor(
+        environment: "PRUNE_INTERVAL_MS", flag: "prune-interval-ms", defaultValue: "600000", services: all4, isRequired: false,
+        help: "how often expired inbox, sequence and idempotency-key rows are pruned")
+    public static let idempotencyKeyRetention = SettingDescriptor(
+        environment: "IDEMPOTENCY_KEY_RETENTION_MS", flag: "idempotency-key-retention-ms", defaultValue: "86400000", services: [.order], isRequired: false,
+        help: "an Idempotency-Key older than this is forgotten (default 24 h): the same key then places a new order")
+
     public static let all: [SettingDescriptor] = [
         database, bootstrap, bootstrapFile, devClusterTuning, httpHost, httpPort, seedFile, logLevel, instanceId,
         sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL,
+        stallTimeout, relaySendTimeout, offsetAnomaly, messagingRetention, pruneInterval, idempotencyKeyRetention,
     ]
 
     public static func settings(of service: ServiceName) -> [SettingDescriptor] {

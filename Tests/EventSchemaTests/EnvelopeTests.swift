@@ -114,6 +114,13 @@ final class EnvelopeTests: XCTestCase {
             (H.producedAt, Array("2026-01-01T00:00:00Z".utf8)),
             (H.orderId, Array("".utf8)),
             (H.orderId, [0xFF]),
+            // Order IDs reach indexed columns and become keys: bounded, visible ASCII only.
+            (H.orderId, Array(String(repeating: "x", count: EventEnvelope.maxOrderIdBytes + 1).utf8)),
+            (H.orderId, Array(String(repeating: "7f3c9a2e", count: 4000).utf8)),
+            (H.orderId, Array("ord 1".utf8)),
+            (H.orderId, Array("ord\u{0}1".utf8)),
+            (H.orderId, Array("ord\n".utf8)),
+            (H.orderId, Array("ordé".utf8)),
         ]
         for (name, value) in cases {
             let headers = replacing(name, with: value)

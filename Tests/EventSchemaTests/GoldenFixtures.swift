@@ -21,6 +21,7 @@ struct GoldenSample {
 enum GoldenFixtures {
     /// Every released sample, all versions and revisions.
     static let samples: [GoldenSample] = v1.map { GoldenSample(schemaVersion: 1, revision: 1, event: $0) }
+        + v1r2.map { GoldenSample(schemaVersion: 1, revision: 2, event: $0) }
 
     /// The newest sample of each event type; must set every field of today's schema.
     static var latest: [EventType: GoldenSample] {
@@ -150,6 +151,31 @@ enum GoldenFixtures {
         }),
     ]
 
+    /// Revision 2: DeadLetter gained `truncated`, `original_sha256`, `original_size` and the
+    /// error kind MISROUTED.
+    static let v1r2: [SagaEvent] = [
+        .deadLetter(.with {
+            $0.originTopic = "inventory.v1"
+            $0.originPartition = 3
+            $0.originOffset = 98_765
+            $0.key = Data("ord-other".utf8)
+            $0.originHeaders = [
+                .with { $0.name = "event-type"; $0.value = Data("StockReserved".utf8) },
+                .with { $0.name = "order-id"; $0.value = Data(orderId.utf8) },
+            ]
+            $0.payload = Data([0x0A, 0x03, 0x61, 0x62, 0x63])
+            $0.error = "record key \"ord-other\" is not its order-id \"ord-7f3c9a2e\""
+            $0.consumerGroup = "payment"
+            $0.failedAtUnixMs = 1_767_225_606_000
+            $0.errorKind = .misrouted
+            $0.orderID = orderId
+            $0.originTimestampUnixMs = 1_767_225_603_000
+            $0.truncated = true
+            $0.originalSha256 = Data((0..<32).map { UInt8($0) })
+            $0.originalSize = 1_048_000
+        }),
+    ]
+
     /// The envelope whose headers are frozen in Golden/v1/envelope-headers.txt.
     static let envelope = EventEnvelope(
         eventId: UUID(uuidString: "0b4f2a3c-8d1e-4f5a-9b6c-7d8e9f0a1b2c")!,
@@ -167,5 +193,5 @@ enum GoldenFixtures {
 
     /// Snapshots of the compiled schema, one per release that changed it (append
     /// "v1/descriptor_set.r2.binpb" etc.); today's schema must be compatible with each.
-    static let descriptorSnapshots = ["v1/descriptor_set.binpb"]
+    static let descriptorSnapshots = ["v1/descriptor_set.binpb", "v1/descriptor_set.r2.binpb"]
 }

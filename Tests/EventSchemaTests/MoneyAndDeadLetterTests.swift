@@ -95,4 +95,60 @@ final class DeadLetterTests: XCTestCase {
         let envelope = EventEnvelope(for: event, sequence: 1)
         XCTAssertEqual(try DecodedEvent(headers: envelope.headers(), payload: event.encodePayload()).event, event)
     }
+
+    /// A hostile order-id (too long, not plain ASCII) stays in the letter's bytes and never
+    /// becomes its order ID, key or envelope; a valid one from the header or key does.
+    func testOnlyAValidOrderIdBecomesTheLettersOrderId() {
+        func letter(key: String?, header: [UInt8]?) -> Saga_V1_DeadLetter {
+            Saga_V1_DeadLetter(originTopic: "orders.v1", originPartition: 0, originOffset: 1, key: key.map { Array($0.utf8) },
+                               headers: header.map { [(name: "order-id", value: Optional($0))] } ?? [],
+                               payload: nil, error: "e", errorKind: .undecodable, consumerGroup: "g")
+        }
+        let long = String(repeating: "a", count: 3000)
+        XCTAssertEqual(letter(key: long, header: Array(long.utf8)).orderID, "")
+        XCTAssertEqual(letter(key: "ord-1", header: Array(long.utf8)).orderID, "ord-1", "a valid key when the header is not")
+        XCTAssertEqual(letter(key: nil, header: Array("ord 1".utf8)).orderID, "")
+        XCTAssertEqual(letter(key: nil, header: Array("ord-2".utf8)).orderID, "ord-2")
+        XCTAssertEqual(letter(key: long, header: Array(long.utf8)).originHeaders.first?.value.count, 3000, "the bytes are kept")
+    }
+
+    /// A record near Kafka's maximum size makes a dead letter above it: cut to fit, marked, with
+    /// the original's digest and size.
+    func testAnOversizedDeadLetterIsCutToFitAndMarked() throws {
+        let payload = [UInt8]((0..<1_200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let headers: [(name: String, value: [UInt8]?)] = [("event-type", Array("OrderPlaced".utf8)), ("x-big", [UInt8](repeating: 7, count: 300_000))]
+        let original = Saga_V1_DeadLetter(originTopic: "orders.v1", originPartition: 2, originOffset: 9, key: Array("ord-1".utf8),
+                                          headers: headers, payload: payload, error: "too big", errorKind: .undecodable, consumerGroup: "g")
+        let expectedSize: Int = 1_200_000 + 300_000 + 5 + 10 + 11 + 5
+        XCTAssertEqual(original.originalSize, Int64(expectedSize))
+        XCTAssertEqual(original.originalSha256.count, 32)
+        for limit in [990_000, 400_000, 100_000, 2_000] {
+            let fitted = original.fitted(maxBytes: limit)
+            XCTAssertLessThanOrEqual(fitted.encodedSize, limit)
+            XCTAssertGreaterThan(fitted.encodedSize, limit - 200, "cut no more than needed (limit \(limit))")
+            XCTAssertTrue(fitted.truncated)
+            XCTAssertEqual(fitted.originalSha256, original.originalSha256)
+            XCTAssertEqual(fitted.originalSize, original.originalSize)
+            XCTAssertEqual(fitted.error, original.error)
+            XCTAssertEqual([UInt8](fitted.payload), Array(payload.prefix(fitted.payload.count)), "a prefix of the payload")
+        }
+        XCTAssertEqual(original.fitted(maxBytes: 2_000).originHeaders.first?.name, "event-type")
+        let small = Saga_V1_DeadLetter(originTopic: "orders.v1", originPartition: 2, originOffset: 9, key: nil, headers: headers.prefix(1),
+                                       payload: [1, 2, 3], error: "e", errorKind: .undecodable, consumerGroup: "g")
+        XCTAssertEqual(small.fitted(maxBytes: 990_000), small, "a letter that fits is unchanged")
+        XCTAssertFalse(small.truncated)
+    }
+
+    /// A replay is recorded in the inbox under an id of its own, the same for the same dead
+    /// letter, different for another one and from the event's.
+    func testReplayInboxIdsAreStableAndDistinct() {
+        let event = UUID()
+        let (first, second) = (UUID(), UUID())
+        XCTAssertEqual(ReplayMarker.inboxId(eventId: event, replayOf: first), ReplayMarker.inboxId(eventId: event, replayOf: first))
+        XCTAssertNotEqual(ReplayMarker.inboxId(eventId: event, replayOf: first), ReplayMarker.inboxId(eventId: event, replayOf: second))
+        XCTAssertNotEqual(ReplayMarker.inboxId(eventId: event, replayOf: first), event)
+        let headers: [(name: String, value: [UInt8]?)] = [("replay-of", Array(first.uuidString.lowercased().utf8))]
+        XCTAssertEqual(ReplayMarker.replayOf(headers), first)
+        XCTAssertNil(ReplayMarker.replayOf([("replay-of", Array("garbage".utf8))]))
+    }
 }

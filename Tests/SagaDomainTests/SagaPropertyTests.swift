@@ -42,7 +42,6 @@ import Testing
         let expected = [
             "confirmed", "cancelled/out_of_stock", "cancelled/payment_failed", "cancelled/timeout",
             "payment failure/insufficientFunds", "payment failure/customerBlocked", "payment failure/unknownCustomer",
-            "payment failure/deadlinePassed",
             "payment REFUNDED", "payment CANCELLED", "charge refused after cancellation",
         ]
         for outcome in expected {

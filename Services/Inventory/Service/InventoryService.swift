@@ -9,6 +9,7 @@ struct InventoryService: SagaService {
     static let name = ServiceName.inventory
     static let migrations = InventorySchema.migrations
     static let handledEventTypes: Set<EventType>? = InventoryDecider.handledEvents
+    static let emittedTopics = [TopicCatalog.inventory.name]
     static let consumedTopics = [TopicCatalog.orders.name, TopicCatalog.payments.name]
 
     let api: InventoryAPI
@@ -18,6 +19,10 @@ struct InventoryService: SagaService {
         let inserted = try await context.database.write { try InventoryStore.seed(seed.skus, on: $0) }
         context.logger.notice("stock seeded", metadata: ["skus": "\(seed.skus.count)", "new": "\(inserted)"])
         return InventoryService(api: InventoryAPI(database: context.database))
+    }
+
+    func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {
+        try InventoryEventHandler.lockStock(events, unit)
     }
 
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {

@@ -1,4 +1,5 @@
 import EventSchema
+import Messaging
 import InventoryCore
 import Persistence
 import ServiceKit
@@ -23,6 +24,25 @@ enum InventoryStore {
         return levels
     }
 
+    private static let reservationLines = InListStatement("SELECT lines FROM reservations WHERE order_id IN")
+    private static let lockStockRows = InListStatement("SELECT sku FROM stock WHERE sku IN", suffix: "ORDER BY sku FOR UPDATE")
+
+    /// The SKUs held by these orders' reservations.
+    static func reservedSkus(of orderIds: [String], on connection: any SQLConnection) throws -> Set<String> {
+        guard !orderIds.isEmpty else { return [] }
+        var skus = Set<String>()
+        for row in try reservationLines.query(Array(Set(orderIds)).map { .text($0) }, on: connection) {
+            skus.formUnion(try LinesColumn.decode(row.string("lines")).map(\.sku))
+        }
+        return skus
+    }
+
+    /// Locks the stock rows of `skus` (sorted) until commit, in that order (PostgreSQL).
+    static func lockStock(_ skus: [String], on connection: any SQLConnection) throws {
+        guard !skus.isEmpty else { return }
+        _ = try lockStockRows.query(skus.map { .text($0) }, on: connection)
+    }
+
     /// The movement's conditional update; false if it would take a column below zero.
     static func apply(_ movement: StockMovement, on connection: any SQLConnection) throws -> Bool {
         let q = SQLValue.integer(movement.quantity)
@@ -34,14 +54,14 @@ enum InventoryStore {
         return try connection.execute(sql, [q, q, .text(movement.sku), q]) == 1
     }
 
-    /// INSERT for a new reservation, else an update conditional on the state decided from.
+    /// INSERT for a new reservation (nothing if the row appeared meanwhile: false, decide
+    /// again), else an update conditional on the state decided from.
     static func write(_ record: ReservationRecord, from: ReservationState?, on connection: any SQLConnection) throws -> Bool {
         guard let from else {
-            _ = try connection.execute(
-                "INSERT INTO reservations (order_id, customer_id, state, lines, updated_at_ms) VALUES (?, ?, ?, ?, ?)",
+            return try connection.execute(
+                "INSERT INTO reservations (order_id, customer_id, state, lines, updated_at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
                 [.text(record.orderId), .text(record.customerId), .text(record.state.rawValue),
-                 LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs)])
-            return true
+                 LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs)]) == 1
         }
         return try connection.execute(
             "UPDATE reservations SET state = ?, lines = ?, updated_at_ms = ? WHERE order_id = ? AND state = ?",

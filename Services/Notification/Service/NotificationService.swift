@@ -13,6 +13,8 @@ struct NotificationService: SagaService {
     static let name = ServiceName.notification
     static let migrations = NotificationSchema.migrations
     static let consumedTopics = [TopicCatalog.orders.name]
+    /// The consumer emits nothing: NotificationSent comes from the delivery worker.
+    static let emittedTopics: [String] = []
     /// OrderPlaced (two thirds of orders.v1) is skipped undecoded.
     static let handledEventTypes: Set<EventType>? = [.orderConfirmed, .orderCancelled]
 

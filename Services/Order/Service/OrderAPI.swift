@@ -48,15 +48,14 @@ struct OrderAPI: Sendable {
     private func place(_ request: Request) async throws -> Response {
         let key = try idempotencyKey(request)
         let body = try await PlaceOrderBody.parse(request)
-        let orderId = UUID().uuidString.lowercased()
-        let transition: OrderTransition
-        switch OrderDecider.place(body.command(orderId: orderId), prices: prices, policy: policy, now: EventEnvelope.nowUnixMs()) {
-        case .failure(let failure): throw failure.problem
-        case .success(let t): transition = t
+        let command = body.command(orderId: UUID().uuidString.lowercased())
+        // Validation first, outside any transaction; the order is timed inside it.
+        if case .failure(let failure) = OrderDecider.place(command, prices: prices, policy: policy, now: 0) {
+            throw failure.problem
         }
         let placement: Placement
         do {
-            placement = try await write(transition, key: key, fingerprint: body.fingerprint)
+            placement = try await write(command, key: key, fingerprint: body.fingerprint)
         } catch let error as SQLError where key != nil {
             // Two requests with one new key at once (PostgreSQL): the loser's insert of the key
             // fails; by now the winner's row is committed, so answer from it.
@@ -75,11 +74,15 @@ struct OrderAPI: Sendable {
     }
 
     /// One transaction: the key (if any), the PENDING order and its OrderPlaced in the outbox.
-    private func write(_ transition: OrderTransition, key: String?, fingerprint: String) async throws -> Placement {
-        try await database.unitOfWork(waking: relay) { unit -> Placement in
+    /// Placed-at and deadline come from the database's clock, the one the sweeper decides by.
+    private func write(_ command: PlaceOrder, key: String?, fingerprint: String) async throws -> Placement {
+        let (prices, policy) = (prices, policy)
+        return try await database.unitOfWork(waking: relay) { unit -> Placement in
             if let key, let existing = try Self.existing(key: key, fingerprint: fingerprint, on: unit.connection) {
                 return .replayed(existing)
             }
+            let transition = try OrderDecider.place(command, prices: prices, policy: policy,
+                                                    now: try unit.connection.databaseTimeMillis()).mapError(\.problem).get()
             _ = try OrderTransitionWriter.apply(transition, causedBy: nil, unit: unit)
             if let key {
                 _ = try unit.connection.execute(

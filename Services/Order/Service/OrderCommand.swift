@@ -11,6 +11,7 @@ struct OrderCommand: AsyncParsableCommand {
     @OptionGroup var options: ServiceOptions
     @Option(help: .init(SettingsCatalog.sagaTimeout.help)) var sagaTimeoutMs: String?
     @Option(help: .init(SettingsCatalog.sweepInterval.help)) var sweepIntervalMs: String?
+    @Option(help: .init(SettingsCatalog.idempotencyKeyRetention.help)) var idempotencyKeyRetentionMs: String?
 
     func run() async throws {
         let settings = try options.resolve(for: .order)
@@ -18,8 +19,10 @@ struct OrderCommand: AsyncParsableCommand {
         let sweep = try SettingsCatalog.sweepInterval.integer(sweepIntervalMs) ?? 500
         guard timeout > 0, sweep > 0 else { throw ValidationError("saga timeout and sweep interval must be positive milliseconds") }
         let policy = OrderPolicy(sagaTimeoutMs: Int64(timeout))
+        let keyRetention = try SettingsCatalog.idempotencyKeyRetention.duration(idempotencyKeyRetentionMs) ?? .seconds(86_400)
         try await ServiceRunner.run(OrderService.self, settings: settings) { context in
-            try OrderService(context: context, policy: policy, sweepInterval: .milliseconds(sweep))
+            try OrderService(context: context, policy: policy, sweepInterval: .milliseconds(sweep),
+                             idempotencyKeyRetention: keyRetention)
         }
     }
 }

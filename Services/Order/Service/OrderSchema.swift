@@ -44,5 +44,9 @@ enum OrderSchema {
             )
             """,
         ]),
+        // Idempotency keys are pruned by age.
+        Migration(id: "order-002-idempotency-key-age", both: [
+            "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at_ms)",
+        ]),
     ]
 }

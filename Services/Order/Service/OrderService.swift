@@ -12,14 +12,16 @@ import ServiceLifecycle
 struct OrderService: SagaService {
     static let name = ServiceName.order
     static let migrations = OrderSchema.migrations
+    static let emittedTopics = [TopicCatalog.orders.name]
     static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.payments.name]
 
     let context: ServiceContext
     let api: OrderAPI
     let sweeper: DeadlineSweeper
     let sweepInterval: Duration
+    let idempotencyKeyRetention: Duration
 
-    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration) throws {
+    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration, idempotencyKeyRetention: Duration = .seconds(86_400)) throws {
         let seed = try context.settings.loadSeed()
         let prices = PriceList(currency: seed.currency,
                                unitPrices: Dictionary(uniqueKeysWithValues: seed.skus.map { ($0.sku, $0.unitPrice) }))
@@ -27,6 +29,7 @@ struct OrderService: SagaService {
         api = OrderAPI(database: context.database, relay: context.relay, prices: prices, policy: policy)
         sweeper = DeadlineSweeper(database: context.database, relay: context.relay, logger: context.makeLogger("sweeper"))
         self.sweepInterval = sweepInterval
+        self.idempotencyKeyRetention = idempotencyKeyRetention
     }
 
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
@@ -38,9 +41,16 @@ struct OrderService: SagaService {
     }
 
     func backgroundServices() -> [any Service] {
-        [PeriodicService(name: "deadline sweeper", interval: sweepInterval, logger: context.makeLogger("sweeper")) { [sweeper] in
-            while try await sweeper.sweep() == sweeper.batchSize {}
-        }]
+        let (database, retention, logger) = (context.database, idempotencyKeyRetention, context.makeLogger("retention"))
+        return [
+            PeriodicService(name: "deadline sweeper", interval: sweepInterval, logger: context.makeLogger("sweeper")) { [sweeper] in
+                while try await sweeper.sweep() == sweeper.batchSize {}
+            },
+            PeriodicService(name: "idempotency key pruning", interval: context.settings.pruneInterval, logger: logger) {
+                let pruned = try await OrderStore.pruneIdempotencyKeys(olderThan: retention, in: database)
+                if pruned > 0 { logger.info("pruned \(pruned) idempotency keys older than \(retention)") }
+            },
+        ]
     }
 
     /// `saga_orders{status, reason}`: orders by state and cancel reason, counted in the

@@ -41,6 +41,22 @@ enum OrderStore {
                   .text(envelope.eventType.rawValue), .integer(envelope.sequence), .integer(EventEnvelope.nowUnixMs())])
     }
 
+    /// Deletes Idempotency-Keys created before `retention` ago, in chunks; returns how many.
+    static func pruneIdempotencyKeys(olderThan retention: Duration, in database: any SQLDatabase) async throws -> Int {
+        let cutoff = EventEnvelope.nowUnixMs() - Int64(retention.components.seconds) * 1000
+        var total = 0
+        while true {
+            let deleted = try await database.write { connection in
+                try connection.execute("""
+                    DELETE FROM idempotency_keys WHERE idempotency_key IN (
+                        SELECT idempotency_key FROM idempotency_keys WHERE created_at_ms < ? LIMIT 5000)
+                    """, [.integer(cutoff)])
+            }
+            total += deleted
+            if deleted < 5000 { return total }
+        }
+    }
+
     static func history(_ orderId: String, on connection: any SQLConnection) throws -> [OrderView.HistoryEntry] {
         try connection.query("SELECT * FROM order_events WHERE order_id = ? ORDER BY at_ms, topic, sequence", [.text(orderId)]).map {
             OrderView.HistoryEntry(topic: $0.string("topic") ?? "", eventType: $0.string("event_type") ?? "",

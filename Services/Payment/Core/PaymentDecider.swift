@@ -10,8 +10,11 @@ import EventSchema
 ///   PaymentFailed(ORDER_CANCELLED), so every StockReserved gets exactly one answer
 ///   (Inventory ignores it or releases, once; Order ignores it).
 /// - Checks, in order: unknown customer, blocked, invalid amount (missing, negative,
-///   or not the account's currency), deadline passed (charging then would only
-///   force a refund; a deadline of 0 means "not set"), insufficient funds.
+///   or not the account's currency), insufficient funds.
+/// - No clock decides here. The saga's deadline is Order's alone (its sweeper): Payment
+///   charges whatever the event's deadline says compared with its own wall clock (another
+///   machine's clock, possibly minutes off), and a charge that arrives after Order cancelled
+///   is refunded on the OrderCancelled that follows. `now` only stamps the records.
 /// - IDs are derived from the order ID, so a retried handler (crash before commit)
 ///   emits the same payment and refund IDs.
 public enum PaymentDecider {
@@ -73,9 +76,6 @@ public enum PaymentDecider {
         if account.blocked { return fail(reserved, .customerBlocked, "the customer is blocked", now: now) }
         guard reserved.hasAmount, amount.minorUnits >= 0, amount.currency == account.currency else {
             return fail(reserved, .invalidAmount, "cannot charge \(amount.formatted) to an account in \(account.currency)", now: now)
-        }
-        if reserved.deadlineUnixMs > 0, now >= reserved.deadlineUnixMs {
-            return fail(reserved, .deadlinePassed, "the order's deadline passed before the charge", now: now)
         }
         guard account.balance >= amount.minorUnits else {
             return fail(reserved, .insufficientFunds, "balance is below \(amount.formatted)", now: now)

@@ -9,6 +9,7 @@ struct PaymentService: SagaService {
     static let name = ServiceName.payment
     static let migrations = PaymentSchema.migrations
     static let handledEventTypes: Set<EventType>? = PaymentDecider.handledEvents
+    static let emittedTopics = [TopicCatalog.payments.name]
     static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.orders.name]
 
     let api: PaymentAPI
@@ -18,6 +19,10 @@ struct PaymentService: SagaService {
         let inserted = try await context.database.write { try PaymentStore.seed(seed.customers, currency: seed.currency, on: $0) }
         context.logger.notice("accounts seeded", metadata: ["customers": "\(seed.customers.count)", "new": "\(inserted)"])
         return PaymentService(api: PaymentAPI(database: context.database))
+    }
+
+    func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {
+        try PaymentEventHandler.lockAccounts(events, unit)
     }
 
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {

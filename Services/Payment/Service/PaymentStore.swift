@@ -1,4 +1,5 @@
 import EventSchema
+import Messaging
 import PaymentCore
 import Persistence
 import ServiceKit
@@ -28,7 +29,17 @@ enum PaymentStore {
         }
     }
 
-    /// INSERT for a new payment row, else an update conditional on the state decided from.
+    private static let lockAccountRows = InListStatement("SELECT customer_id FROM accounts WHERE customer_id IN",
+                                                         suffix: "ORDER BY customer_id FOR UPDATE")
+
+    /// Locks the accounts of `customers` (sorted) until commit, in that order (PostgreSQL).
+    static func lockAccounts(_ customers: [String], on connection: any SQLConnection) throws {
+        guard !customers.isEmpty else { return }
+        _ = try lockAccountRows.query(customers.map { .text($0) }, on: connection)
+    }
+
+    /// INSERT for a new payment row (nothing if the row appeared meanwhile: false, decide
+    /// again), else an update conditional on the state decided from.
     static func write(_ record: PaymentRecord, from: PaymentState?, on connection: any SQLConnection) throws -> Bool {
         let values: [SQLValue] = [
             .text(record.state.rawValue), .optionalInteger(record.amount?.minorUnits), .optionalText(record.amount?.currency),
@@ -36,11 +47,10 @@ enum PaymentStore {
             .optionalInteger(record.failureReason.map { Int64($0.rawValue) }), .integer(record.updatedAtUnixMs),
         ]
         guard let from else {
-            _ = try connection.execute("""
+            return try connection.execute("""
                 INSERT INTO payments (state, amount_minor, currency, payment_id, refund_id, failure_reason, updated_at_ms, order_id, customer_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, values + [.text(record.orderId), .text(record.customerId)])
-            return true
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING
+                """, values + [.text(record.orderId), .text(record.customerId)]) == 1
         }
         return try connection.execute("""
             UPDATE payments SET state = ?, amount_minor = ?, currency = ?, payment_id = ?, refund_id = ?, failure_reason = ?, updated_at_ms = ?

@@ -77,6 +77,17 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
   /// Broker timestamp of the original message.
   public var originTimestampUnixMs: Int64 = 0
 
+  /// Set when the original did not fit in one Kafka message with this dead letter around it:
+  /// the payload, then header values, then the key were cut to fit (a cut dead letter cannot be
+  /// replayed). original_sha256 and original_size describe the record as it was consumed.
+  public var truncated: Bool = false
+
+  /// SHA-256 of the original payload (of zero bytes for a null payload).
+  public var originalSha256: Data = Data()
+
+  /// Bytes of the original key, header names and values and payload together.
+  public var originalSize: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum ErrorKind: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -88,6 +99,9 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
 
     /// Decoded, but the handler rejected it for good.
     case rejected // = 2
+
+    /// A valid event in the wrong place: its key or partition does not match its order-id.
+    case misrouted // = 3
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -99,6 +113,7 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
       case 0: self = .unspecified
       case 1: self = .undecodable
       case 2: self = .rejected
+      case 3: self = .misrouted
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -108,6 +123,7 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
       case .unspecified: return 0
       case .undecodable: return 1
       case .rejected: return 2
+      case .misrouted: return 3
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -117,6 +133,7 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
       .unspecified,
       .undecodable,
       .rejected,
+      .misrouted,
     ]
 
   }
@@ -157,7 +174,7 @@ fileprivate nonisolated let _protobuf_package = "saga.v1"
 
 nonisolated extension Saga_V1_DeadLetter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeadLetter"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}origin_topic\0\u{3}origin_partition\0\u{3}origin_offset\0\u{1}key\0\u{3}origin_headers\0\u{1}payload\0\u{1}error\0\u{3}consumer_group\0\u{3}failed_at_unix_ms\0\u{3}error_kind\0\u{3}order_id\0\u{3}origin_timestamp_unix_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}origin_topic\0\u{3}origin_partition\0\u{3}origin_offset\0\u{1}key\0\u{3}origin_headers\0\u{1}payload\0\u{1}error\0\u{3}consumer_group\0\u{3}failed_at_unix_ms\0\u{3}error_kind\0\u{3}order_id\0\u{3}origin_timestamp_unix_ms\0\u{1}truncated\0\u{3}original_sha256\0\u{3}original_size\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -177,6 +194,9 @@ nonisolated extension Saga_V1_DeadLetter: SwiftProtobuf.Message, SwiftProtobuf._
       case 10: try { try decoder.decodeSingularEnumField(value: &self.errorKind) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.orderID) }()
       case 12: try { try decoder.decodeSingularInt64Field(value: &self.originTimestampUnixMs) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self.truncated) }()
+      case 14: try { try decoder.decodeSingularBytesField(value: &self.originalSha256) }()
+      case 15: try { try decoder.decodeSingularInt64Field(value: &self.originalSize) }()
       default: break
       }
     }
@@ -223,6 +243,15 @@ nonisolated extension Saga_V1_DeadLetter: SwiftProtobuf.Message, SwiftProtobuf._
     if self.originTimestampUnixMs != 0 {
       try visitor.visitSingularInt64Field(value: self.originTimestampUnixMs, fieldNumber: 12)
     }
+    if self.truncated != false {
+      try visitor.visitSingularBoolField(value: self.truncated, fieldNumber: 13)
+    }
+    if !self.originalSha256.isEmpty {
+      try visitor.visitSingularBytesField(value: self.originalSha256, fieldNumber: 14)
+    }
+    if self.originalSize != 0 {
+      try visitor.visitSingularInt64Field(value: self.originalSize, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -239,13 +268,16 @@ nonisolated extension Saga_V1_DeadLetter: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.errorKind != rhs.errorKind {return false}
     if lhs.orderID != rhs.orderID {return false}
     if lhs.originTimestampUnixMs != rhs.originTimestampUnixMs {return false}
+    if lhs.truncated != rhs.truncated {return false}
+    if lhs.originalSha256 != rhs.originalSha256 {return false}
+    if lhs.originalSize != rhs.originalSize {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Saga_V1_DeadLetter.ErrorKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_KIND_UNSPECIFIED\0\u{1}ERROR_KIND_UNDECODABLE\0\u{1}ERROR_KIND_REJECTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_KIND_UNSPECIFIED\0\u{1}ERROR_KIND_UNDECODABLE\0\u{1}ERROR_KIND_REJECTED\0\u{1}ERROR_KIND_MISROUTED\0")
 }
 
 nonisolated extension Saga_V1_DeadLetter.Header: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
