@@ -85,6 +85,11 @@ let package = Package(
         ),
         // The dev cluster's control API as JSON types: the server and its clients share them.
         .target(name: "DevClusterAPI", path: "Shared/DevClusterAPI"),
+        // Test support: records built to break consumers (generated, seeded, replayable).
+        .target(
+            name: "HostileInput",
+            dependencies: ["EventSchema", "Kafka", .product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/HostileInput"),
         // Test support: the dev cluster (and kcat) as child processes of a test.
         .target(name: "DevClusterTesting", dependencies: ["DevClusterAPI"], path: "Tests/Support"),
         // Embedded 3-broker Kafka (librdkafka's mock cluster) with fault-injection controls.
@@ -184,7 +189,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["ServiceKit", "EventSchema", "Kafka", "DevClusterTesting", "DevClusterAPI",
+            dependencies: ["ServiceKit", "EventSchema", "Kafka", "DevClusterTesting", "DevClusterAPI", "HostileInput", "Persistence",
+                           .product(name: "PropertyBased", package: "swift-property-based"),
                            "DevCluster", "OrderService", "InventoryService", "PaymentService", "NotificationService",
                            "LoadGenerator", "KafkaTool"],
             path: "Tests/ServiceTests"
@@ -214,7 +220,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "MessagingHarness"],
+            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "MessagingHarness",
+                           "HostileInput", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/MessagingTests"
         ),
         .testTarget(

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension UUID {
     /// A version 7 UUID (RFC 9562): 48-bit Unix milliseconds, then random bits.
@@ -14,7 +17,7 @@ extension UUID {
         var bytes = [UInt8](repeating: 0, count: 16)
         let millis = UInt64(max(0, unixMillis))
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index))) }
-        let (tail, more) = FastRandom.shared.next2()
+        let (tail, more) = KernelRandom.next2()
         for index in 6..<16 {
             let source = index < 14 ? tail >> (8 * (index - 6)) : more >> (8 * (index - 14))
             bytes[index] = UInt8(truncatingIfNeeded: source)
@@ -25,29 +28,17 @@ extension UUID {
     }
 }
 
-/// SplitMix64 seeded from the system generator: the random part of event ids needs uniqueness,
-/// not secrecy, and the system generator costs a syscall per call.
-final class FastRandom: @unchecked Sendable {
-    static let shared = FastRandom()
-    private let lock = NSLock()
-    private var state: UInt64
-
-    init() {
-        var system = SystemRandomNumberGenerator()
-        state = system.next()
-    }
-
-    func next2() -> (UInt64, UInt64) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (step(), step())
-    }
-
-    private func step() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+/// Random words from the C library's cryptographically secure generator (`arc4random_buf`:
+/// the kernel's randomness through a ChaCha20 stream, no syscall per call).
+///
+/// Event ids must be unpredictable: a writer who could guess the next ids could pre-insert them
+/// into a consumer's inbox and so suppress real events. A pseudo-random generator seeded once
+/// (the SplitMix64 used before) gives every later id away from one observed id
+/// (`EventIdentifierTests` runs that attack).
+enum KernelRandom {
+    static func next2() -> (UInt64, UInt64) {
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { arc4random_buf($0.baseAddress!, $0.count) }
+        return words
     }
 }
