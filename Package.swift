@@ -192,7 +192,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DeployTests",
-            dependencies: ["ServiceKit", "EventSchema", .product(name: "Yams", package: "Yams")],
+            // DevCluster: a real Kafka-protocol server for the brokers' health check.
+            dependencies: ["ServiceKit", "EventSchema", "DevCluster", "DevClusterTesting", .product(name: "Yams", package: "Yams")],
             path: "Tests/DeployTests"
         ),
         .testTarget(
@@ -205,7 +206,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PersistenceTests",
-            dependencies: ["Persistence"],
+            // NIOCore: reads the PostgreSQL client sockets' options back.
+            dependencies: ["Persistence", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/PersistenceTests"
         ),
         .testTarget(
