@@ -481,6 +481,25 @@ final class PGSession {
         }
     }
 
+    /// Blocks for a statement's reply, or until the connection closes. postgres-nio 1.33 can
+    /// leave a statement queued behind one that just finished unanswered for good when the
+    /// server ends the session in between (a FATAL such as 25P03 idle-in-transaction timeout):
+    /// the closed channel ends the wait instead.
+    static func reply(_ future: EventLoopFuture<PostgresQueryResult>,
+                      on connection: PostgresConnection) throws -> PostgresQueryResult {
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: PostgresQueryResult.self)
+        let settled = Locked(false)
+        let first = { settled.withLock { done -> Bool in defer { done = true }; return !done } }
+        future.whenComplete { result in
+            if first() { promise.completeWith(result) }
+        }
+        connection.closeFuture.whenComplete { _ in
+            if first() { promise.fail(PGConnectionClosed()) }
+        }
+        return try promise.futureResult.wait()
+    }
+
     func dropConnection() {
         if let connection { connection.close().whenComplete { _ in } }
         connection = nil
@@ -512,9 +531,9 @@ final class PGSession {
                 dropConnection()
             } else if let sentCommit {
                 // A pipelined statement failed, so the COMMIT behind it answers ROLLBACK.
-                do { _ = try sentCommit.wait() } catch { dropConnection() }
+                do { _ = try PGSession.reply(sentCommit, on: connection) } catch { dropConnection() }
             } else {
-                do { _ = try connection.query(Self.rollback, logger: logger).wait() } catch { dropConnection() }
+                do { _ = try PGSession.reply(connection.query(Self.rollback, logger: logger), on: connection) } catch { dropConnection() }
             }
             throw error
         }
@@ -532,7 +551,7 @@ final class PGSession {
 
         let result: PostgresQueryResult
         do {
-            result = try (sentCommit ?? connection.query(Self.commit, logger: logger)).wait()
+            result = try PGSession.reply(sentCommit ?? connection.query(Self.commit, logger: logger), on: connection)
         } catch {
             if PostgresDatabase.breaksConnection(error) {
                 dropConnection()
@@ -546,6 +565,11 @@ final class PGSession {
         }
         return value
     }
+}
+
+/// The connection closed while a statement waited for its reply.
+struct PGConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection closed before the statement's reply arrived" }
 }
 
 // MARK: - Connection handed to transaction bodies
@@ -604,13 +628,13 @@ final class PGConnection: SQLConnection, ScriptExecuting {
 
     private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
         let future = try send(sql, binds, rewrite: rewrite)
-        let result = Result { try future.wait() }
+        let result = Result { try PGSession.reply(future, on: connection) }
         try settleEarlierStatements()
         return try result.mapError(failed).get()
     }
 
     private func wait(_ future: EventLoopFuture<PostgresQueryResult>) throws {
-        do { _ = try future.wait() } catch { throw failed(error) }
+        do { _ = try PGSession.reply(future, on: connection) } catch { throw failed(error) }
     }
 
     /// Records a failed statement and maps its error.

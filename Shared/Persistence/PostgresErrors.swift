@@ -31,7 +31,7 @@ extension PostgresDatabase {
     static func mapError(_ error: any Error) -> any Error {
         if error is SQLError { return error }
         if let error = error as? PSQLError { return mapPSQLError(error) }
-        if error is ChannelError || error is IOError {
+        if error is ChannelError || error is IOError || error is PGConnectionClosed {
             return SQLError.transient("connection to PostgreSQL failed: \(error)")
         }
         return error
@@ -94,6 +94,6 @@ extension PostgresDatabase {
                 return false
             }
         }
-        return error is ChannelError || error is IOError
+        return error is ChannelError || error is IOError || error is PGConnectionClosed
     }
 }
