@@ -4,6 +4,7 @@
 #
 #   deploy/chaos.sh --local run/20261122-101500        # a stack started by local-stack.sh --keep-running
 #   deploy/chaos.sh --compose                          # the docker-compose stack (deploy/docker-compose.yml)
+#   docker compose -f deploy/docker-compose.yml run --rm chaos     # the same, from the stack's chaos container
 #
 # Faults, one per --interval seconds, in a fixed rotation of the kinds enabled:
 #   broker   pause a broker (--brokers one: round robin, random: any, all: every broker) for --pause seconds
@@ -36,6 +37,8 @@ usage() {
 Options:
   --local RUN_DIR        target the local stack of RUN_DIR      --compose  target docker compose
   --compose-file FILE    (default deploy/docker-compose.yml)
+  --run-dir DIR          (compose) where the timeline and report go (default run/chaos-compose-<timestamp>,
+                         or under $CHAOS_REPORTS in the chaos container)
   --duration S           seconds of load (default 90)          --rate N   orders/s (default 100)
   --interval S           seconds between faults (default 10)   --pause S  length of a pause (default 5)
   --brokers one|random|all   which brokers a broker fault pauses (default one)
@@ -54,6 +57,7 @@ while (($#)); do
         --local) TARGET=local; RUN_DIR=$2; shift 2 ;;
         --compose) TARGET=compose; shift ;;
         --compose-file) COMPOSE_FILE=$2; shift 2 ;;
+        --run-dir) RUN_DIR=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --interval) INTERVAL=$2; shift 2 ;;
@@ -76,7 +80,7 @@ RANDOM=$SEED
 START=$(date +%s)
 SERVICES=(inventory payment order notification)
 if [[ $TARGET == compose ]]; then
-    RUN_DIR=${RUN_DIR:-$ROOT/run/chaos-compose-$(date +%Y%m%d-%H%M%S)}
+    RUN_DIR=${RUN_DIR:-${CHAOS_REPORTS:-$ROOT/run}/chaos-compose-$(date +%Y%m%d-%H%M%S)}
     mkdir -p "$RUN_DIR"
     [[ $KINDS == "broker,leaders,cluster,kill" ]] && KINDS="broker,kill"
 fi
@@ -91,7 +95,20 @@ event() { # what
 }
 
 # --- the two targets -----------------------------------------------------------------------
-compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
+COMPOSE_ARGS=(-f "$COMPOSE_FILE")
+if [[ $TARGET == compose && -n ${CHAOS_DEPLOY_MOUNT:-} ]]; then
+    # In the chaos container (docker-compose.yml): compose reads the file here, but the daemon
+    # resolves its relative mounts (./seed.json) on the host. So compose gets the deploy
+    # folder's host path, read off this container's own mount, as its project directory.
+    host_deploy=$(docker inspect --format "{{range .Mounts}}{{if eq .Destination \"$CHAOS_DEPLOY_MOUNT\"}}{{.Source}}{{end}}{{end}}" \
+        "$HOSTNAME" 2>/dev/null || true)
+    [[ -n $host_deploy ]] || {
+        echo "chaos: cannot find the host path of $CHAOS_DEPLOY_MOUNT: docker inspect $HOSTNAME through the Docker socket failed" >&2
+        exit 2
+    }
+    COMPOSE_ARGS+=(--project-directory "$host_deploy")
+fi
+compose() { docker compose "${COMPOSE_ARGS[@]}" "$@"; }
 
 if [[ $TARGET == local ]]; then
     [[ -s $RUN_DIR/control && -s $RUN_DIR/stack.env ]] \
@@ -174,13 +191,19 @@ kill_fault() {
 # --- load in the background, faults in the foreground ------------------------------------------
 REPORT=$RUN_DIR/chaos-report.json
 if [[ $TARGET == local ]]; then
-    "$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --seed-file "$RUN_DIR/seed.json" \
+    "$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true --seed-file "$RUN_DIR/seed.json" \
         --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
         --notification-url "$NOTIFICATION_URL" --rate "$RATE" --duration "$DURATION" \
         --drain-timeout "$DRAIN_TIMEOUT" --report "$REPORT" "${LOADGEN_ARGS[@]}" &
 else
-    compose --profile load run --rm -v "$RUN_DIR:/report" loadgen run --rate "$RATE" --duration "$DURATION" \
-        --drain-timeout "$DRAIN_TIMEOUT" --report /report/chaos-report.json "${LOADGEN_ARGS[@]}" &
+    # The report is written inside loadgen's container and copied out afterwards: a bind mount
+    # would need a host path, and Docker would create a missing one as root.
+    LOADGEN_CONTAINER=chaos-loadgen-$(date +%s)-$$
+    # shellcheck disable=SC2317  # invoked by the EXIT trap
+    remove_loadgen() { docker rm -f "$LOADGEN_CONTAINER" >/dev/null 2>&1 || true; }
+    trap remove_loadgen EXIT
+    compose --profile load run --name "$LOADGEN_CONTAINER" loadgen run --rate "$RATE" --duration "$DURATION" \
+        --drain-timeout "$DRAIN_TIMEOUT" --report /tmp/chaos-report.json "${LOADGEN_ARGS[@]}" &
 fi
 LOADGEN_PID=$!
 event "load generator started: $RATE orders/s for ${DURATION}s (pid $LOADGEN_PID)"
@@ -207,6 +230,9 @@ wait "$LOADGEN_PID"
 status=$?
 set -e
 event "load generator and audit exited with $status"
+if [[ $TARGET == compose ]]; then
+    docker cp "$LOADGEN_CONTAINER:/tmp/chaos-report.json" "$REPORT" >/dev/null || event "no report to copy out of $LOADGEN_CONTAINER"
+fi
 if ((status == 0 && REQUIRE_DUPLICATES)); then
     # The audit's per-service skippedOffset + skippedInbox counters, summed.
     absorbed=$(grep -o '"skipped\(Inbox\|Offset\)" *: *[0-9]*' "$REPORT" | awk -F: '{ sum += $2 } END { print sum + 0 }')

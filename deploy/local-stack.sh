@@ -221,7 +221,7 @@ port_of() { # service instance
 mkdir -p "$RUN_DIR/cmd"
 start_service() { # service instance
     local service=$1 instance=$2 name="$1-$2"
-    local args=(--database "$(database_url "$service")" --bootstrap-file "$RUN_DIR/bootstrap"
+    local args=(--database "$(database_url "$service")" --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true
         --http-port "$(port_of "$service" "$instance")" --instance-id "$name" --log-level info)
     [[ $service == notification ]] || args+=(--seed-file "$RUN_DIR/seed.json")
     [[ $service != order ]] || args+=(--saga-timeout-ms "$SAGA_TIMEOUT_MS")
@@ -263,7 +263,7 @@ fi
 # --- load and audit ------------------------------------------------------------------------
 log "load: $RATE orders/s for $DURATION s"
 set +e
-"$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --seed-file "$RUN_DIR/seed.json" \
+"$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true --seed-file "$RUN_DIR/seed.json" \
     --order-url "http://127.0.0.1:$(port_of order 0)" --inventory-url "http://127.0.0.1:$(port_of inventory 0)" \
     --payment-url "http://127.0.0.1:$(port_of payment 0)" --notification-url "http://127.0.0.1:$(port_of notification 0)" \
     --rate "$RATE" --duration "$DURATION" --report "$RUN_DIR/report.json" "${LOADGEN_ARGS[@]}"

@@ -15,8 +15,8 @@ struct HarnessCommand: AsyncParsableCommand {
 struct KafkaOptions: ParsableArguments {
     @Option(help: "Bootstrap servers (host:port,...).") var bootstrap: String?
     @Option(help: "File holding the bootstrap servers (the dev cluster writes one).") var bootstrapFile: String?
-    @Flag(inversion: .prefixedNo, help: "Apply the dev cluster client tuning (short session timeout, small fetch wait).")
-    var devClusterTuning = true
+    @Flag(inversion: .prefixedNo, help: "Apply the dev cluster client tuning (short session timeout, small fetch wait); off by default, as on real Kafka.")
+    var devClusterTuning = false
     @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable), for consumer and producer.")
     var properties: [String] = []
 

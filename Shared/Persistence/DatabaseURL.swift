@@ -86,6 +86,8 @@ enum PostgresURL {
             host: host, port: components.port ?? 5432, username: user,
             password: components.password, database: database.isEmpty ? nil : database)
 
+        var keepalives = configuration.keepalives ?? PostgresDatabase.Keepalives()
+        var keepalivesOn = configuration.keepalives != nil
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
             switch item.name {
@@ -110,11 +112,52 @@ enum PostgresURL {
                     throw SQLError.configuration("invalid connect_timeout=\(value) in '\(redacted)'; use seconds")
                 }
                 configuration.connectTimeout = .seconds(seconds)
+            case "lock_timeout_ms":
+                configuration.lockTimeout = try timeout(item.name, value, redacted)
+            case "statement_timeout_ms":
+                configuration.statementTimeout = try timeout(item.name, value, redacted)
+            case "idle_in_transaction_timeout_ms":
+                configuration.idleInTransactionTimeout = try timeout(item.name, value, redacted)
+            case "keepalives":
+                switch value {
+                case "1": keepalivesOn = true
+                case "0": keepalivesOn = false
+                default: throw SQLError.configuration("invalid keepalives=\(value) in '\(redacted)'; use 1 (on, the default) or 0 (off)")
+                }
+            case "keepalives_idle":
+                keepalives.idleSeconds = try count(item.name, value, redacted, PostgresDatabase.Keepalives.secondsRange, "seconds")
+            case "keepalives_interval":
+                keepalives.intervalSeconds = try count(item.name, value, redacted, PostgresDatabase.Keepalives.secondsRange, "seconds")
+            case "keepalives_count":
+                keepalives.count = try count(item.name, value, redacted, PostgresDatabase.Keepalives.countRange, "probes")
             default:
-                throw SQLError.configuration("unknown PostgreSQL URL option '\(item.name)' in '\(redacted)'; supported: sslmode, pool_size, search_path, application_name, connect_timeout")
+                throw SQLError.configuration("unknown PostgreSQL URL option '\(item.name)' in '\(redacted)'; supported: \(options.joined(separator: ", "))")
             }
         }
+        configuration.keepalives = keepalivesOn ? keepalives : nil
         return configuration
+    }
+
+    static let options = [
+        "sslmode", "pool_size", "search_path", "application_name", "connect_timeout", "lock_timeout_ms",
+        "statement_timeout_ms", "idle_in_transaction_timeout_ms", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count",
+    ]
+
+    /// Milliseconds, 0 turning the timeout off; PostgreSQL keeps them in an int (about 24 days).
+    private static func timeout(_ name: String, _ value: String, _ url: String) throws -> Duration {
+        guard let ms = Int64(value), (0...Int64(Int32.max)).contains(ms) else {
+            throw SQLError.configuration("invalid \(name)=\(value) in '\(url)'; use milliseconds from 0 (off) to \(Int32.max)")
+        }
+        return .milliseconds(ms)
+    }
+
+    /// A keepalive setting, within what the Linux socket accepts.
+    private static func count(_ name: String, _ value: String, _ url: String, _ range: ClosedRange<Int>, _ unit: String) throws -> Int {
+        guard let number = Int(value), range.contains(number) else {
+            throw SQLError.configuration("invalid \(name)=\(value) in '\(url)'; use \(range.lowerBound) to \(range.upperBound) \(unit) (keepalives=0 turns them off)")
+        }
+        return number
     }
 
     /// The URL without its password, for error messages.

@@ -3,7 +3,9 @@ import Logging
 /// The migration procedure both backends share: one transaction per migration, which takes
 /// the backend's cross-process lock, re-checks `schema_migrations`, applies and records.
 enum MigrationRunner {
-    static func run(_ migrations: [Migration], on database: some SQLDatabase, lockStatement: String?,
+    /// `lockStatements` open each migration transaction: they take the lock (and may adjust
+    /// the session for it).
+    static func run(_ migrations: [Migration], on database: some SQLDatabase, lockStatements: [String],
                     createTable: String, logger: Logger) async throws {
         var seen = Set<String>()
         for migration in migrations {
@@ -15,7 +17,7 @@ enum MigrationRunner {
 
         do {
             try await database.write { connection in
-                if let lockStatement { _ = try connection.query(lockStatement) }
+                for statement in lockStatements { _ = try connection.query(statement) }
                 try script(connection).executeScript(createTable)
             }
         } catch let error as SQLError where error.isTransient {
@@ -34,7 +36,7 @@ enum MigrationRunner {
             let id = migration.id
             do {
                 let didApply = try await database.write { connection -> Bool in
-                    if let lockStatement { _ = try connection.query(lockStatement) }
+                    for statement in lockStatements { _ = try connection.query(statement) }
                     // Another process may have applied it while we waited for the lock.
                     if try !connection.query("SELECT 1 FROM schema_migrations WHERE id = ?", .text(id)).isEmpty {
                         return false

@@ -63,10 +63,23 @@ public final class PostgresDatabase: SQLDatabase {
         public var isolation: IsolationLevel = .readCommitted
         /// Sent as the `search_path` startup parameter (e.g. one schema per test).
         public var searchPath: String?
-        /// Sent as `lock_timeout`: a statement waiting longer for a lock fails with a transient error.
-        public var lockTimeout: Duration?
-        /// Sent as `statement_timeout`.
-        public var statementTimeout: Duration?
+        /// `lock_timeout`: a statement that waits longer for a row or table lock fails with
+        /// 55P03 (transient), so a stuck lock holder stalls its waiters for seconds, not hours,
+        /// and they retry. Row locks here last one batch transaction (milliseconds); waiting 5 s
+        /// means something is wrong. Zero: no limit.
+        public var lockTimeout: Duration = .seconds(5)
+        /// `statement_timeout`: a statement running longer is cancelled with 57014 (transient).
+        /// Bounds a runaway query and the locks it holds; the largest statements here (audit
+        /// pages of 5,000 rows) need a fraction of this. Zero: no limit. Migrations run without it.
+        public var statementTimeout: Duration = .seconds(30)
+        /// `idle_in_transaction_session_timeout`: the server ends a session that sits inside a
+        /// transaction without sending a statement for longer (25P03, then the connection
+        /// closes), releasing its locks. Transaction bodies are synchronous code between
+        /// statements, so only a stalled or paused process gets there. Zero: no limit.
+        public var idleInTransactionTimeout: Duration = .seconds(10)
+        /// TCP keepalives on the client socket and, through startup parameters, on the server's
+        /// end; nil leaves both to the operating system (probes after 2 hours on Linux).
+        public var keepalives: Keepalives? = Keepalives()
         public var connectTimeout: Duration = .seconds(10)
         public var applicationName: String?
 
@@ -79,13 +92,51 @@ public final class PostgresDatabase: SQLDatabase {
             self.database = database
         }
 
-        /// `postgres://user:password@host:port/database?sslmode=disable&pool_size=4&search_path=s&application_name=a&connect_timeout=10`
+        /// `postgres://user:password@host:port/database?sslmode=disable&pool_size=4&search_path=s&application_name=a&connect_timeout=10`,
+        /// plus `lock_timeout_ms`, `statement_timeout_ms`, `idle_in_transaction_timeout_ms` (0 = off)
+        /// and libpq's `keepalives` (0 or 1), `keepalives_idle`, `keepalives_interval` (seconds),
+        /// `keepalives_count`.
         public init(url: String) throws {
             self = try PostgresURL.parse(url)
         }
 
         /// host:port/database, for messages (never the password).
         public var endpoint: String { "\(host):\(port)/\(database ?? username)" }
+    }
+
+    /// When a silent peer counts as gone. Keepalive probes start after `idleSeconds` without
+    /// traffic and repeat every `intervalSeconds`; after `count` unanswered ones the connection
+    /// is dropped. On the client this ends a worker's wait on a server that was cut off or whose
+    /// host died (postgres-nio has no read timeout of its own); on the server it ends the
+    /// backend of a client that vanished, freeing its connection slot. The defaults detect a
+    /// dead peer within about 30 s.
+    public struct Keepalives: Sendable, Equatable {
+        public var idleSeconds: Int
+        public var intervalSeconds: Int
+        public var count: Int
+
+        public init(idleSeconds: Int = 15, intervalSeconds: Int = 5, count: Int = 3) {
+            self.idleSeconds = idleSeconds
+            self.intervalSeconds = intervalSeconds
+            self.count = count
+        }
+
+        /// What Linux accepts for TCP_KEEPIDLE / TCP_KEEPINTVL, and for TCP_KEEPCNT.
+        public static let secondsRange = 1...32767
+        public static let countRange = 1...127
+
+        /// Also the bound on data the peer has not acknowledged (TCP_USER_TIMEOUT): keepalives
+        /// only probe an idle connection, a statement sent to a dead host waits for retransmits
+        /// (15 minutes by default on Linux) unless this cuts it short.
+        var unacknowledgedLimitMilliseconds: Int { min(Int(Int32.max), (idleSeconds + intervalSeconds * count) * 1000) }
+
+        /// What is wrong with these values, if anything.
+        var problem: String? {
+            if !Self.secondsRange.contains(idleSeconds) { return "keepalive idle time \(idleSeconds) s is outside \(Self.secondsRange)" }
+            if !Self.secondsRange.contains(intervalSeconds) { return "keepalive interval \(intervalSeconds) s is outside \(Self.secondsRange)" }
+            if !Self.countRange.contains(count) { return "keepalive count \(count) is outside \(Self.countRange)" }
+            return nil
+        }
     }
 
     public let dialect: SQLDialect = .postgres
@@ -100,6 +151,9 @@ public final class PostgresDatabase: SQLDatabase {
                                logger: Logger = Logger(label: "persistence.postgres")) async throws -> PostgresDatabase {
         guard configuration.poolSize >= 1 else {
             throw SQLError.configuration("PostgreSQL pool size must be at least 1 (got \(configuration.poolSize))")
+        }
+        if let problem = configuration.keepalives?.problem {
+            throw SQLError.configuration("PostgreSQL \(problem)")
         }
         let settings = try PGSettings(configuration: configuration, logger: logger)
         var connections: [PostgresConnection] = []
@@ -146,8 +200,17 @@ public final class PostgresDatabase: SQLDatabase {
     public func migrate(_ migrations: [Migration]) async throws {
         try await MigrationRunner.run(
             migrations, on: self,
-            // Per schema, so that separate schemas (tests, tenants) migrate independently.
-            lockStatement: "SELECT pg_advisory_xact_lock(hashtext('schema_migrations:' || coalesce(current_schema(), '')))",
+            lockStatements: [
+                // A migration may rewrite or index a large table: no statement timeout.
+                "SET LOCAL statement_timeout = 0",
+                // Instances starting together wait for each other's migrations, however long.
+                "SET LOCAL lock_timeout = 0",
+                // Per schema, so that separate schemas (tests, tenants) migrate independently.
+                "SELECT pg_advisory_xact_lock(hashtext('schema_migrations:' || coalesce(current_schema(), '')))",
+                // But DDL waiting for a table lock queues all later traffic on that table behind
+                // it: it gives up after the usual lock_timeout (the start fails transiently).
+                "SET LOCAL lock_timeout = '\(PGSettings.milliseconds(configuration.lockTimeout))'",
+            ],
             createTable: """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     id TEXT PRIMARY KEY,
@@ -195,7 +258,8 @@ public final class PostgresDatabase: SQLDatabase {
 /// Everything a worker needs to (re)connect.
 struct PGSettings: Sendable {
     let configuration: PostgresDatabase.Configuration
-    let connection: PostgresConnection.Configuration
+    let tls: PostgresConnection.Configuration.TLS
+    let options: PostgresConnection.Configuration.Options
     let logger: Logger
     let writeBegin: String
     let readBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
@@ -206,7 +270,6 @@ struct PGSettings: Sendable {
         self.logger = logger
         self.writeBegin = "BEGIN ISOLATION LEVEL \(configuration.isolation.rawValue)"
 
-        let tls: PostgresConnection.Configuration.TLS
         do {
             switch configuration.tls {
             case .disable: tls = .disable
@@ -216,20 +279,37 @@ struct PGSettings: Sendable {
         } catch {
             throw SQLError.configuration("cannot set up TLS for PostgreSQL: \(error)")
         }
-        var connection = PostgresConnection.Configuration(
-            host: configuration.host, port: configuration.port,
-            username: configuration.username, password: configuration.password,
-            database: configuration.database ?? configuration.username, tls: tls)
-        connection.options.connectTimeout = .milliseconds(configuration.connectTimeout.milliseconds)
+        var options = PostgresConnection.Configuration.Options()
+        // Bounds the handshake; the TCP connect has its own bound in `openChannel`.
+        options.connectTimeout = .milliseconds(configuration.connectTimeout.milliseconds)
+        // postgres-nio derives this from the host only when it opens the socket itself.
+        if !Self.isIPAddress(configuration.host) { options.tlsServerName = configuration.host }
+        options.additionalStartupParameters = Self.startupParameters(configuration)
+        self.options = options
+    }
+
+    /// Session settings sent in the startup message, so that every connection, including one
+    /// made again after a failure, has them before its first statement.
+    static func startupParameters(_ configuration: PostgresDatabase.Configuration) -> [(String, String)] {
         var parameters: [(String, String)] = []
         if let searchPath = configuration.searchPath { parameters.append(("search_path", searchPath)) }
-        if let timeout = configuration.lockTimeout { parameters.append(("lock_timeout", "\(max(1, timeout.milliseconds))ms")) }
-        if let timeout = configuration.statementTimeout {
-            parameters.append(("statement_timeout", "\(max(1, timeout.milliseconds))ms"))
+        parameters.append(("lock_timeout", milliseconds(configuration.lockTimeout)))
+        parameters.append(("statement_timeout", milliseconds(configuration.statementTimeout)))
+        parameters.append(("idle_in_transaction_session_timeout", milliseconds(configuration.idleInTransactionTimeout)))
+        if let keepalives = configuration.keepalives {
+            parameters.append(("tcp_keepalives_idle", "\(keepalives.idleSeconds)"))
+            parameters.append(("tcp_keepalives_interval", "\(keepalives.intervalSeconds)"))
+            parameters.append(("tcp_keepalives_count", "\(keepalives.count)"))
         }
         if let name = configuration.applicationName { parameters.append(("application_name", name)) }
-        connection.options.additionalStartupParameters = parameters
-        self.connection = connection
+        return parameters
+    }
+
+    /// PostgreSQL's spelling of a timeout; "0" turns it off, a positive value below 1 ms counts as 1 ms.
+    static func milliseconds(_ duration: Duration) -> String {
+        let ms = duration.milliseconds
+        if duration <= .zero { return "0" }
+        return "\(max(1, ms))ms"
     }
 
     func connect() -> EventLoopFuture<PostgresConnection> {
@@ -237,9 +317,51 @@ struct PGSettings: Sendable {
             value += 1
             return value
         }
-        return PostgresConnection.connect(
-            on: PostgresConnection.defaultEventLoopGroup.next(),
-            configuration: connection, id: id, logger: logger)
+        return openChannel().flatMap { [configuration, tls, options, logger] channel in
+            var connection = PostgresConnection.Configuration(
+                establishedChannel: channel, tls: tls, username: configuration.username,
+                password: configuration.password, database: configuration.database ?? configuration.username)
+            connection.options = options
+            return PostgresConnection.connect(on: channel.eventLoop, configuration: connection, id: id, logger: logger)
+                .flatMapErrorThrowing { error in
+                    // A failed handshake must not leave the socket open.
+                    channel.close(promise: nil)
+                    throw error
+                }
+        }
+    }
+
+    /// The TCP connection, opened here rather than by postgres-nio so that its socket gets
+    /// keepalive options (postgres-nio 1.33 sets no socket options of its own).
+    func openChannel() -> EventLoopFuture<any Channel> {
+        var bootstrap = ClientBootstrap(group: PostgresConnection.defaultEventLoopGroup.next())
+            .connectTimeout(.milliseconds(configuration.connectTimeout.milliseconds))
+        if let keepalives = configuration.keepalives {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1)
+            for (name, value) in Self.keepaliveSocketOptions(keepalives) {
+                bootstrap = bootstrap.channelOption(
+                    ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: name)), value: value)
+            }
+        }
+        return bootstrap.connect(host: configuration.host, port: configuration.port)
+    }
+
+    /// IPPROTO_TCP options (name, value) for these keepalives.
+    static func keepaliveSocketOptions(_ keepalives: PostgresDatabase.Keepalives) -> [(CInt, Int)] {
+        #if os(Linux)
+        return [(CInt(TCP_KEEPIDLE), keepalives.idleSeconds), (CInt(TCP_KEEPINTVL), keepalives.intervalSeconds),
+                (CInt(TCP_KEEPCNT), keepalives.count), (CInt(TCP_USER_TIMEOUT), keepalives.unacknowledgedLimitMilliseconds)]
+        #elseif canImport(Darwin)
+        return [(CInt(TCP_KEEPALIVE), keepalives.idleSeconds), (CInt(TCP_KEEPINTVL), keepalives.intervalSeconds),
+                (CInt(TCP_KEEPCNT), keepalives.count)]
+        #else
+        return []
+        #endif
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return host.withCString { inet_pton(AF_INET, $0, &v4) == 1 || inet_pton(AF_INET6, $0, &v6) == 1 }
     }
 
     func describeConnectError(_ error: any Error) -> SQLError {
@@ -359,6 +481,25 @@ final class PGSession {
         }
     }
 
+    /// Blocks for a statement's reply, or until the connection closes. postgres-nio 1.33 can
+    /// leave a statement queued behind one that just finished unanswered for good when the
+    /// server ends the session in between (a FATAL such as 25P03 idle-in-transaction timeout):
+    /// the closed channel ends the wait instead.
+    static func reply(_ future: EventLoopFuture<PostgresQueryResult>,
+                      on connection: PostgresConnection) throws -> PostgresQueryResult {
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: PostgresQueryResult.self)
+        let settled = Locked(false)
+        let first = { settled.withLock { done -> Bool in defer { done = true }; return !done } }
+        future.whenComplete { result in
+            if first() { promise.completeWith(result) }
+        }
+        connection.closeFuture.whenComplete { _ in
+            if first() { promise.fail(PGConnectionClosed()) }
+        }
+        return try promise.futureResult.wait()
+    }
+
     func dropConnection() {
         if let connection { connection.close().whenComplete { _ in } }
         connection = nil
@@ -390,9 +531,9 @@ final class PGSession {
                 dropConnection()
             } else if let sentCommit {
                 // A pipelined statement failed, so the COMMIT behind it answers ROLLBACK.
-                do { _ = try sentCommit.wait() } catch { dropConnection() }
+                do { _ = try PGSession.reply(sentCommit, on: connection) } catch { dropConnection() }
             } else {
-                do { _ = try connection.query(Self.rollback, logger: logger).wait() } catch { dropConnection() }
+                do { _ = try PGSession.reply(connection.query(Self.rollback, logger: logger), on: connection) } catch { dropConnection() }
             }
             throw error
         }
@@ -410,7 +551,7 @@ final class PGSession {
 
         let result: PostgresQueryResult
         do {
-            result = try (sentCommit ?? connection.query(Self.commit, logger: logger)).wait()
+            result = try PGSession.reply(sentCommit ?? connection.query(Self.commit, logger: logger), on: connection)
         } catch {
             if PostgresDatabase.breaksConnection(error) {
                 dropConnection()
@@ -424,6 +565,11 @@ final class PGSession {
         }
         return value
     }
+}
+
+/// The connection closed while a statement waited for its reply.
+struct PGConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection closed before the statement's reply arrived" }
 }
 
 // MARK: - Connection handed to transaction bodies
@@ -482,13 +628,13 @@ final class PGConnection: SQLConnection, ScriptExecuting {
 
     private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
         let future = try send(sql, binds, rewrite: rewrite)
-        let result = Result { try future.wait() }
+        let result = Result { try PGSession.reply(future, on: connection) }
         try settleEarlierStatements()
         return try result.mapError(failed).get()
     }
 
     private func wait(_ future: EventLoopFuture<PostgresQueryResult>) throws {
-        do { _ = try future.wait() } catch { throw failed(error) }
+        do { _ = try PGSession.reply(future, on: connection) } catch { throw failed(error) }
     }
 
     /// Records a failed statement and maps its error.

@@ -4,14 +4,15 @@ extension PostgresDatabase {
     /// Classifies a PostgreSQL SQLSTATE: what a caller should do about it.
     ///
     /// Transient (retry the whole transaction): 40001 serialization failure, 40P01 deadlock,
-    /// 55P03 lock not available (lock_timeout), 57014 statement timeout/cancel, class 08
-    /// (connection), 57P0x (server shutting down / starting), class 53 (out of resources).
+    /// 55P03 lock not available (lock_timeout), 57014 statement timeout/cancel, 25P03 session
+    /// ended by idle_in_transaction_session_timeout, 57P05 by idle_session_timeout, class 08
+    /// (connection), 57P01-03 (server shutting down / starting), class 53 (out of resources).
     /// Configuration: class 28 (authentication), 3D000 (no such database), 42501 (privilege).
     /// Everything else, including class 23 (constraints), is permanent.
     public static func classify(sqlState: String, message: String) -> SQLError {
         let text = "\(message) (SQLSTATE \(sqlState))"
         switch sqlState {
-        case "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03":
+        case "40001", "40P01", "55P03", "57014", "25P03", "57P01", "57P02", "57P03", "57P05":
             return .transient(text)
         case "3D000", "42501":
             return .configuration(text)
@@ -30,7 +31,7 @@ extension PostgresDatabase {
     static func mapError(_ error: any Error) -> any Error {
         if error is SQLError { return error }
         if let error = error as? PSQLError { return mapPSQLError(error) }
-        if error is ChannelError || error is IOError {
+        if error is ChannelError || error is IOError || error is PGConnectionClosed {
             return SQLError.transient("connection to PostgreSQL failed: \(error)")
         }
         return error
@@ -65,8 +66,13 @@ extension PostgresDatabase {
         return text
     }
 
+    /// The cause of a lost connection; for the server's own FATAL (e.g. 25P03, 57P01) its
+    /// message and SQLSTATE, which PSQLError's description leaves out.
     static func underlyingText(_ error: PSQLError) -> String {
         guard let underlying = error.underlying else { return "" }
+        if let server = underlying as? PSQLError, server.code == .server {
+            return ": \(serverMessage(server)) (SQLSTATE \(server.serverInfo?[.sqlState] ?? "?????"))"
+        }
         return ": \(underlying)"
     }
 
@@ -75,8 +81,12 @@ extension PostgresDatabase {
         if let error = error as? PSQLError {
             switch error.code {
             case .server:
+                // The server ends the session after a FATAL (25P03 idle-in-transaction timeout,
+                // 57P01 admin shutdown, ...): the next transaction needs a new connection.
+                let severity = error.serverInfo?[.severity] ?? ""
+                if severity == "FATAL" || severity == "PANIC" { return true }
                 let state = error.serverInfo?[.sqlState] ?? ""
-                return state.hasPrefix("08") || state.hasPrefix("57P")
+                return state.hasPrefix("08") || state.hasPrefix("57P") || state == "25P03"
             case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown,
                  .messageDecodingFailure, .unexpectedBackendMessage:
                 return true
@@ -84,6 +94,6 @@ extension PostgresDatabase {
                 return false
             }
         }
-        return error is ChannelError || error is IOError
+        return error is ChannelError || error is IOError || error is PGConnectionClosed
     }
 }

@@ -91,7 +91,7 @@ public final class SQLiteDatabase: SQLDatabase {
     public func migrate(_ migrations: [Migration]) async throws {
         // BEGIN IMMEDIATE already serialises migrating processes; no extra lock needed.
         try await MigrationRunner.run(
-            migrations, on: self, lockStatement: nil,
+            migrations, on: self, lockStatements: [],
             createTable: """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     id TEXT PRIMARY KEY,
@@ -172,13 +172,23 @@ public final class SQLiteDatabase: SQLDatabase {
         return mapped
     }
 
-    /// Classifies an SQLite primary result code: BUSY and LOCKED are transient (another
-    /// connection holds the lock), CANTOPEN/NOTADB/MISUSE/AUTH/PERM/READONLY-on-open are
-    /// configuration problems, the rest (CONSTRAINT, ...) permanent.
+    /// Classifies an SQLite result code (primary or extended):
+    ///
+    /// - transient, worth retrying the transaction: BUSY and LOCKED (another connection holds the
+    ///   lock), FULL (the disk is full: freeing space fixes it, and the messaging runtime must not
+    ///   dead-letter a message for it), IOERR with all its extended codes (a failing or
+    ///   disappearing disk, a full disk seen by the VFS), NOMEM, INTERRUPT and PROTOCOL (a WAL
+    ///   lock race between processes);
+    /// - configuration: CANTOPEN, NOTADB, MISUSE, AUTH, PERM;
+    /// - permanent, the same statement fails again: CONSTRAINT, CORRUPT, READONLY and the rest.
+    ///
+    /// SQLite rolls the transaction back itself after FULL, IOERR or NOMEM, so the retry starts clean.
     public static func classify(resultCode: Int32, message: String) -> SQLError {
-        let text = "\(message) (SQLite code \(resultCode))"
-        switch resultCode {
-        case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+        let primary = resultCode & 0xFF
+        let code = primary == resultCode ? "\(resultCode)" : "\(primary), extended \(resultCode)"
+        let text = "\(message) (SQLite code \(code))"
+        switch primary {
+        case 5, 6, 13, 10, 7, 9, 15: // BUSY, LOCKED, FULL, IOERR, NOMEM, INTERRUPT, PROTOCOL
             return .transient(text)
         case 14, 26, 21, 23, 3: // CANTOPEN, NOTADB, MISUSE, AUTH, PERM
             return .configuration(text)
@@ -193,7 +203,7 @@ public final class SQLiteDatabase: SQLDatabase {
         if let error = error as? DatabaseError {
             var message = error.message ?? "\(error.resultCode)"
             if let sql = error.sql { message += " in: \(sql)" }
-            return classify(resultCode: error.resultCode.primaryResultCode.rawValue, message: message)
+            return classify(resultCode: error.extendedResultCode.rawValue, message: message)
         }
         return error
     }

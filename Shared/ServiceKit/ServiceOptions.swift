@@ -11,6 +11,8 @@ public struct ServiceOptions: ParsableArguments {
     @Option(help: .init(SettingsCatalog.bootstrap.help)) var bootstrap: String?
     @Option(help: .init(SettingsCatalog.bootstrapFile.help)) var bootstrapFile: String?
     @Option(help: .init(SettingsCatalog.devClusterTuning.help)) var devClusterTuning: String?
+    @Option(help: .init(SettingsCatalog.sessionTimeout.help)) var sessionTimeoutMs: String?
+    @Option(help: .init(SettingsCatalog.staticMembership.help)) var staticMembership: String?
     @Option(help: .init(SettingsCatalog.httpHost.help)) var httpHost: String?
     @Option(help: .init(SettingsCatalog.httpPort.help)) var httpPort: String?
     @Option(help: .init(SettingsCatalog.seedFile.help)) var seedFile: String?
@@ -29,27 +31,7 @@ public struct ServiceOptions: ParsableArguments {
     /// Resolves flags, environment and defaults into settings, or says what to fix.
     public func resolve(for service: ServiceName, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceSettings {
         let database = SettingsCatalog.database.resolve(database, environment: environment) ?? "sqlite://./\(service.rawValue).db"
-        let servers: String
-        if let list = SettingsCatalog.bootstrap.resolve(bootstrap, environment: environment) {
-            servers = list
-        } else if let file = SettingsCatalog.bootstrapFile.resolve(bootstrapFile, environment: environment) {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("cannot read the bootstrap file \(file) (--bootstrap-file / KAFKA_BOOTSTRAP_FILE); is the dev cluster running?")
-            }
-            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            throw ValidationError("no Kafka given: set KAFKA_BOOTSTRAP (or --bootstrap host:port,...) or KAFKA_BOOTSTRAP_FILE (or --bootstrap-file)")
-        }
-        guard !servers.isEmpty else { throw ValidationError("the Kafka bootstrap list is empty") }
-        var kafka = KafkaConfiguration(bootstrapServers: servers)
-        if try SettingsCatalog.devClusterTuning.bool(devClusterTuning, environment: environment) ?? true {
-            kafka = kafka.merging(KafkaConfiguration.devClusterTuning)
-        }
-        for property in kafkaProperties {
-            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("-X expects key=value, got '\(property)'") }
-            kafka[parts[0]] = parts[1]
-        }
+        let kafka = try kafkaConfiguration(for: service, environment: environment)
         let port = try SettingsCatalog.httpPort.integer(httpPort, environment: environment) ?? service.defaultHTTPPort
         guard (0...65535).contains(port) else { throw ValidationError("--http-port / HTTP_PORT must be 0...65535, got \(port)") }
         let levelText = SettingsCatalog.logLevel.resolve(logLevel, environment: environment) ?? "info"
@@ -75,6 +57,69 @@ public struct ServiceOptions: ParsableArguments {
             offsetAnomalyPolicy: policy,
             messagingRetention: try SettingsCatalog.messagingRetention.duration(messagingRetentionMs, environment: environment) ?? .seconds(604_800),
             pruneInterval: try SettingsCatalog.pruneInterval.duration(pruneIntervalMs, environment: environment) ?? .seconds(600))
+    }
+}
+
+extension ServiceOptions {
+    /// librdkafka properties: bootstrap, the dev-cluster tuning, the group session and static
+    /// membership, then `-X` properties, which win over everything.
+    func kafkaConfiguration(for service: ServiceName, environment: [String: String]) throws -> KafkaConfiguration {
+        let servers: String
+        do {
+            servers = try KafkaBootstrap.servers(list: bootstrap, file: bootstrapFile, environment: environment)
+        } catch let failure as KafkaBootstrap.Failure {
+            throw ValidationError(failure.description)
+        }
+        var kafka = KafkaConfiguration(bootstrapServers: servers)
+        let tuning = try SettingsCatalog.devClusterTuning.bool(devClusterTuning, environment: environment) ?? false
+        if tuning { kafka = kafka.merging(KafkaConfiguration.devClusterTuning) }
+
+        // A session timeout that is given wins over the tuning's 3 s; without one, real Kafka
+        // gets 10 s instead of librdkafka's 45 s, so that a consumer that died without leaving
+        // (SIGKILL, a lost host) frees its partitions well inside the saga deadline (30 s).
+        let setting = SettingsCatalog.sessionTimeout
+        if setting.given(sessionTimeoutMs, environment: environment) != nil || !tuning {
+            let ms = try setting.integer(sessionTimeoutMs, environment: environment) ?? 10_000
+            guard (1_000...3_600_000).contains(ms) else {
+                throw ValidationError("--\(setting.flag) / \(setting.environment) must be 1000...3600000 (milliseconds), got \(ms)")
+            }
+            kafka["session.timeout.ms"] = "\(ms)"
+            // Kafka's rule: at most a third of the session, so two lost heartbeats do not end it.
+            kafka["heartbeat.interval.ms"] = "\(min(3_000, ms / 3))"
+        }
+
+        if try SettingsCatalog.staticMembership.bool(staticMembership, environment: environment) ?? false {
+            let name = SettingsCatalog.instanceId.given(instanceId, environment: environment) ?? Self.hostName()
+            kafka["group.instance.id"] = try Self.groupInstanceID(service: service, instance: name)
+        }
+
+        for property in kafkaProperties {
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("-X expects key=value, got '\(property)'") }
+            kafka[parts[0]] = parts[1]
+        }
+        return kafka
+    }
+
+    /// `<service>-<instance>`, in the characters and length Kafka accepts for a group instance id.
+    static func groupInstanceID(service: ServiceName, instance: String) throws -> String {
+        let id = "\(service.rawValue)-\(instance)"
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !instance.isEmpty, id.count <= 249, id.allSatisfy(allowed.contains) else {
+            throw ValidationError("""
+                static membership names this instance '\(id)', which Kafka refuses: give --instance-id / INSTANCE_ID \
+                of letters, digits, '.', '_' and '-' (at most \(249 - service.rawValue.count - 1) characters)
+                """)
+        }
+        return id
+    }
+
+    /// The kernel's host name: in a container, stable across restarts of that container and
+    /// unique among its replicas (Foundation's `hostName` may answer with a resolved alias).
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return ProcessInfo.processInfo.hostName }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

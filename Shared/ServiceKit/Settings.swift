@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kafka
 
 /// The four services of the saga.
 public enum ServiceName: String, Sendable, CaseIterable, Codable {
@@ -32,9 +33,14 @@ public struct SettingDescriptor: Sendable, Hashable {
 
     /// The flag's value if given, else the environment's, else the default.
     public func resolve(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        given(flagValue, environment: env) ?? defaultValue
+    }
+
+    /// The flag's value if given, else the environment's; nil when neither says anything.
+    public func given(_ flagValue: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let flagValue { return flagValue }
         if let value = env[environment], !value.isEmpty { return value }
-        return defaultValue
+        return nil
     }
 
     /// Like `resolve`, but a missing value is an error that names both ways to give it.
@@ -78,15 +84,29 @@ public enum SettingsCatalog {
     public static let database = SettingDescriptor(
         environment: "DATABASE_URL", flag: "database", defaultValue: nil, services: all4, isRequired: false,
         help: "sqlite:///path/file.db or postgres://user:password@host:port/database; default sqlite://./<service>.db")
+    // The bootstrap pair is resolved together (`KafkaBootstrap`): either flag beats both variables.
     public static let bootstrap = SettingDescriptor(
-        environment: "KAFKA_BOOTSTRAP", flag: "bootstrap", defaultValue: nil, services: all4, isRequired: false,
+        environment: KafkaBootstrap.listVariable, flag: "bootstrap", defaultValue: nil, services: all4, isRequired: false,
         help: "Kafka bootstrap servers host:port,...; this or the bootstrap file is required")
     public static let bootstrapFile = SettingDescriptor(
-        environment: "KAFKA_BOOTSTRAP_FILE", flag: "bootstrap-file", defaultValue: nil, services: all4, isRequired: false,
+        environment: KafkaBootstrap.fileVariable, flag: "bootstrap-file", defaultValue: nil, services: all4, isRequired: false,
         help: "file holding the bootstrap servers (the dev cluster writes one)")
     public static let devClusterTuning = SettingDescriptor(
-        environment: "KAFKA_DEV_CLUSTER_TUNING", flag: "dev-cluster-tuning", defaultValue: "true", services: all4, isRequired: false,
-        help: "short session timeout and fetch wait for the embedded mock cluster; false on real Kafka")
+        environment: "KAFKA_DEV_CLUSTER_TUNING", flag: "dev-cluster-tuning", defaultValue: "false", services: all4, isRequired: false,
+        help: "true for the embedded dev cluster (librdkafka's mock): short session timeout and fetch wait; false (the default) on real Kafka")
+    public static let sessionTimeout = SettingDescriptor(
+        environment: "KAFKA_SESSION_TIMEOUT_MS", flag: "session-timeout-ms", defaultValue: "10000", services: all4, isRequired: false,
+        help: """
+            how long the group waits for a silent consumer before giving its partitions to others; \
+            default 10000 (3000 with the dev-cluster tuning); brokers accept 6000 and up by default
+            """)
+    public static let staticMembership = SettingDescriptor(
+        environment: "KAFKA_STATIC_MEMBERSHIP", flag: "static-membership", defaultValue: "false", services: all4, isRequired: false,
+        help: """
+            true: join the consumer group as static member <service>-<INSTANCE_ID, or the hostname when unset>, \
+            so a restarted instance gets its partitions back without a rebalance; the name must be unique per \
+            instance and stable across its restarts. Real Kafka only (the dev cluster's mock ignores it)
+            """)
     public static let httpHost = SettingDescriptor(
         environment: "HTTP_HOST", flag: "http-host", defaultValue: "127.0.0.1", services: all4, isRequired: false,
         help: "HTTP listen address (0.0.0.0 in containers)")
@@ -138,7 +158,8 @@ public enum SettingsCatalog {
         help: "an Idempotency-Key older than this is forgotten (default 24 h): the same key then places a new order")
 
     public static let all: [SettingDescriptor] = [
-        database, bootstrap, bootstrapFile, devClusterTuning, httpHost, httpPort, seedFile, logLevel, instanceId,
+        database, bootstrap, bootstrapFile, devClusterTuning, sessionTimeout, staticMembership, httpHost, httpPort, seedFile,
+        logLevel, instanceId,
         sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL,
         stallTimeout, relaySendTimeout, offsetAnomaly, messagingRetention, pruneInterval, idempotencyKeyRetention,
     ]

@@ -3,8 +3,10 @@ import ServiceKit
 import XCTest
 import Yams
 
-/// Compose itself must accept the file: `docker-compose config` (Debian's v1.29) and, where the
-/// plugin is installed, `docker compose config`. No Docker engine is needed for either.
+/// Compose itself must accept the file: `docker compose config` where the plugin is installed,
+/// and `docker-compose config` (Debian's v1.29, all CI has). The stack needs Compose v2 for its
+/// top-level `name`, which 1.29 predates, so 1.29 is given the file without that one line and
+/// checks everything else. No Docker engine is needed for either.
 final class ComposeConfigTests: XCTestCase {
     /// The documented ways to run the file: plain, every profile, and the scale-out variant
     /// (ephemeral host ports) from the comments and deploy/README.md.
@@ -16,6 +18,15 @@ final class ComposeConfigTests: XCTestCase {
             "PAYMENT_PUBLISH": "127.0.0.1::8082", "NOTIFICATION_PUBLISH": "127.0.0.1::8083",
         ]),
     ]
+
+    /// How to hand the file to a Compose front end: v1 reads it from stdin, less the top-level
+    /// `name` (relative paths still resolve against deploy/); v2 reads the file itself.
+    static func invocation(of tool: [String], _ arguments: [String]) throws -> (arguments: [String], input: String?) {
+        if tool.count == 1 {
+            return (["--project-directory", "deploy", "-f", "-"] + arguments, try Deploy.composeTextWithoutName())
+        }
+        return (Array(tool.dropFirst()) + ["-f", "deploy/docker-compose.yml"] + arguments, nil)
+    }
 
     /// Every Compose front end on this machine, as the command prefix that runs it.
     static func composeTools() -> [[String]] {
@@ -51,12 +62,11 @@ final class ComposeConfigTests: XCTestCase {
         }
         for tool in tools {
             for variant in Self.variants {
-                let arguments = Array(tool.dropFirst()) + ["-f", "deploy/docker-compose.yml"] + variant.arguments + ["config"]
+                let (arguments, input) = try Self.invocation(of: tool, variant.arguments + ["config"])
                 let result = try runCommand(tool[0], arguments, in: Deploy.root,
-                                            environment: Self.environment(adding: variant.environment))
+                                            environment: Self.environment(adding: variant.environment), input: input)
                 XCTAssertEqual(result.status, 0, """
-                    `\(tool.joined(separator: " ")) \(arguments.dropFirst(tool.count - 1).joined(separator: " "))` \
-                    (\(variant.label)) rejected the file:
+                    `\(tool[0]) \(arguments.joined(separator: " "))` (\(variant.label)) rejected the file:
                     \(result.stderr)
                     """)
             }
@@ -69,13 +79,13 @@ final class ComposeConfigTests: XCTestCase {
         guard let tool = Self.composeTools().first else {
             throw XCTSkip("no Compose front end; testComposeAcceptsTheFile reports it")
         }
-        let arguments = Array(tool.dropFirst()) + ["-f", "deploy/docker-compose.yml",
-                                                  "--profile", "load", "--profile", "chaos", "--profile", "metrics", "config"]
-        // Without PWD both sides substitute it with nothing (chaos's host-path mounts), and the
-        // rest of the file uses no variable that is not defaulted.
+        let (arguments, input) = try Self.invocation(
+            of: tool, ["--profile", "load", "--profile", "chaos", "--profile", "metrics", "config"])
+        // The file uses no variable that is not defaulted, so an empty environment renders the
+        // same on both sides.
         var environment = Self.environment(adding: [:])
         environment["PWD"] = nil
-        let result = try runCommand(tool[0], arguments, in: Deploy.root, environment: environment)
+        let result = try runCommand(tool[0], arguments, in: Deploy.root, environment: environment, input: input)
         guard result.status == 0 else {
             XCTFail("compose config failed: \(result.stderr)")
             return

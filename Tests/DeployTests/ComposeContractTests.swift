@@ -319,8 +319,8 @@ final class ComposeContractTests: XCTestCase {
                        "chaos.sh runs `compose run loadgen run ...`: the entrypoint must be loadgen alone")
         XCTAssertEqual(Array(loadgen.invocation.prefix(2)), ["loadgen", "run"])
         XCTAssertTrue(loadgen.invocation.contains { $0.hasPrefix("--rate") }, "loadgen run requires --rate")
-        // loadgen reads each URL from a flag or <SERVICE>_URL, and its KAFKA_DEV_CLUSTER_TUNING
-        // defaults to true (the local stack).
+        // loadgen reads each URL from a flag or <SERVICE>_URL; KAFKA_DEV_CLUSTER_TUNING is false
+        // by default, and said here all the same.
         XCTAssertNotNil(loadgen.environment["KAFKA_BOOTSTRAP"], "loadgen reads the topics for its audit")
         XCTAssertEqual(loadgen.environment["KAFKA_DEV_CLUSTER_TUNING"], "false", "loadgen: real Kafka")
         for name in ServiceName.allCases {
@@ -331,18 +331,22 @@ final class ComposeContractTests: XCTestCase {
             XCTAssertEqual(loadgen.dependencies[name.rawValue], "service_healthy", "loadgen waits for \(name.rawValue)")
         }
 
-        // chaos.sh hands host paths to the daemon (its run folder for the report, the compose
-        // file's ./seed.json), so the deploy folder and run/ must sit at the same paths inside.
+        // chaos.sh reads the compose file from the deploy folder's mount and asks Docker for that
+        // mount's host path (CHAOS_DEPLOY_MOUNT), which the daemon needs for ./seed.json.
         let chaos = try Deploy.service("chaos", in: services)
         XCTAssertEqual(chaos.profiles, ["chaos"])
         XCTAssertTrue(chaos.volumes.contains { $0.source == "/var/run/docker.sock" }, "chaos drives Docker through its socket")
-        let root = withComposeDefaults(YAMLValue.scalar(chaos.body["working_dir"]) ?? "")
-        XCTAssertEqual(chaos.volumes.first { $0.source == "." || $0.source == "./" }?.target, root + "/deploy",
-                       "chaos mounts the deploy folder at its host path")
-        XCTAssertEqual(chaos.volumes.first { $0.source == "../run" }?.target, root + "/run",
-                       "chaos mounts run/ (its reports) at its host path")
-        XCTAssertTrue(chaos.invocation.contains(root + "/deploy/chaos.sh"), "chaos runs deploy/chaos.sh: \(chaos.invocation)")
-        XCTAssertTrue(chaos.invocation.contains("--compose"), "chaos.sh targets the compose stack with --compose")
+        let mount = try XCTUnwrap(chaos.environment["CHAOS_DEPLOY_MOUNT"], "chaos.sh learns where the deploy folder is mounted")
+        XCTAssertEqual(chaos.volumes.first { $0.source == "." || $0.source == "./" }?.target, mount,
+                       "chaos mounts the deploy folder at CHAOS_DEPLOY_MOUNT")
+        XCTAssertTrue(YAMLValue.strings(chaos.body["volumes"]).contains { $0.hasPrefix(".:") && $0.hasSuffix(":ro") },
+                      "the deploy folder read-only")
+        XCTAssertEqual(Array(chaos.invocation.prefix(3)), ["bash", mount + "/chaos.sh", "--compose"],
+                       "chaos runs deploy/chaos.sh --compose from the mount")
+        let reports = try XCTUnwrap(chaos.environment["CHAOS_REPORTS"], "where chaos.sh puts the timeline and reports")
+        let volumes = YAMLValue.mapping(try Deploy.yaml(Deploy.composeFile)["volumes"]) ?? [:]
+        XCTAssertTrue(chaos.volumes.contains { $0.target == reports && volumes.keys.contains($0.source) },
+                      "the reports go to a named volume, not a host folder: \(chaos.volumes)")
         for name in ServiceName.allCases {
             XCTAssertEqual(chaos.dependencies[name.rawValue], "service_healthy", "chaos waits for \(name.rawValue)")
         }
@@ -351,6 +355,67 @@ final class ComposeContractTests: XCTestCase {
         XCTAssertEqual(prometheus.profiles, ["metrics"])
         XCTAssertTrue(prometheus.image?.hasPrefix("prom/prometheus:") ?? false)
         XCTAssertTrue(prometheus.volumes.contains { $0.source == "./prometheus.yml" }, "prometheus mounts deploy/prometheus.yml")
+    }
+
+    // MARK: - project, mounts, group membership
+
+    /// A project name of its own, whatever the checkout's folder is called; chaos.sh inside its
+    /// container addresses the same project.
+    func testTheProjectIsNamed() throws {
+        let name = try XCTUnwrap(YAMLValue.scalar(try Deploy.yaml(Deploy.composeFile)["name"]), "a top-level `name:`")
+        XCTAssertNotNil(name.range(of: "^[a-z0-9][a-z0-9_-]*$", options: .regularExpression),
+                        "Compose project names are lowercase letters, digits, '-' and '_': \(name)")
+        XCTAssertNotEqual(name, "deploy", "the folder's name is what Compose would pick anyway")
+        let chaos = try Deploy.service("chaos", in: services)
+        XCTAssertEqual(chaos.environment["COMPOSE_PROJECT_NAME"], name, "chaos.sh's compose calls default to the same project")
+    }
+
+    /// Nothing may depend on the shell that runs compose: `docker compose` started from a
+    /// script, an IDE or sudo has no PWD, or another one.
+    func testNoPathComesFromTheEnvironment() throws {
+        let text = try Deploy.text(Deploy.composeFile)
+        for variable in ["PWD", "HOME", "OLDPWD"] {
+            XCTAssertFalse(text.contains("${\(variable)") || text.contains("$\(variable)"), "the compose file reads $\(variable)")
+        }
+    }
+
+    /// Docker creates a missing bind-mount source as an empty root-owned folder (a file mount
+    /// then fails): every host path mounted must be the Docker socket or exist in a fresh
+    /// checkout (run/ is not in git).
+    func testEveryBindMountSourceIsInTheCheckout() throws {
+        let tracked = try runCommand("/usr/bin/git", ["ls-files"], in: Deploy.root)
+        guard tracked.status == 0 else { throw Failure("git ls-files failed: \(tracked.stderr)") }
+        let files = Set(tracked.stdout.split(separator: "\n").map(String.init))
+        for service in services.values {
+            for mount in service.volumes where mount.source.hasPrefix(".") || mount.source.hasPrefix("/") {
+                if mount.source == "/var/run/docker.sock" { continue }
+                XCTAssertFalse(mount.source.hasPrefix("/"), "\(service.name) mounts the host path \(mount.source)")
+                let path = Deploy.folder.appendingPathComponent(mount.source).standardizedFileURL.path
+                let relative = path == Deploy.root.path ? "" : String(path.dropFirst(Deploy.root.path.count + 1))
+                let inGit = files.contains(relative) || files.contains { $0.hasPrefix(relative + "/") }
+                XCTAssertTrue(inGit, "\(service.name) mounts \(mount.source), which a fresh checkout lacks: Docker would create it as root")
+            }
+        }
+    }
+
+    /// A restarted service gets its partitions back without waiting out a session: static
+    /// membership named by the container's hostname, and a session timeout that frees a dead
+    /// member's partitions well inside Order's saga deadline.
+    func testServicesRejoinTheirGroupWellInsideTheSagaDeadline() throws {
+        let sagaTimeout = try SettingsCatalog.sagaTimeout.integer(nil, environment: try saga(.order).environment) ?? 30_000
+        for name in ServiceName.allCases {
+            let service = try saga(name)
+            let environment = service.environment
+            XCTAssertEqual(try SettingsCatalog.staticMembership.bool(nil, environment: environment), true,
+                           "\(name.rawValue): KAFKA_STATIC_MEMBERSHIP")
+            let session = try XCTUnwrap(try SettingsCatalog.sessionTimeout.integer(nil, environment: environment))
+            XCTAssertGreaterThanOrEqual(session, 6_000, "\(name.rawValue): brokers refuse a session under group.min.session.timeout.ms (6 s)")
+            XCTAssertLessThanOrEqual(session * 2, sagaTimeout, "\(name.rawValue): a dead member's partitions move within half the saga deadline")
+            // The static member is named after the hostname; a fixed one would give every
+            // scaled replica the same name, and each would fence the one before.
+            XCTAssertNil(service.body["hostname"], "\(name.rawValue): no fixed hostname")
+            XCTAssertNil(environment[SettingsCatalog.instanceId.environment], "\(name.rawValue): no fixed INSTANCE_ID")
+        }
     }
 
     func testPrometheusScrapesEveryServiceInstance() throws {

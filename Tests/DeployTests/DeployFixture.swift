@@ -33,6 +33,16 @@ enum Deploy {
         return mapping
     }
 
+    /// The compose file less its top-level `name` line, for docker-compose 1.29, which predates it.
+    static func composeTextWithoutName() throws -> String {
+        let lines = try text(composeFile).split(separator: "\n", omittingEmptySubsequences: false)
+        let kept = lines.filter { !$0.hasPrefix("name:") }
+        guard kept.count == lines.count - 1 else {
+            throw Failure("docker-compose.yml should have exactly one top-level `name:` line, has \(lines.count - kept.count)")
+        }
+        return kept.joined(separator: "\n")
+    }
+
     /// The compose file's `services`, by name.
     static func services() throws -> [String: ComposeService] {
         guard let services = YAMLValue.mapping(try yaml(composeFile)["services"]) else {

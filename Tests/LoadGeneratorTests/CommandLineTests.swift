@@ -11,8 +11,21 @@ struct CommandLineTests {
         #expect(fromEnvironment["session.timeout.ms"] == nil)
         let fromFlags = try KafkaOptions.parse(["--bootstrap", "k2:9092", "-X", "client.id=lg"]).configuration(environment: ["KAFKA_BOOTSTRAP": "k1:9092"])
         #expect(fromFlags["bootstrap.servers"] == "k2:9092")
-        #expect(fromFlags["session.timeout.ms"] == "3000") // dev cluster tuning is on by default
+        #expect(fromFlags["session.timeout.ms"] == nil) // real Kafka unless the dev cluster tuning is asked for
         #expect(fromFlags["client.id"] == "lg")
+        let tuned = try KafkaOptions.parse(["--bootstrap", "k2:9092", "--dev-cluster-tuning", "true"]).configuration(environment: [:])
+        #expect(tuned["session.timeout.ms"] == "3000")
+        let tunedByEnvironment = try KafkaOptions.parse(["--bootstrap", "k2:9092"]).configuration(environment: ["KAFKA_DEV_CLUSTER_TUNING": "true"])
+        #expect(tunedByEnvironment["fetch.wait.max.ms"] == "10")
+
+        // Either bootstrap flag beats both variables: a file on the command line, KAFKA_BOOTSTRAP exported.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-bootstrap-\(UUID().uuidString)")
+        try "file-broker:9092\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let fileFlag = try KafkaOptions.parse(["--bootstrap-file", file.path]).configuration(environment: ["KAFKA_BOOTSTRAP": "k1:9092"])
+        #expect(fileFlag["bootstrap.servers"] == "file-broker:9092")
+        let listFlag = try KafkaOptions.parse(["--bootstrap", "k2:9092"]).configuration(environment: ["KAFKA_BOOTSTRAP_FILE": file.path])
+        #expect(listFlag["bootstrap.servers"] == "k2:9092")
         #expect(throws: (any Error).self) { try KafkaOptions.parse([]).configuration(environment: [:]) }
         #expect(throws: (any Error).self) { try KafkaOptions.parse(["--bootstrap", "k", "--dev-cluster-tuning", "maybe"]).configuration(environment: [:]) }
     }

@@ -1,5 +1,7 @@
 import Foundation
-import Persistence
+import Logging
+import NIOCore
+@testable import Persistence
 import XCTest
 
 /// Runs `Behaviour` against one backend; the subclasses below only pick the backend.
@@ -80,6 +82,38 @@ final class SQLiteBackendTests: BackendSuite {
         let memory = try await openDatabase(url: "sqlite::memory:")
         try await memory.migrate([Behaviour.items])
         await memory.close()
+    }
+
+    /// A full disk must look transient (the messaging runtime dead-letters on permanent errors):
+    /// on a real, full file system a write fails with `.transient`, and once space is freed the
+    /// same database takes writes again, intact.
+    func testFullDiskIsTransientAndTheDatabaseRecovers() async throws {
+        let disk = try TmpfsMount(sizeKiB: 2048, for: self)
+        let store = try await SQLiteTestBackend(parent: disk.path).makeStore()
+        do {
+            let database = try await Behaviour.migrated(store)
+            try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'before')") }
+            let ballast = try disk.fill()
+            let blob = SQLValue.blob([UInt8](repeating: 7, count: 512 * 1024))
+            let error = await XCTAssertThrowsSQLError(
+                try await database.write { try $0.execute("INSERT INTO items (id, name, data) VALUES (2, 'full', ?)", blob) },
+                \.isTransient, "a write on a full disk")
+            XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("SQLite code"), "\(String(describing: error))")
+            print("[sqlite] full disk -> \(error.map { "\($0)" } ?? "none")")
+
+            try FileManager.default.removeItem(at: ballast)
+            try await database.write { try $0.execute("INSERT INTO items (id, name, data) VALUES (3, 'after', ?)", blob) }
+            let check = try await database.read { try $0.query("PRAGMA integrity_check")[0].values[0] }
+            XCTAssertEqual(check, .text("ok"))
+            let names = try await database.read { c in
+                try c.query("SELECT name FROM items ORDER BY id").compactMap { $0.string("name") }
+            }
+            XCTAssertEqual(names, ["before", "after"], "the failed write left nothing behind")
+        } catch {
+            await store.tearDown()
+            throw error
+        }
+        await store.tearDown()
     }
 
     func testUnopenablePathIsAConfigurationError() async throws {
@@ -182,6 +216,196 @@ final class PostgresBackendTests: BackendSuite {
             XCTAssertNotEqual(newPid, pid)
             let count = try await Behaviour.count(database)
             XCTAssertEqual(count, 1)
+        }
+    }
+
+    /// Every connection starts with the session limits and keepalives: the defaults, or what
+    /// the URL says.
+    func testSessionLimitsAndKeepalivesReachTheServer() async throws {
+        try await run { store in
+            func settings(_ database: any SQLDatabase) async throws -> [String] {
+                try await database.read { c in
+                    try c.query("""
+                        SELECT current_setting('lock_timeout') AS a, current_setting('statement_timeout') AS b,
+                               current_setting('idle_in_transaction_session_timeout') AS c,
+                               current_setting('tcp_keepalives_idle') AS d, current_setting('tcp_keepalives_interval') AS e,
+                               current_setting('tcp_keepalives_count') AS f
+                        """)[0].values.map { value -> String in
+                        if case .text(let text) = value { return text }
+                        return "\(value)"
+                    }
+                }
+            }
+            let defaults = try await settings(try await store.open())
+            XCTAssertEqual(defaults, ["5s", "30s", "10s", "15", "5", "3"])
+            let custom = try await settings(try await store.open(OpenOptions(urlQuery: """
+                lock_timeout_ms=1500&statement_timeout_ms=0&idle_in_transaction_timeout_ms=60000\
+                &keepalives_idle=7&keepalives_interval=2&keepalives_count=4
+                """)))
+            XCTAssertEqual(custom, ["1500ms", "0", "1min", "7", "2", "4"])
+        }
+    }
+
+    /// The client's own socket probes a silent server (postgres-nio sets no socket options).
+    func testClientSocketsProbeASilentServer() async throws {
+        _ = try await PostgresTestBackend.connectAdmin().close()
+        var configuration = try PostgresTestBackend.configuration()
+        configuration.keepalives = PostgresDatabase.Keepalives(idleSeconds: 11, intervalSeconds: 4, count: 5)
+        func options(_ configuration: PostgresDatabase.Configuration) async throws -> [Int] {
+            let channel = try await PGSettings(configuration: configuration, logger: Logger(label: "test")).openChannel().get()
+            var values: [Int] = []
+            for (level, name) in [(NIOBSDSocket.OptionLevel.socket, CInt(SO_KEEPALIVE)), (.tcp, CInt(TCP_KEEPIDLE)),
+                                  (.tcp, CInt(TCP_KEEPINTVL)), (.tcp, CInt(TCP_KEEPCNT)), (.tcp, CInt(TCP_USER_TIMEOUT))] {
+                values.append(try await channel.getOption(
+                    ChannelOptions.Types.SocketOption(level: level, name: NIOBSDSocket.Option(rawValue: name))).get())
+            }
+            try await channel.close()
+            return values
+        }
+        let probing = try await options(configuration)
+        XCTAssertEqual(probing, [1, 11, 4, 5, 31_000], "SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT")
+        configuration.keepalives = nil
+        let off = try await options(configuration)
+        XCTAssertEqual(off.first, 0, "keepalives=0 leaves SO_KEEPALIVE off")
+    }
+
+    /// A transaction blocked on a row lock gives up after lock_timeout (here from the URL) with
+    /// a transient error.
+    func testLockTimeoutEndsAWaitForARowLockTransiently() async throws {
+        try await run { store in
+            let holder = try await Behaviour.migrated(store)
+            try await holder.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'locked')") }
+            let waiter = try await store.open(OpenOptions(urlQuery: "lock_timeout_ms=300"))
+            let locked = Gate(), release = Gate()
+            async let held: Void = holder.write { c in
+                try c.execute("UPDATE items SET n = n + 1 WHERE id = 1")
+                locked.open()
+                try release.block()
+            }
+            do {
+                try await locked.wait()
+                let start = ContinuousClock.now
+                let error = await XCTAssertThrowsSQLError(
+                    try await waiter.write { try $0.execute("UPDATE items SET n = n + 10 WHERE id = 1") }, \.isTransient)
+                let waited = ContinuousClock.now - start
+                XCTAssertGreaterThanOrEqual(waited, .milliseconds(300), "waited for the lock first")
+                XCTAssertLessThan(waited, .seconds(3), "gave up after lock_timeout")
+                XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("55P03"), "\(String(describing: error))")
+            } catch {
+                release.open()
+                try? await held
+                throw error
+            }
+            release.open()
+            try await held
+        }
+    }
+
+    /// A statement over statement_timeout is cancelled transiently; the connection stays usable.
+    func testStatementTimeoutIsTransientAndKeepsTheConnection() async throws {
+        try await run { store in
+            let database = try await store.open(OpenOptions(poolSize: 1, urlQuery: "statement_timeout_ms=200"))
+            let pid = try await database.read { try $0.query("SELECT pg_backend_pid() AS pid")[0].int("pid") }
+            let start = ContinuousClock.now
+            let error = await XCTAssertThrowsSQLError(try await database.write { _ = try $0.query("SELECT pg_sleep(20)") },
+                                                      \.isTransient)
+            XCTAssertLessThan(ContinuousClock.now - start, .seconds(10), "cancelled by statement_timeout")
+            XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("57014"), "\(String(describing: error))")
+            let after = try await database.read { try $0.query("SELECT pg_backend_pid() AS pid")[0].int("pid") }
+            XCTAssertEqual(after, pid, "a cancelled statement does not cost the connection")
+        }
+    }
+
+    /// A body that stalls inside its transaction past idle_in_transaction_session_timeout: the
+    /// server ends the session (25P03, FATAL) and with it the locks it held; the body's next
+    /// statement fails transiently, and the next transaction runs on a new connection.
+    func testIdleInTransactionTimeoutEndsTheSessionAndItsLocks() async throws {
+        try await run { store in
+            let database = try await Behaviour.migrated(store, OpenOptions(poolSize: 1, urlQuery: "idle_in_transaction_timeout_ms=300"))
+            try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'a')") }
+            let other = try await store.open(OpenOptions(lockTimeout: .seconds(5), poolSize: 1))
+            let backend = Handed<Int64>()
+            let inside = Gate(), resume = Gate()
+            async let stalled: Void = database.write { c in
+                try c.execute("UPDATE items SET n = n + 1 WHERE id = 1")
+                backend.value = try c.query("SELECT pg_backend_pid() AS pid")[0].int("pid")
+                inside.open()
+                try resume.block(timeout: 60)
+                try c.execute("UPDATE items SET n = n + 100 WHERE id = 1")
+            }
+            do {
+                try await inside.wait()
+                let pid = try XCTUnwrap(backend.value)
+                try await eventually("the server to end the idle session \(pid)") {
+                    try await other.read { c in
+                        try c.query("SELECT count(*) AS c FROM pg_stat_activity WHERE pid = ?", .integer(pid))[0].int("c") == 0
+                    }
+                }
+                // The row lock ended with the session: another connection takes the row at once.
+                try await other.write { try $0.execute("UPDATE items SET n = n + 10 WHERE id = 1") }
+            } catch {
+                resume.open()
+                try? await stalled
+                throw error
+            }
+            resume.open()
+            do {
+                try await stalled
+                XCTFail("the stalled transaction must fail")
+            } catch let error as SQLError {
+                XCTAssertTrue(error.isTransient, "\(error)")
+                print("[postgres] idle in transaction -> \(error)")
+            }
+            let newPid = try await database.read { try $0.query("SELECT pg_backend_pid() AS pid")[0].int("pid") }
+            XCTAssertNotEqual(newPid, backend.value, "a new connection")
+            try await database.write { try $0.execute("UPDATE items SET n = n + 1000 WHERE id = 1") }
+            let n = try await database.read { try $0.query("SELECT n FROM items WHERE id = 1")[0].int("n") }
+            XCTAssertEqual(n, 1010, "the stalled transaction's update was rolled back")
+        }
+    }
+
+    /// Instances starting together wait for each other's migrations, past lock_timeout.
+    func testMigrationWaitsForAnotherMigrationBeyondLockTimeout() async throws {
+        try await run { store in
+            let holder = try await store.open(OpenOptions(poolSize: 1))
+            let observer = try await store.open(OpenOptions(poolSize: 1))
+            let migrating = try await store.open(OpenOptions(lockTimeout: .milliseconds(100), poolSize: 1))
+            let pid = try await migrating.read { try $0.query("SELECT pg_backend_pid() AS pid")[0].int("pid") ?? 0 }
+            let locked = Gate(), release = Gate()
+            // The lock another instance's migration holds while it runs.
+            async let held: Void = holder.write { c in
+                _ = try c.query("SELECT pg_advisory_xact_lock(hashtext('schema_migrations:' || coalesce(current_schema(), '')))")
+                locked.open()
+                try release.block(timeout: 60)
+            }
+            do {
+                try await locked.wait()
+                async let migrated: Void = migrating.migrate([Behaviour.items])
+                do {
+                    try await eventually("the migration to wait for the lock three times its lock_timeout") {
+                        try await observer.read { c in
+                            try c.query("""
+                                SELECT count(*) AS c FROM pg_stat_activity
+                                WHERE pid = ? AND wait_event_type = 'Lock' AND wait_event = 'advisory'
+                                  AND clock_timestamp() - query_start > interval '300 milliseconds'
+                                """, .integer(pid))[0].int("c") == 1
+                        }
+                    }
+                } catch {
+                    release.open()
+                    try? await migrated
+                    throw error
+                }
+                release.open()
+                try await migrated
+            } catch {
+                release.open()
+                try? await held
+                throw error
+            }
+            try await held
+            let count = try await Behaviour.count(migrating)
+            XCTAssertEqual(count, 0, "the migration ran once the lock was free")
         }
     }
 

@@ -19,11 +19,16 @@ struct OpenOptions: Sendable {
     var poolSize: Int?
     /// PostgreSQL only.
     var isolation: PostgresDatabase.IsolationLevel?
+    /// PostgreSQL only: query options read as `DATABASE_URL` would give them (e.g.
+    /// `statement_timeout_ms=200`), before the options above are applied.
+    var urlQuery: String?
 
-    init(lockTimeout: Duration? = nil, poolSize: Int? = nil, isolation: PostgresDatabase.IsolationLevel? = nil) {
+    init(lockTimeout: Duration? = nil, poolSize: Int? = nil, isolation: PostgresDatabase.IsolationLevel? = nil,
+         urlQuery: String? = nil) {
         self.lockTimeout = lockTimeout
         self.poolSize = poolSize
         self.isolation = isolation
+        self.urlQuery = urlQuery
     }
 }
 
@@ -60,9 +65,11 @@ final class TestStore: @unchecked Sendable {
 
 struct SQLiteTestBackend: TestBackend {
     let name = "sqlite"
+    /// Where the store's folder is made (a test may pick a small file system).
+    var parent: URL = FileManager.default.temporaryDirectory
 
     func makeStore() async throws -> TestStore {
-        let directory = FileManager.default.temporaryDirectory
+        let directory = parent
             .appendingPathComponent("persistence-tests-\(UUID().uuidString)", isDirectory: true)
         let path = directory.appendingPathComponent("service.db").path
         return TestStore(
@@ -87,6 +94,11 @@ struct PostgresTestBackend: TestBackend {
         try PostgresDatabase.Configuration(url: url)
     }
 
+    /// The test server's URL with more query options, parsed as `DATABASE_URL` is.
+    static func configuration(query: String) throws -> PostgresDatabase.Configuration {
+        try PostgresDatabase.Configuration(url: url + (url.contains("?") ? "&" : "?") + query)
+    }
+
     /// Never skips: a missing server is a failure that says how to get one.
     static func connectAdmin() async throws -> PostgresDatabase {
         var configuration = try configuration()
@@ -108,9 +120,9 @@ struct PostgresTestBackend: TestBackend {
         return TestStore(
             backend: name,
             open: { options in
-                var configuration = try Self.configuration()
+                var configuration = try options.urlQuery.map { try Self.configuration(query: $0) } ?? Self.configuration()
                 configuration.searchPath = String(schema)
-                configuration.lockTimeout = options.lockTimeout
+                if let timeout = options.lockTimeout { configuration.lockTimeout = timeout }
                 if let size = options.poolSize { configuration.poolSize = size }
                 if let isolation = options.isolation { configuration.isolation = isolation }
                 return try await PostgresDatabase.connect(configuration)
@@ -183,5 +195,84 @@ extension SQLError {
     var isConfiguration: Bool {
         if case .configuration = self { return true }
         return false
+    }
+}
+
+/// A small tmpfs mounted for one test, so that a real disk can be filled. Needs root; without
+/// it the test fails and says so (it must not pass without having filled a disk).
+final class TmpfsMount {
+    let path: URL
+
+    init(sizeKiB: Int, for test: XCTestCase) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tmpfs-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+        let result = try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeKiB)k", "tmpfs", path.path])
+        guard result.status == 0 else {
+            try? FileManager.default.removeItem(at: path)
+            throw SQLError.configuration("""
+                this test fills a real file system and needs to mount a tmpfs, which takes root \
+                (uid \(getuid())): `mount -t tmpfs` exited \(result.status): \(result.output)
+                """)
+        }
+        let path = self.path
+        test.addTeardownBlock {
+            _ = try? Self.run("/bin/umount", [path.path])
+            try? FileManager.default.removeItem(at: path)
+        }
+    }
+
+    /// Writes a file until the file system refuses more (ENOSPC); returns its path.
+    func fill() throws -> URL {
+        let ballast = path.appendingPathComponent("ballast")
+        let fd = open(ballast.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw SQLError.configuration("cannot create \(ballast.path): errno \(errno)") }
+        defer { close(fd) }
+        let chunk = [UInt8](repeating: 0xAB, count: 16 * 1024)
+        // Bounded: a file system this small is full long before 64 MiB.
+        for _ in 0..<4096 {
+            let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                guard errno == ENOSPC else { throw SQLError.configuration("writing \(ballast.path) failed: errno \(errno)") }
+                return ballast
+            }
+        }
+        throw SQLError.configuration("\(path.path) took 64 MiB without filling up; is it the tmpfs?")
+    }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+/// Polls `condition` until it holds, for states another process reaches (the server ending a
+/// session, a backend starting to wait for a lock) that nothing announces; fails after `timeout`.
+func eventually(_ what: String, timeout: Duration = .seconds(20),
+                _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            throw SQLError.configuration("gave up after \(timeout) waiting for \(what)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// A value a transaction body hands to the test.
+final class Handed<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value?
+
+    var value: Value? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

@@ -34,6 +34,9 @@ final class ErrorMappingTests: XCTestCase {
         XCTAssertTrue(PostgresDatabase.classify(sqlState: "08006", message: "connection failure").isTransient)
         XCTAssertTrue(PostgresDatabase.classify(sqlState: "57P01", message: "admin shutdown").isTransient)
         XCTAssertTrue(PostgresDatabase.classify(sqlState: "53300", message: "too many connections").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "57014", message: "statement timeout").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "25P03", message: "idle-in-transaction timeout").isTransient)
+        XCTAssertTrue(PostgresDatabase.classify(sqlState: "57P05", message: "idle-session timeout").isTransient)
         XCTAssertTrue(PostgresDatabase.classify(sqlState: "23505", message: "unique").isPermanent)
         XCTAssertTrue(PostgresDatabase.classify(sqlState: "23503", message: "fk").isPermanent)
         XCTAssertTrue(PostgresDatabase.classify(sqlState: "42601", message: "syntax").isPermanent)
@@ -48,6 +51,15 @@ final class ErrorMappingTests: XCTestCase {
         XCTAssertTrue(SQLiteDatabase.classify(resultCode: 19, message: "constraint").isPermanent)
         XCTAssertTrue(SQLiteDatabase.classify(resultCode: 1, message: "syntax").isPermanent)
         XCTAssertTrue(SQLiteDatabase.classify(resultCode: 14, message: "cantopen").isConfiguration)
+        // A full or failing disk, memory pressure, an interrupted statement: worth retrying,
+        // never a reason to dead-letter a message.
+        for (code, name) in [(13, "FULL"), (10, "IOERR"), (778, "IOERR_WRITE"), (1034, "IOERR_FSYNC"), (3338, "IOERR_SHMMAP"),
+                             (7, "NOMEM"), (9, "INTERRUPT"), (15, "PROTOCOL")] as [(Int32, String)] {
+            XCTAssertTrue(SQLiteDatabase.classify(resultCode: code, message: name).isTransient, name)
+        }
+        XCTAssertTrue("\(SQLiteDatabase.classify(resultCode: 778, message: "disk I/O error"))".contains("SQLite code 10, extended 778"))
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 11, message: "corrupt").isPermanent)
+        XCTAssertTrue(SQLiteDatabase.classify(resultCode: 2067, message: "CONSTRAINT_UNIQUE").isPermanent)
     }
 }
 
@@ -71,6 +83,61 @@ final class DatabaseURLTests: XCTestCase {
         XCTAssertNil(d.database)
         XCTAssertEqual(d.poolSize, 4)
         XCTAssertEqual(d.endpoint, "localhost:5432/saga")
+        XCTAssertEqual(d.lockTimeout, .seconds(5))
+        XCTAssertEqual(d.statementTimeout, .seconds(30))
+        XCTAssertEqual(d.idleInTransactionTimeout, .seconds(10))
+        XCTAssertEqual(d.keepalives, PostgresDatabase.Keepalives(idleSeconds: 15, intervalSeconds: 5, count: 3))
+    }
+
+    func testSessionLimitsAndKeepalivesFromTheURL() throws {
+        let c = try PostgresDatabase.Configuration(url: """
+            postgres://u@h/db?lock_timeout_ms=250&statement_timeout_ms=0&idle_in_transaction_timeout_ms=60000\
+            &keepalives_idle=30&keepalives_interval=10&keepalives_count=6
+            """)
+        XCTAssertEqual(c.lockTimeout, .milliseconds(250))
+        XCTAssertEqual(c.statementTimeout, .zero)
+        XCTAssertEqual(c.idleInTransactionTimeout, .seconds(60))
+        XCTAssertEqual(c.keepalives, PostgresDatabase.Keepalives(idleSeconds: 30, intervalSeconds: 10, count: 6))
+        XCTAssertNil(try PostgresDatabase.Configuration(url: "postgres://u@h/db?keepalives=0&keepalives_idle=30").keepalives)
+
+        let parameters = Dictionary(uniqueKeysWithValues: PGSettings.startupParameters(c))
+        XCTAssertEqual(parameters["lock_timeout"], "250ms")
+        XCTAssertEqual(parameters["statement_timeout"], "0", "0 turns the server's timeout off")
+        XCTAssertEqual(parameters["idle_in_transaction_session_timeout"], "60000ms")
+        XCTAssertEqual(parameters["tcp_keepalives_idle"], "30")
+        XCTAssertEqual(parameters["tcp_keepalives_interval"], "10")
+        XCTAssertEqual(parameters["tcp_keepalives_count"], "6")
+        var off = c
+        off.keepalives = nil
+        XCTAssertNil(Dictionary(uniqueKeysWithValues: PGSettings.startupParameters(off))["tcp_keepalives_idle"],
+                     "without keepalives the server keeps the system's")
+    }
+
+    func testBadSessionLimitsAndKeepalivesSayWhatToFix() async throws {
+        for (query, expected) in [
+            ("lock_timeout_ms=-1", "invalid lock_timeout_ms=-1"),
+            ("lock_timeout_ms=5s", "use milliseconds from 0 (off)"),
+            ("statement_timeout_ms=", "invalid statement_timeout_ms="),
+            ("idle_in_transaction_timeout_ms=3000000000", "invalid idle_in_transaction_timeout_ms=3000000000"),
+            ("keepalives=yes", "use 1 (on, the default) or 0 (off)"),
+            ("keepalives_idle=0", "use 1 to 32767 seconds"),
+            ("keepalives_interval=40000", "invalid keepalives_interval=40000"),
+            ("keepalives_count=200", "use 1 to 127 probes"),
+            ("lock_timeout=5000", "unknown PostgreSQL URL option 'lock_timeout'"),
+        ] {
+            do {
+                _ = try PostgresDatabase.Configuration(url: "postgres://u:secret@h/db?\(query)")
+                XCTFail("\(query) should be refused")
+            } catch let error as SQLError {
+                XCTAssertTrue(error.isConfiguration, "\(error)")
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+                XCTAssertFalse("\(error)".contains("secret"), "no password in messages: \(error)")
+            }
+        }
+        var configuration = try PostgresDatabase.Configuration(url: "postgres://u@127.0.0.1:1/db")
+        configuration.keepalives = PostgresDatabase.Keepalives(idleSeconds: 15, intervalSeconds: 5, count: 0)
+        let error = await XCTAssertThrowsSQLError(try await PostgresDatabase.connect(configuration), \.isConfiguration)
+        XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("keepalive count 0"), "\(String(describing: error))")
     }
 
     func testBadURLsSayWhatToFix() async {

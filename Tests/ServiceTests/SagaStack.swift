@@ -53,7 +53,7 @@ final class SagaStack: @unchecked Sendable {
     func start(_ service: ServiceName) throws {
         var arguments = [
             "--database", "sqlite://\(directory.appendingPathComponent("\(service.rawValue).db").path)",
-            "--bootstrap-file", cluster.bootstrapFile.path, "--http-port", "\(ports[service]!)",
+            "--bootstrap-file", cluster.bootstrapFile.path, "--dev-cluster-tuning", "true", "--http-port", "\(ports[service]!)",
             "--seed-file", seedFile.path, "--log-level", "info", "--instance-id", service.rawValue,
         ]
         if service == .order { arguments += ["--saga-timeout-ms", "\(sagaTimeoutMs)", "--sweep-interval-ms", "200"] }

@@ -2,32 +2,27 @@ import ArgumentParser
 import Foundation
 import Kafka
 
-/// Where Kafka is, read like the services read it (Services/API.md): flag, then environment.
+/// Where Kafka is, read like the services read it (Services/API.md): flags, then environment;
+/// either bootstrap flag beats both bootstrap variables (`KafkaBootstrap`).
 struct KafkaOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers host:port,... (or env KAFKA_BOOTSTRAP).")
     var bootstrap: String?
     @Option(help: "File holding the bootstrap servers, as the dev cluster writes it (or env KAFKA_BOOTSTRAP_FILE).")
     var bootstrapFile: String?
-    @Option(help: "true: short timeouts for the embedded dev cluster; false on real Kafka (or env KAFKA_DEV_CLUSTER_TUNING).")
+    @Option(help: "true for the embedded dev cluster: short timeouts; false (the default) on real Kafka (or env KAFKA_DEV_CLUSTER_TUNING).")
     var devClusterTuning: String?
     @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
     var properties: [String] = []
 
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KafkaConfiguration {
         let servers: String
-        if let list = bootstrap ?? environment["KAFKA_BOOTSTRAP"].nonEmpty {
-            servers = list
-        } else if let file = bootstrapFile ?? environment["KAFKA_BOOTSTRAP_FILE"].nonEmpty {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("cannot read the bootstrap file \(file) (--bootstrap-file); is the dev cluster running?")
-            }
-            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            throw ValidationError("say where Kafka is: --bootstrap host:port,... or --bootstrap-file FILE (or KAFKA_BOOTSTRAP / KAFKA_BOOTSTRAP_FILE)")
+        do {
+            servers = try KafkaBootstrap.servers(list: bootstrap, file: bootstrapFile, environment: environment)
+        } catch let failure as KafkaBootstrap.Failure {
+            throw ValidationError(failure.description)
         }
-        guard !servers.isEmpty else { throw ValidationError("the Kafka bootstrap list is empty") }
         var configuration = KafkaConfiguration(bootstrapServers: servers)
-        if try parseBool(devClusterTuning ?? environment["KAFKA_DEV_CLUSTER_TUNING"].nonEmpty ?? "true",
+        if try parseBool(devClusterTuning ?? environment["KAFKA_DEV_CLUSTER_TUNING"].nonEmpty ?? "false",
                          option: "--dev-cluster-tuning") {
             configuration = configuration.merging(KafkaConfiguration.devClusterTuning)
         }

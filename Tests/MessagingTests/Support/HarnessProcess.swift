@@ -24,7 +24,7 @@ enum HarnessProcess {
     /// Starts `messaging-harness run` against the cluster and the store.
     static func start(cluster: DevClusterHarness, database: String, group: String, extra: [String] = []) throws -> ChildProcess {
         try ChildProcess(executable: try binary(),
-                         arguments: ["run", "--database", database, "--bootstrap-file", cluster.bootstrapFile.path,
+                         arguments: ["run", "--database", database, "--bootstrap-file", cluster.bootstrapFile.path, "--dev-cluster-tuning",
                                      "--group", group, "--log-level", "notice"] + extra,
                          name: "harness-\(UUID().uuidString.prefix(6))")
     }

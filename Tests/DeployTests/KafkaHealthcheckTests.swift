@@ -1,0 +1,85 @@
+@testable import DevClusterTesting
+import Foundation
+import XCTest
+
+/// The brokers' health check, run for real: against a server that speaks Kafka (the dev
+/// cluster's brokers, librdkafka's mock) it passes; against nothing, or against a server that
+/// speaks something else, it fails. It must not start a JVM.
+final class KafkaHealthcheckTests: XCTestCase {
+    /// Where the check connects in the container: the node's own INTERNAL listener.
+    static let target = "/dev/tcp/127.0.0.1/9092"
+
+    func healthcheck() throws -> (shell: String, script: String) {
+        let services = try Deploy.services()
+        let nodes = services.values.filter { $0.image?.hasPrefix("apache/kafka:") == true }
+        XCTAssertEqual(nodes.count, 3)
+        let checks = Set(nodes.map(\.healthcheckTest))
+        XCTAssertEqual(checks.count, 1, "one health check for every broker")
+        let test = try XCTUnwrap(checks.first)
+        guard test.count == 4, test[0] == "CMD", test[2] == "-c" else {
+            throw Failure("the Kafka health check should be [\"CMD\", \"bash\", \"-c\", script], is \(test)")
+        }
+        // Compose turns `$$` into `$` before the container sees the script.
+        return (test[1], withComposeDefaults(test[3]))
+    }
+
+    func run(_ script: String, against hostAndPort: String) throws -> CommandResult {
+        let (host, port) = try split(hostAndPort)
+        let pointed = script.replacingOccurrences(of: Self.target, with: "/dev/tcp/\(host)/\(port)")
+        return try runCommand("/bin/bash", ["-c", pointed], in: Deploy.root, timeout: 30)
+    }
+
+    func split(_ hostAndPort: String) throws -> (String, String) {
+        guard let colon = hostAndPort.lastIndex(of: ":") else { throw Failure("no port in \(hostAndPort)") }
+        return (String(hostAndPort[..<colon]), String(hostAndPort[hostAndPort.index(after: colon)...]))
+    }
+
+    func testTheCheckIsCheapAndAsksTheBrokerItself() throws {
+        let (shell, script) = try healthcheck()
+        XCTAssertEqual(shell, "bash", "/dev/tcp is bash's; the apache/kafka image has bash")
+        for expensive in ["kafka-", "java", "/opt/kafka/bin"] {
+            XCTAssertFalse(script.contains(expensive), "the health check must not start a JVM (\(expensive)): \(script)")
+        }
+        XCTAssertTrue(script.contains(Self.target), "the check asks this node's INTERNAL listener (\(Self.target))")
+        let nodes = try Deploy.services().values.filter { $0.image?.hasPrefix("apache/kafka:") == true }
+        for node in nodes {
+            XCTAssertTrue(node.environment["KAFKA_LISTENERS"]?.contains("INTERNAL://:9092") ?? false,
+                          "\(node.name) listens for containers on 9092, where the check connects")
+        }
+    }
+
+    func testTheCheckPassesOnlyAgainstAKafkaBroker() throws {
+        let (_, script) = try healthcheck()
+        let cluster = try DevClusterHarness()
+        defer { cluster.stop() }
+        let broker = try XCTUnwrap(cluster.bootstrap.split(separator: ",").first.map(String.init))
+
+        let healthy = try run(script, against: broker)
+        XCTAssertEqual(healthy.status, 0, "a Kafka broker answers ApiVersions: \(healthy.stderr)")
+
+        // The dev cluster's control API is HTTP: it answers, but not as Kafka does.
+        let control = try XCTUnwrap(URLComponents(string: cluster.controlURL))
+        let http = try run(script, against: "127.0.0.1:\(try XCTUnwrap(control.port))")
+        XCTAssertNotEqual(http.status, 0, "an HTTP server is not a broker")
+
+        let closed = try run(script, against: "127.0.0.1:\(try Self.closedPort())")
+        XCTAssertNotEqual(closed.status, 0, "nothing listening")
+    }
+
+    /// A loopback port nothing listens on: bound, then released.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw Failure("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
