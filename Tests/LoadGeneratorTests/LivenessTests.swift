@@ -65,7 +65,7 @@ struct LivenessTests {
         #expect(report.notes == ["consumer lag after each heal not checked: endpoint missing"])
     }
 
-    @Test("untouched partitions that confirm nothing during the fault are flagged STALLED")
+    @Test("untouched partitions that confirm less than a tenth of their earlier rate are flagged STALLED")
     func stalledUntouched() throws {
         // The relay pinned by one partition: nothing confirms anywhere until the heal.
         let pinned = orders(seconds: 40) { _, accepted, _ in
@@ -74,6 +74,13 @@ struct LivenessTests {
         let window = try #require(LivenessCheck.run(input([brokerPause], pinned)).windows.first)
         #expect(window.progress.confirmedPerSecond == 0 && window.progress.stalled)
         #expect(!window.recovery.hang && window.recovery.ordersSeconds == 1)
+        // A trickle of one in twenty untouched orders is still a stall; one in five is progress.
+        for (every, stalled) in [(20, true), (5, false)] {
+            let trickle = orders(seconds: 40) { i, accepted, _ in
+                accepted + 500 >= 10_000 && accepted < 20_000 && i % every != 0 ? 21_000 - accepted : 500
+            }
+            #expect(try #require(LivenessCheck.run(input([brokerPause], trickle)).windows.first).progress.stalled == stalled, "1 in \(every)")
+        }
     }
 
     @Test("a fault that touches every partition reports progress on all of them and never flags a stall")

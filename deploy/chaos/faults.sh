@@ -57,6 +57,14 @@ fault_hold() { # class
 
 control() { curl -fsS -X POST "$CONTROL$1" -o /dev/null || event "control call $1 failed"; }
 
+# A pause's hold: a little longer than the fault, not the dev cluster's "until resume" hour. The
+# mock arms each connection's write timer for the pause's end and does not re-arm it earlier,
+# so after a resume from an hour-long pause a response the broker delays itself (an empty
+# fetch waits fetch.wait.max.ms) waits until the client times out (see Services/DevCluster/README.md).
+pause_ms() { # seconds
+    echo $(($1 * 1000 + 200))
+}
+
 # Partitions (by number, over the saga topics) that a broker leads now, as a JSON array.
 partitions_led_by() { # broker
     curl -fsS "$CONTROL/status" | jq -c --argjson broker "$1" \
@@ -76,11 +84,11 @@ fault_inject() { # class
             FAULT_BROKERS=$NEXT_BROKER
             NEXT_BROKER=$((NEXT_BROKER % BROKER_COUNT + 1))
             FAULT_PARTITIONS=$(partitions_led_by "$FAULT_BROKERS")
-            control "/brokers/$FAULT_BROKERS/pause"
+            control "/brokers/$FAULT_BROKERS/pause?ms=$(pause_ms "$HOLD")"
             FAULT_DETAIL="paused broker $FAULT_BROKERS: it holds every response" ;;
         broker-pause-all)
             FAULT_BROKERS=$(seq -s ' ' 1 "$BROKER_COUNT")
-            control "/brokers/all/pause"
+            control "/brokers/all/pause?ms=$(pause_ms "$HOLD")"
             FAULT_DETAIL="paused brokers $FAULT_BROKERS: they hold every response" ;;
         leader-move)
             FAULT_BROKERS=$LEADER_BROKER
@@ -192,7 +200,7 @@ wait_for() { # command seconds
 # instance starts again and republishes what it had not deleted.
 kill_mid_round() { # name broker
     local name=$1 broker=$2 pending pid
-    control "/brokers/$broker/pause"
+    control "/brokers/$broker/pause?ms=$(pause_ms 3)"
     sleep 1
     pending=$(metric_value "$name" messaging_outbox_pending_rows)
     pid=$(instance_pid "$name")

@@ -13,6 +13,8 @@ enum LivenessCheck {
 
     /// A steady state shorter than this gives no baseline rate.
     static let minimumBaselineMs: Int64 = 1000
+    /// Untouched partitions confirming less than this share of their rate before the fault stalled.
+    static let stallShare = 0.1
 
     static func run(_ input: Input) -> LivenessReport {
         var report = LivenessReport(recoveryBoundSeconds: input.recoveryBoundSeconds, windows: [])
@@ -66,7 +68,8 @@ enum LivenessCheck {
             progress.baselineAcceptedPerSecond = rate(accepted(from, to), from, to)
             let before = confirmed(from, to, scopeOK)
             progress.baselineConfirmedPerSecond = rate(before, from, to)
-            progress.stalled = untouched.map { !$0.isEmpty } == true && before > 0 && confirmedInScope == 0
+            progress.stalled = untouched.map { !$0.isEmpty } == true && before > 0
+                && progress.confirmedPerSecond < stallShare * progress.baselineConfirmedPerSecond!
         }
 
         let overlapping = input.orders.filter { order in

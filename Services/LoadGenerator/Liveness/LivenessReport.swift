@@ -20,7 +20,7 @@ struct WindowLiveness: Sendable, Codable, Equatable {
         var baselineConfirmedPerSecond: Double?
         /// "untouched partitions (8 of 12)" or "every partition (the fault touches all)".
         var scope: String
-        /// The untouched partitions confirmed nothing while they did before the fault.
+        /// The untouched partitions confirmed less than a tenth of their rate before the fault.
         var stalled: Bool
     }
 
