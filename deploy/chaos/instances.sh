@@ -91,6 +91,12 @@ metric_value() { # name metric-regex: the first sample's value, or nothing
     curl -fsS --max-time 2 "$(instance_url "$1")/metrics" 2>/dev/null | awk -v m="$2" '$1 ~ "^" m "($|\\{)" { print $2; exit }'
 }
 
+# The sum of a metric over its label sets (0 when absent).
+metric_sum() { # name metric
+    curl -fsS --max-time 2 "$(instance_url "$1")/metrics" 2>/dev/null \
+        | awk -v m="$2" '$1 ~ "^" m "($|\\{)" { sum += $2 } END { print sum + 0 }'
+}
+
 # The instance of a service that holds its relay lease now (it publishes the outbox); the
 # first instance when none says so.
 relay_holder() { # service
