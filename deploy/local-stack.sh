@@ -6,6 +6,7 @@
 #   deploy/local-stack.sh --keep-running       # ... and leave it running (stop: deploy/local-stack.sh --stop RUN_DIR)
 #   deploy/local-stack.sh --rate 1000 --duration 60
 #   deploy/local-stack.sh --instances 2 --postgres postgres://saga:saga@127.0.0.1:5432   # scale-out on PostgreSQL
+#   deploy/local-stack.sh --skip-load --users --data-tmpfs 64m   # for deploy/chaos.sh's network and disk faults
 #
 # Everything of one run lives in its run folder (default run/<timestamp>): databases, logs of
 # every process, pid files, the bootstrap and control files, the seed catalog, the load report.
@@ -27,9 +28,11 @@ SKIP_LOAD=0
 SAGA_TIMEOUT_MS=30000
 LOADGEN_ARGS=()
 STOP_DIR=""
+USERS=0
+DATA_TMPFS=""
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --rate N              orders per second (default 200)
@@ -46,6 +49,9 @@ Options:
   --postgres URL        postgres://user:pw@host:port: one database per service, saga_<service>,
                         dropped and created afresh (the role needs CREATEDB)
   --saga-timeout-ms MS  Order's saga deadline (default 30000)
+  --users               (root) run each instance as its own system user saga-<service>-<k> (created
+                        when missing, group saga), so that iptables rules can single out one instance
+  --data-tmpfs SIZE     (root) put data/ on a tmpfs of SIZE (e.g. 64m) that can fill up; --stop unmounts it
   --loadgen ARG         an extra argument for `loadgen run` (repeatable)
   --stop DIR            stop the stack running from run folder DIR and exit
 EOF
@@ -65,6 +71,8 @@ while (($#)); do
         --instances) INSTANCES=$2; shift 2 ;;
         --postgres) POSTGRES=$2; shift 2 ;;
         --saga-timeout-ms) SAGA_TIMEOUT_MS=$2; shift 2 ;;
+        --users) USERS=1; shift ;;
+        --data-tmpfs) DATA_TMPFS=$2; shift 2 ;;
         --loadgen) LOADGEN_ARGS+=("$2"); shift 2 ;;
         --stop) STOP_DIR=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -98,6 +106,9 @@ stop_stack() {
         wait_gone "$pid" 15 || kill -KILL "$pid" 2>/dev/null || true
         rm -f "$dir/pids/dev-cluster.pid"
     fi
+    if mountpoint -q "$dir/data" 2>/dev/null; then
+        umount "$dir/data" || log "cannot unmount the tmpfs on $dir/data"
+    fi
 }
 
 wait_gone() {
@@ -119,6 +130,11 @@ fi
 if ((INSTANCES > 1)) && [[ -z $POSTGRES ]]; then
     die "several instances of a service share one database: add --postgres postgres://user:pw@host:port"
 fi
+if ((USERS)) || [[ -n $DATA_TMPFS ]]; then
+    ((EUID == 0)) || die "--users and --data-tmpfs create users, switch to them and mount: run as root"
+fi
+[[ -z $DATA_TMPFS || $DATA_TMPFS =~ ^[1-9][0-9]*[kmg]$ ]] || die "--data-tmpfs takes a size like 64m (k, m or g), got '$DATA_TMPFS'"
+[[ $SAGA_TIMEOUT_MS =~ ^[1-9][0-9]*$ ]] || die "--saga-timeout-ms must be a positive integer"
 
 # --- what a fresh Debian machine lacks -------------------------------------------------------
 install_missing() {
@@ -154,6 +170,7 @@ if [[ -z $BIN_DIR ]]; then
     fi
     BIN_DIR=$(cd "$ROOT" && swift build "${build_flags[@]}" --show-bin-path)
 fi
+BIN_DIR=$(cd "$BIN_DIR" && pwd) || die "no folder $BIN_DIR (--bin-dir)"
 for exe in dev-cluster order-service inventory-service payment-service notification-service loadgen; do
     [[ -x $BIN_DIR/$exe ]] || die "no $exe in $BIN_DIR; build first (drop --no-build)"
 done
@@ -163,6 +180,29 @@ done
 mkdir -p "$RUN_DIR"/{logs,pids,data}
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
 log "run folder $RUN_DIR"
+
+# One system user per instance: its traffic can then be matched by `iptables -m owner`.
+user_of() { echo "saga-$1"; }
+ensure_user() {
+    getent group saga >/dev/null || groupadd --system saga
+    id -u "$1" >/dev/null 2>&1 || useradd --system --gid saga --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin "$1" || die "cannot create the user $1"
+}
+if [[ -n $DATA_TMPFS ]]; then
+    mountpoint -q "$RUN_DIR/data" && die "$RUN_DIR/data is a mount point already: stop its stack first"
+    mount -t tmpfs -o "size=$DATA_TMPFS,mode=0775" tmpfs "$RUN_DIR/data" || die "cannot mount a tmpfs on $RUN_DIR/data"
+    log "data on a tmpfs of $DATA_TMPFS"
+fi
+if ((USERS)); then
+    getent group saga >/dev/null || groupadd --system saga
+    # The instances write their databases and notification files here, and nothing else.
+    chgrp saga "$RUN_DIR/data" && chmod 2775 "$RUN_DIR/data"
+    dir=$RUN_DIR
+    while [[ $dir != / ]]; do
+        [[ $(stat -c %A "$dir") == *x ]] || die "the instances' users cannot reach $RUN_DIR: $dir is not searchable by others (chmod o+x or another --run-dir)"
+        dir=$(dirname "$dir")
+    done
+fi
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -226,8 +266,14 @@ start_service() { # service instance
     [[ $service == notification ]] || args+=(--seed-file "$RUN_DIR/seed.json")
     [[ $service != order ]] || args+=(--saga-timeout-ms "$SAGA_TIMEOUT_MS")
     [[ $service != notification ]] || args+=(--channel file --notification-file "$RUN_DIR/data/notifications-$instance.jsonl")
-    printf '%q ' "$BIN_DIR/$service-service" "${args[@]}" >"$RUN_DIR/cmd/$name"
-    "$BIN_DIR/$service-service" "${args[@]}" >>"$RUN_DIR/logs/$name.log" 2>&1 &
+    # setpriv execs (no child process), so $! stays the service's pid for chaos.sh's signals.
+    local launcher=()
+    if ((USERS)); then
+        ensure_user "$(user_of "$name")"
+        launcher=(setpriv "--reuid=$(user_of "$name")" --regid=saga --init-groups --)
+    fi
+    printf '%q ' "${launcher[@]}" "$BIN_DIR/$service-service" "${args[@]}" >"$RUN_DIR/cmd/$name"
+    "${launcher[@]}" "$BIN_DIR/$service-service" "${args[@]}" >>"$RUN_DIR/logs/$name.log" 2>&1 &
     echo $! >"$RUN_DIR/pids/$name.pid"
 }
 
@@ -248,10 +294,19 @@ done
 for ((instance = 0; instance < INSTANCES; instance++)); do
     for service in "${SERVICES[@]}"; do wait_ready "$service" "$instance"; done
 done
+instance_urls=()
+for ((instance = 0; instance < INSTANCES; instance++)); do
+    for service in "${SERVICES[@]}"; do instance_urls+=("$service-$instance=http://127.0.0.1:$(port_of "$service" "$instance")"); done
+done
 {
     echo "BIN_DIR=$BIN_DIR"
     echo "INSTANCES=$INSTANCES"
     for service in "${SERVICES[@]}"; do echo "${service^^}_URL=http://127.0.0.1:$(port_of "$service" 0)"; done
+    echo "INSTANCE_URLS=\"${instance_urls[*]}\""
+    echo "POSTGRES=$POSTGRES"
+    echo "SAGA_TIMEOUT_MS=$SAGA_TIMEOUT_MS"
+    echo "USERS=$USERS"
+    echo "DATA_TMPFS=$DATA_TMPFS"
 } >"$RUN_DIR/stack.env"
 log "services ready: order $(port_of order 0), inventory $(port_of inventory 0), payment $(port_of payment 0), notification $(port_of notification 0)"
 

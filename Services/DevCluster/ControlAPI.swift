@@ -12,6 +12,7 @@ enum ControlAPI {
             try json(["endpoints": [
                 "GET /status", "GET /healthz",
                 "POST /brokers/{id|all}/pause[?ms=N]", "POST /brokers/{id|all}/resume",
+                "POST /brokers/{id|all}/rtt?ms=N",
                 "POST /brokers/{id|all}/down", "POST /brokers/{id|all}/up",
                 "POST /brokers/{id}/evacuate[?group=G...]", "POST /leaders/rebalance[?group=G...]",
                 "POST /topics/{name}?partitions=N",
@@ -23,6 +24,12 @@ enum ControlAPI {
         router.post("/brokers/:id/pause") { request, context in
             let ms = try optionalInt(request, "ms", in: 1...Int(Int32.max))
             return try json(await cluster.pause(try target(context), ms: ms))
+        }
+        router.post("/brokers/:id/rtt") { request, context in
+            guard let ms = try optionalInt(request, "ms", in: 0...Int(Int32.max)) else {
+                throw DevClusterProblem.badRequest("rtt needs ?ms=N: the delay of every response in ms (0 restores)")
+            }
+            return try json(await cluster.setRtt(try target(context), ms: ms))
         }
         router.post("/brokers/:id/resume") { _, context in try json(await cluster.resume(try target(context))) }
         router.post("/brokers/:id/down") { _, context in try json(await cluster.down(try target(context))) }

@@ -251,6 +251,24 @@ actor MockCluster {
         return result("resume", ids)
     }
 
+    /// A slow network instead of a frozen broker: every response of the broker waits `ms`
+    /// (0 restores), while the broker stays up for leadership moves. The kernel here has no
+    /// netem, and the mock's rtt is the one delay that acts on the brokers' side alone.
+    /// A paused broker is refused: its rtt is the pause, and resume is what ends it.
+    func setRtt(_ target: BrokerTarget, ms: Int) throws -> DevClusterActionResult {
+        let mc = try liveHandle()
+        let ids = try resolve(target)
+        if let busy = ids.first(where: paused.contains) {
+            throw DevClusterProblem.conflict("broker \(busy) is paused: resume it before setting its rtt")
+        }
+        for id in ids {
+            try Self.check(rd_kafka_mock_broker_set_rtt(mc, Int32(id), Int32(ms)), "set rtt of broker \(id)")
+            rtt[id] = ms == 0 ? nil : ms
+        }
+        logger.info("brokers \(ids): responses delayed by \(ms) ms")
+        return result("rtt", ids)
+    }
+
     /// Closes the broker's listener and connections: connects are refused. Leaders stay
     /// (the mock does no failover); see evacuate.
     func down(_ target: BrokerTarget) throws -> DevClusterActionResult {

@@ -2,7 +2,7 @@
 
 /// Liveness of one mock broker as the dev cluster set it.
 public enum DevClusterBrokerState: String, Codable, Sendable {
-    /// Accepts connections and answers after its rtt (0 unless paused).
+    /// Accepts connections and answers after its rtt (0 unless raised with POST rtt).
     case up
     /// Listener closed, connections dropped: clients get "connection refused".
     case down
@@ -16,7 +16,7 @@ public struct DevClusterStatus: Codable, Sendable, Equatable {
         public let id: Int
         public let address: String
         public let state: DevClusterBrokerState
-        /// Delay the mock adds to each response of this broker (the pause).
+        /// Delay the mock adds to each response of this broker: the pause's, or one set with POST rtt.
         public let rttMs: Int
         /// Partitions (over all topics) this broker currently leads.
         public let leaderCount: Int

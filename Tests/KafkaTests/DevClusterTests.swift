@@ -102,6 +102,48 @@ final class DevClusterTests: XCTestCase {
         XCTAssertEqual(messages.last, "after-resume")
     }
 
+    /// The delay a chaos run uses instead of netem: every response of the broker waits, the
+    /// broker stays up (not paused), and 0 ms makes it fast again.
+    func testRttDelaysEveryResponseAndZeroRestoresIt() throws {
+        let cluster = try DevClusterHarness()
+        defer { cluster.stop() }
+        let partition = try partition(ledBy: 1, in: cluster)
+        let rtt = 3000
+
+        let slowed = try cluster.setRtt(broker: "1", ms: rtt)
+        XCTAssertEqual(slowed.action, "rtt")
+        XCTAssertEqual(slowed.status.broker(1)?.state, .up, "a slow broker is not a paused one")
+        XCTAssertEqual(slowed.status.broker(1)?.rttMs, rtt)
+        XCTAssertEqual(slowed.status.broker(2)?.rttMs, 0)
+        // The produce request to the slowed leader waits one rtt for its answer at least.
+        let slow = try Kcat.produce(cluster.bootstrap, topic: topic, partition: partition, lines: ["slow"], timeout: 30)
+        XCTAssertEqual(slow.status, 0, slow.stderr)
+        XCTAssertGreaterThanOrEqual(slow.seconds, Double(rtt) / 1000, "a produce to the slowed leader answered within its rtt")
+
+        XCTAssertEqual(try cluster.setRtt(broker: "1", ms: 0).status.broker(1)?.rttMs, 0)
+        let fast = try Kcat.produce(cluster.bootstrap, topic: topic, partition: partition, lines: ["fast"], timeout: 30)
+        XCTAssertEqual(fast.status, 0, fast.stderr)
+        XCTAssertLessThan(fast.seconds, Double(rtt) / 1000, "the produce still waited after rtt 0")
+        XCTAssertEqual(try Kcat.consume(cluster.bootstrap, topic: topic, partition: partition), ["slow", "fast"])
+
+        let all = try cluster.setRtt(broker: "all", ms: 250)
+        XCTAssertEqual(all.status.brokers.map(\.rttMs), [250, 250, 250])
+        XCTAssertEqual(all.status.brokers.map(\.state), [.up, .up, .up])
+        XCTAssertEqual(try cluster.setRtt(broker: "all", ms: 0).status.brokers.map(\.rttMs), [0, 0, 0])
+
+        // A paused broker keeps its pause until resume; a missing or negative delay says what to give.
+        try cluster.pause(broker: 2)
+        let conflict = try cluster.call("POST", "/brokers/2/rtt?ms=100")
+        XCTAssertEqual(conflict.status, 409, conflict.body)
+        XCTAssertTrue(conflict.body.contains("resume it"), conflict.body)
+        XCTAssertEqual(try cluster.status().broker(2)?.state, .paused)
+        try cluster.resume(broker: 2)
+        let missing = try cluster.call("POST", "/brokers/1/rtt")
+        XCTAssertEqual(missing.status, 400)
+        XCTAssertTrue(missing.body.contains("?ms=N"), missing.body)
+        XCTAssertEqual(try cluster.call("POST", "/brokers/1/rtt?ms=-1").status, 400)
+    }
+
     func testDownRefusesConnectionsAndUpRecovers() throws {
         let cluster = try DevClusterHarness()
         defer { cluster.stop() }

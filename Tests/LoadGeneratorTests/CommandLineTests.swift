@@ -59,17 +59,77 @@ struct CommandLineTests {
             startedAt: "2026-01-01T00:00:00Z", sendSeconds: 10, achievedRate: 100, counts: RunCounts(sent: 1000, accepted: 1000),
             errors: 0, errorExamples: [], latencyMs: latencies.report, scenarios: [],
             drain: .init(seconds: 1, unfinished: 0, unfinishedExamples: []),
-            audit: Auditor.audit(SagaWorld.consistent().snapshot), failures: [])
+            audit: Auditor.audit(SagaWorld.consistent().snapshot), verdict: .pass, failures: [])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-report-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try JSONReportWriter.write(report, to: path)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-        for key in ["config", "counts", "achievedRate", "latencyMs", "scenarios", "drain", "audit", "failures"] {
+        for key in ["config", "counts", "achievedRate", "latencyMs", "scenarios", "drain", "audit", "verdict", "failures"] {
             #expect(json[key] != nil, "missing \(key)")
         }
         let accepted = try #require((json["latencyMs"] as? [String: Any])?["accepted"] as? [String: Any])
         #expect(Set(accepted.keys) == ["count", "p50", "p90", "p99", "p999", "max"])
         let text = TextReport.render(report)
         #expect(text.contains("achieved 100 orders/s") && text.contains("audit: PASSED") && text.hasSuffix("RESULT: PASS"))
+        let decoded = try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(decoded.verdict == .pass && decoded.counts == report.counts, "matrix-report reads the reports back")
+    }
+
+    @Test("--instance NAME=URL names every instance the audit reads; the default is the four service URLs")
+    func instances() throws {
+        let urls = try ServiceURLOptions.parse([]).resolve(environment: [:])
+        #expect(try InstanceOptions.parse([]).resolve(defaults: urls).map(\.name) == ["order", "inventory", "payment", "notification"])
+        let two = try InstanceOptions.parse(["--instance", "payment-0=http://127.0.0.1:8082", "--instance", "payment-1=http://127.0.0.1:8092/"])
+            .resolve(defaults: urls)
+        #expect(two == [ServiceInstance(name: "payment-0", service: "payment", url: "http://127.0.0.1:8082"),
+                        ServiceInstance(name: "payment-1", service: "payment", url: "http://127.0.0.1:8092")])
+        #expect(throws: (any Error).self) { try InstanceOptions.parse(["--instance", "payment-1"]).resolve(defaults: urls) }
+        #expect(throws: (any Error).self) { try InstanceOptions.parse(["--instance", "billing-0=http://x:1"]).resolve(defaults: urls) }
+        #expect(throws: (any Error).self) { try InstanceOptions.parse(["--instance", "order-0=localhost:8080"]).resolve(defaults: urls) }
+        #expect(ServiceInstance.service(ofInstance: "notification-12") == "notification")
+        #expect(ServiceInstance.service(ofInstance: "order") == "order")
+        #expect(throws: (any Error).self) { try RunCommand.parse(["--bootstrap", "k:1", "--seed-file", "s", "--rate", "1", "--orders", "1", "--recovery-bound", "0"]) }
+    }
+
+    @Test("the matrix table: one row per fault, what was not checked said once, a missing report is an ERROR")
+    func matrixTable() throws {
+        func report(verdict: Verdict, liveness: LivenessReport?, audit: AuditResult?) -> RunReport {
+            RunReport(
+                config: .init(services: ServiceURLs(order: "o", inventory: "i", payment: "p", notification: "n"), rate: 50, plannedOrders: 4000,
+                              durationSeconds: 80, mix: ScenarioMix(), maxLines: 3, randomSeed: 1, connections: 12,
+                              drainTimeoutSeconds: 120, audit: true),
+                startedAt: "", sendSeconds: 80, achievedRate: 50, counts: RunCounts(sent: 4000, accepted: 3990, cancelled: ["timeout": 12]),
+                errors: 10, errorExamples: [], latencyMs: RunLatencies().report, scenarios: [],
+                drain: .init(seconds: 1, unfinished: 0, unfinishedExamples: []), audit: audit, liveness: liveness, verdict: verdict,
+                failures: verdict == .pass ? [] : ["HANG after broker-pause: recovery took 70 s, more than the 60 s bound"])
+        }
+        let recovery = WindowLiveness.Recovery(ordersSeconds: 70, ordersNeverEnded: 0, lagSeconds: nil, lagNotChecked: "endpoint missing",
+                                               seconds: 70, hang: true, reason: "recovery took 70 s")
+        let window = WindowLiveness(
+            fault: "broker-pause", detail: nil, start: 0, end: 20_000, seconds: 20, touchedPartitions: [0, 3, 6, 9], acceptedDuring: 1000,
+            confirmedDuring: 0,
+            progress: .init(acceptedPerSecond: 50, baselineAcceptedPerSecond: 50, confirmedPerSecond: 0, baselineConfirmedPerSecond: 31.25,
+                            scope: "untouched partitions (8 of 12)", stalled: true),
+            recovery: recovery, timeoutCancellations: 9)
+        var world = SagaWorld.consistent()
+        world.snapshot.instances = [InstanceState(instance: ServiceInstance(name: "order", service: "order", url: "u"), consumer: .missing,
+                                                  metrics: [PrometheusSample(name: "messaging_skipped_total", labels: ["reason": "inbox"], value: 5)])]
+        let table = MatrixTable(title: "fault matrix (test)", rows: [
+            MatrixTable.row(fault: "broker-pause", report: report(verdict: .hang, liveness: .init(recoveryBoundSeconds: 60, windows: [window]),
+                                                                 audit: Auditor.audit(world.snapshot))),
+            MatrixTable.row(fault: "disk-full", report: nil, missing: "no report at x (the run did not finish)"),
+        ])
+        let row = table.rows[0]
+        #expect(row.verdict == "HANG" && row.orders == 3990 && row.violations == 0 && row.cancelledByTimeout == 12)
+        #expect(row.timeoutDuringFault == 9 && row.stalled && row.hang && row.duplicatesAbsorbed == 5)
+        #expect(table.rows[1].verdict == "ERROR")
+        let text = table.render()
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "fault matrix (test)")
+        #expect(lines[1].hasPrefix("fault ") && lines[1].contains("recovery"))
+        #expect(lines[3].hasPrefix("broker-pause  HANG") && lines[3].contains("12 (9)") && lines[3].contains("0.0|31.2 untouched STALLED"), "\(lines[3])")
+        #expect(lines[4].hasPrefix("disk-full     ERROR"))
+        #expect(text.contains("not checked: lost: endpoint missing: GET /consumer answered 404 on order (broker-pause)"))
+        #expect(text.contains("disk-full: no report at x (the run did not finish)"))
     }
 }

@@ -71,11 +71,13 @@ struct OrderTrackerTests {
         let tracker = OrderTracker()
         await tracker.accepted(orderId: "A", scenario: .normal, intended: .zero, at: .zero)
         #expect(await tracker.unfinishedOrderIds() == ["A"])
-        await tracker.resolvedByAPI(orderId: "A", outcome: .confirmed, notified: true)
+        await tracker.resolvedByAPI(orderId: "A", outcome: .confirmed, notified: true, at: .seconds(9))
         let result = await tracker.result()
         #expect(result.unfinished == 0)
         #expect(result.counts.resolvedByAPI == 1 && result.counts.confirmed == 1 && result.counts.notified == 1)
         #expect(result.latencies.confirmed.count == 0)
+        let life = await tracker.lives().first
+        #expect(life?.endedAt == .seconds(9) && life?.outcome == .confirmed, "the time of the lookup bounds the end")
     }
 
     @Test("HTTP errors and idempotency mismatches count as errors")

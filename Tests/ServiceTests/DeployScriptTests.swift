@@ -1,6 +1,9 @@
 import Foundation
 import ServiceKit
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import DevClusterTesting
 
 /// The scripts users run, run for real on the debug build: the one-command local stack with
@@ -94,6 +97,139 @@ final class DeployScriptTests: XCTestCase {
         ], timeout: 400)
         if chaos.status != 0 { dumpLogs(run) }
         XCTAssertEqual(chaos.status, 0, "scale-out run failed")
+    }
+
+    // MARK: - the nemesis: fault matrix and heal
+
+    /// Cells whose verdict today's services do not earn, with why (see the README's before
+    /// tables). They run and are reported but not asserted; a fix shows up as a note to take
+    /// the cell off this list.
+    static let knownDefects: [String: String] = [
+        "postgres-stop": "a worker waits forever on a query sent before the restart (PostgresDatabase): its consumer stalls until max.poll.interval.ms, charges and reservations of timed-out orders are released late (invariants 2/3 within the audit's settle)",
+        "postgres-restart": "same stuck query as postgres-stop, when the restart catches a statement in flight",
+        "database-blackhole": "a connection whose packets vanish waits for TCP to give up: same stuck worker as postgres-stop",
+    ]
+
+    /// Every fault class once with short windows on SQLite (one instance): the matrix table
+    /// and its JSON have one row per class, each fault was recorded as a window, and every
+    /// cell not on the known-defect list passes. Nothing is left behind (no rule, no process).
+    func testShortFaultMatrixOnSQLite() throws {
+        try runShortMatrix(classes: [
+            "broker-pause", "broker-pause-all", "leader-move", "cluster-stop", "brokers-blackhole", "brokers-reject",
+            "brokers-loss", "broker-rtt", "instance-pause", "kill-mid-round", "disk-full", "clock-ahead:payment", "clock-behind:order",
+        ], stack: [])
+    }
+
+    /// The same on PostgreSQL with two instances of every service, plus the database faults.
+    /// PostgreSQL is stopped and restarted: the test gets a cluster of its own (`chaos`, next
+    /// port) from .ci/postgres.sh rather than the one the other tests use.
+    func testShortFaultMatrixOnPostgres() throws {
+        try XCTSkipUnless(getuid() == 0, "the fault matrix creates users, sets iptables rules and restarts PostgreSQL: root only")
+        let setup = try ScriptProcess.run(Self.root.appendingPathComponent(".ci/postgres.sh").path, [], timeout: 300,
+                                          environment: ["PG_CLUSTER": "chaos"])
+        XCTAssertEqual(setup.status, 0, "PG_CLUSTER=chaos .ci/postgres.sh failed: \(setup.stderr)")
+        guard setup.status == 0, let url = setup.stdout.split(separator: "\n").last.map(String.init) else { return }
+        let afterScheme = url.range(of: "://")!.upperBound
+        let server = url[afterScheme...].firstIndex(of: "/").map { String(url[..<$0]) } ?? url
+        try runShortMatrix(classes: [
+            "broker-pause", "broker-pause-all", "leader-move", "cluster-stop", "brokers-blackhole", "brokers-reject",
+            "brokers-loss", "broker-rtt", "database-blackhole", "instance-pause", "kill-mid-round", "postgres-restart",
+            "postgres-stop", "lock-holder-pause", "clock-ahead:payment", "clock-behind:order",
+        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"])
+    }
+
+    private struct MatrixJSON: Decodable {
+        struct Row: Decodable {
+            let fault: String
+            let verdict: String
+            let orders: Int?
+            let failures: [String]
+        }
+        let rows: [Row]
+    }
+
+    private func runShortMatrix(classes: [String], stack: [String]) throws {
+        try XCTSkipUnless(getuid() == 0, "the fault matrix creates users, sets iptables rules and mounts a tmpfs: root only")
+        let dir = try runDir("matrix")
+        let result = try script("chaos.sh", [
+            "--matrix", "--bin-dir", try binDir, "--matrix-dir", dir.path, "--classes", classes.joined(separator: ","),
+            "--steady", "2", "--fault", "4", "--recovery", "6", "--rate", "20", "--recovery-bound", "30", "--drain-timeout", "60",
+            "--", "--base-port", "\(try Self.freePortBlock(instances: stack.contains("--instances") ? 2 : 1))",
+        ] + stack, timeout: 1800)
+        print(result.stdout)
+        let table = try JSONDecoder().decode(MatrixJSON.self, from: Data(contentsOf: dir.appendingPathComponent("matrix.json")))
+        XCTAssertEqual(table.rows.map(\.fault), classes, "one row per class, in order")
+        XCTAssertTrue(result.stdout.contains("fault matrix ("), "the table is printed")
+        for (index, row) in table.rows.enumerated() {
+            let cell = dir.appendingPathComponent(String(format: "%02d-", index + 1) + row.fault.replacingOccurrences(of: ":", with: "-"))
+            let windows = (try? String(contentsOf: cell.appendingPathComponent("fault-windows.jsonl"), encoding: .utf8)) ?? ""
+            XCTAssertEqual(windows.split(separator: "\n").count, 1, "\(row.fault): one fault window recorded")
+            XCTAssertGreaterThan(row.orders ?? 0, 0, "\(row.fault): orders were accepted")
+            if let defect = Self.knownDefects[row.fault.components(separatedBy: ":")[0]] {
+                if row.verdict == "PASS" { print("note: \(row.fault) passed; if it keeps passing, take it off knownDefects (\(defect))") }
+                continue
+            }
+            if row.verdict != "PASS" { dumpLogs(cell) }
+            XCTAssertEqual(row.verdict, "PASS", "\(row.fault): \(row.failures.joined(separator: "; "))")
+        }
+        XCTAssertFalse(try iptablesRules().contains("SAGA-"), "a rule outlived the matrix")
+        XCTAssertEqual(try ChildProcess.run("/usr/bin/pgrep", ["-u", "saga-order-0"], timeout: 10).stdout, "", "an instance outlived its cell")
+    }
+
+    /// A chaos run that dies mid-fault: SIGTERM heals through its trap; SIGKILL leaves the rule,
+    /// and `chaos.sh --heal --local RUN_DIR` removes it and lets the instance talk again.
+    func testAKilledChaosRunIsHealed() throws {
+        try XCTSkipUnless(getuid() == 0, "iptables and per-instance users: root only")
+        let run = try runDir("heal")
+        let started = try script("local-stack.sh", [
+            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try Self.freePortBlock(instances: 1))",
+            "--skip-load", "--users",
+        ], timeout: 300)
+        defer { _ = try? script("local-stack.sh", ["--stop", run.path], timeout: 120) }
+        XCTAssertEqual(started.status, 0, "local-stack.sh --users failed")
+        guard started.status == 0 else { return }
+
+        for signal in [SIGTERM, SIGKILL] {
+            let chaos = try ScriptProcess.start(Self.root.appendingPathComponent("deploy/chaos.sh").path, [
+                "--local", run.path, "--faults", "brokers-blackhole", "--duration", "120", "--interval", "2", "--pause", "60", "--rate", "5",
+            ])
+            let injected = try waitUntil(timeout: 60) { try self.iptablesRules().contains("--uid-owner") }
+            XCTAssertTrue(injected, "the blackhole rule never appeared")
+            chaos.signal(signal)
+            _ = chaos.wait(timeout: 30)
+            if signal == SIGTERM {
+                XCTAssertTrue(try waitUntil(timeout: 10) { try !self.iptablesRules().contains("SAGA-") }, "the trap did not heal on SIGTERM")
+            } else {
+                XCTAssertTrue(try iptablesRules().contains("--uid-owner"), "SIGKILL cannot run a trap: the rule stays until --heal")
+                let heal = try script("chaos.sh", ["--heal", "--local", run.path], timeout: 120)
+                XCTAssertEqual(heal.status, 0, heal.stderr)
+                XCTAssertFalse(try iptablesRules().contains("SAGA-"), "--heal left a rule")
+            }
+            // The load generator chaos.sh started (its pid is in the timeline) outlives a SIGKILL.
+            let timeline = (try? String(contentsOf: run.appendingPathComponent("chaos-timeline.txt"), encoding: .utf8)) ?? ""
+            if let range = timeline.range(of: #"load generator started: .*\(pid (\d+)\)"#, options: .regularExpression),
+               let pid = Int32(timeline[range].split(separator: " ").last!.dropLast()) {
+                kill(pid, SIGTERM)
+            }
+        }
+        let env = try String(contentsOf: run.appendingPathComponent("stack.env"), encoding: .utf8)
+        let payment = try XCTUnwrap(env.split(separator: "\n").first { $0.hasPrefix("PAYMENT_URL=") }).dropFirst("PAYMENT_URL=".count)
+        XCTAssertTrue(try waitUntil(timeout: 60) {
+            try ChildProcess.run("/usr/bin/curl", ["-fsS", "-o", "/dev/null", "\(payment)/readyz"], timeout: 10).status == 0
+        }, "payment-0 is not ready after the heal")
+    }
+
+    private func iptablesRules() throws -> String {
+        try ChildProcess.run("/usr/sbin/iptables", ["-w", "-S"], timeout: 30).stdout
+    }
+
+    private func waitUntil(timeout: TimeInterval, _ condition: () throws -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(200_000)
+        }
+        return try condition()
     }
 
     /// A base port P with P...P+3 (+10 per further instance) free.

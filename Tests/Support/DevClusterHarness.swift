@@ -109,6 +109,11 @@ final class DevClusterHarness {
         try action("/brokers/\(broker)/resume")
     }
 
+    /// `broker` is an id or "all"; 0 ms restores.
+    @discardableResult func setRtt(broker: String, ms: Int) throws -> DevClusterActionResult {
+        try action("/brokers/\(broker)/rtt?ms=\(ms)")
+    }
+
     @discardableResult func down(broker: Int) throws -> DevClusterActionResult {
         try action("/brokers/\(broker)/down")
     }

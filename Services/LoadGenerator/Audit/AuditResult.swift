@@ -12,6 +12,8 @@ struct InvariantResult: Sendable, Codable, Equatable {
     var examples: [String] = []
     /// Observations that are not violations (absorbed redeliveries, records not checkable).
     var notes: [String] = []
+    /// Of the violations, orders still PENDING (a hang rather than a wrong state).
+    var stuck = 0
 
     init(number: Int, title: String, checkedWhat: String) {
         self.number = number
@@ -30,10 +32,29 @@ struct InvariantResult: Sendable, Codable, Equatable {
 /// The audit's verdict over all invariants, plus the duplicate counters scraped from the services.
 struct AuditResult: Sendable, Codable, Equatable {
     var invariants: [InvariantResult]
+    /// Jepsen's Kafka anomaly classes (lost, duplicate, poll skip, nonmonotonic).
+    var anomalies: [AnomalyResult] = []
     var duplicates: DuplicateMetrics?
     var notes: [String] = []
 
-    var passed: Bool { invariants.allSatisfy(\.passed) }
+    var passed: Bool { invariants.allSatisfy(\.passed) && anomalies.allSatisfy(\.passed) }
     var failedInvariants: [Int] { invariants.filter { !$0.passed }.map(\.number) }
-    var violationCount: Int { invariants.reduce(0) { $0 + $1.violations } }
+    var failedAnomalies: [String] { anomalies.filter { !$0.passed }.map(\.name) }
+    /// Invariant violations plus the anomalies no invariant counts already (lost records, poll skips).
+    var violationCount: Int {
+        invariants.reduce(0) { $0 + $1.violations } + anomalies.filter(\.sameAsInvariants.isEmpty).reduce(0) { $0 + $1.count }
+    }
+    /// Violations that are orders still PENDING: the system hung rather than did something wrong.
+    var stuckOrders: Int { invariants.reduce(0) { $0 + $1.stuck } }
+    /// Every violation is an order still PENDING.
+    var onlyStuck: Bool { stuckOrders > 0 && stuckOrders == violationCount }
+
+    /// "invariant(s) 1, 4; lost" for a failure line.
+    var failureSummary: String {
+        var parts: [String] = []
+        if !failedInvariants.isEmpty { parts.append("invariant(s) \(failedInvariants.map(String.init).joined(separator: ", "))") }
+        let extra = anomalies.filter { !$0.passed && $0.sameAsInvariants.isEmpty }.map(\.name)
+        if !extra.isEmpty { parts.append("anomalies " + extra.joined(separator: ", ")) }
+        return parts.joined(separator: "; ")
+    }
 }

@@ -5,7 +5,6 @@ import Logging
 /// failing audit is re-read for up to `settle` before it counts.
 struct AuditRunner: Sendable {
     let collector: SnapshotCollector
-    let scraper: MetricsScraper
     let settle: Duration
     let clock: any LoadClock
     let logger: Logger
@@ -23,7 +22,6 @@ struct AuditRunner: Sendable {
             try await clock.sleep(until: clock.now() + Self.retryInterval)
         }
         if reads > 1 { result.notes.append("state read \(reads) times while waiting up to \(settle) for the services to settle") }
-        result.duplicates = await scraper.scrape()
         return result
     }
 }

@@ -1,4 +1,5 @@
 import EventSchema
+import Kafka
 
 /// Everything the audit looks at, read once after the system drained: the services' state
 /// through their HTTP listings and the saga topics up to their end. A plain value, so the
@@ -84,4 +85,8 @@ struct AuditSnapshot: Sendable {
     var undecodableRecords: [String] = []
     /// The orders a run got a 202 for; nil when auditing without a run.
     var acceptedOrderIds: Set<String>? = nil
+    /// The topics' extent when the read started, every partition (empty ones too).
+    var watermarks: [PartitionRef: Watermarks] = [:]
+    /// Every service instance's consumer and metrics, read after the topics.
+    var instances: [InstanceState] = []
 }

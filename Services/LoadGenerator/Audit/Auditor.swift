@@ -9,15 +9,15 @@ enum Auditor {
         if !snapshot.undecodableRecords.isEmpty {
             notes.append("\(snapshot.undecodableRecords.count) topic records could not be decoded and were not checked, e.g. \(snapshot.undecodableRecords[0])")
         }
-        return AuditResult(
-            invariants: [
-                TerminalCheck.run(snapshot, index),
-                StockCheck.run(snapshot, index),
-                BalanceCheck.run(snapshot, index),
-                OncePerOrderCheck.run(snapshot, index),
-                SequenceCheck.run(snapshot, index),
-            ],
-            duplicates: nil, notes: notes)
+        let invariants = [
+            TerminalCheck.run(snapshot, index),
+            StockCheck.run(snapshot, index),
+            BalanceCheck.run(snapshot, index),
+            OncePerOrderCheck.run(snapshot, index),
+            SequenceCheck.run(snapshot, index),
+        ]
+        return AuditResult(invariants: invariants, anomalies: AnomalyCheck.run(snapshot, invariants: invariants),
+                           duplicates: snapshot.instances.isEmpty ? nil : DuplicateMetrics(snapshot.instances), notes: notes)
     }
 }
 

@@ -6,6 +6,7 @@ import Logging
 /// every paged listing of the four services.
 struct SnapshotCollector: Sendable {
     let state: StateReader
+    let instances: [ServiceInstance]
     let kafka: KafkaConfiguration
     let topicReadTimeout: Duration
     let logger: Logger
@@ -24,7 +25,10 @@ struct SnapshotCollector: Sendable {
             orders: try await orders, stock: try await stock, reservations: try await reservations,
             payments: try await payments, accounts: try await accounts, notifications: try await notifications,
             records: topics.records, undecodableRecords: topics.undecodable, acceptedOrderIds: acceptedOrderIds)
+        snapshot.watermarks = topics.watermarks
         snapshot.orderLines = try await orderLines(snapshot)
+        // Last: every consumer offset read here was stored after the topics' cut was taken.
+        snapshot.instances = await InstanceReader(http: state.http).states(of: instances)
         return snapshot
     }
 

@@ -7,6 +7,7 @@ enum TerminalCheck {
         result.checked = snapshot.orders.count
         for order in snapshot.orders {
             guard order.status.isTerminal else {
+                result.stuck += 1
                 result.violation("order \(order.orderId) is still PENDING")
                 continue
             }

@@ -13,13 +13,14 @@ struct AuditCommand: AsyncParsableCommand {
     var auditSettle = 30.0
     @Option(help: "Seconds allowed to read the saga topics.") var topicReadTimeout = 120.0
     @Option(help: "Write the result as JSON to this file.") var report: String?
+    @OptionGroup var instanceOptions: InstanceOptions
     @OptionGroup var log: LogLevelOption
 
     func validate() throws {
         guard auditSettle >= 0, topicReadTimeout > 0 else {
             throw ValidationError("--audit-settle must not be negative and --topic-read-timeout must be positive")
         }
-        _ = try urls.resolve()
+        _ = try instanceOptions.resolve(defaults: try urls.resolve())
         _ = try kafka.configuration()
         _ = try log.level()
     }
@@ -31,9 +32,9 @@ struct AuditCommand: AsyncParsableCommand {
         let http = ServiceHTTPClient(connections: 8)
         let clock = SystemLoadClock()
         let runner = AuditRunner(
-            collector: SnapshotCollector(state: StateReader(http: http, urls: urls), kafka: kafka,
-                                         topicReadTimeout: .seconds(topicReadTimeout), logger: logger),
-            scraper: MetricsScraper(http: http, urls: urls), settle: .seconds(auditSettle), clock: clock, logger: logger)
+            collector: SnapshotCollector(state: StateReader(http: http, urls: urls), instances: try instanceOptions.resolve(defaults: urls),
+                                         kafka: kafka, topicReadTimeout: .seconds(topicReadTimeout), logger: logger),
+            settle: .seconds(auditSettle), clock: clock, logger: logger)
         let result: AuditResult
         do {
             result = try await runner.run(acceptedOrderIds: nil)

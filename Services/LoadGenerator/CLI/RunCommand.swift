@@ -9,7 +9,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Latencies count from each order's intended send time (start + i / rate), so a slow \
             service or a generator that falls behind shows in them. Exit status: 0 when every \
-            accepted order finished and the audit passed; 1 otherwise.
+            accepted order finished, the audit passed and (with --fault-windows) every fault recovered \
+            within --recovery-bound; 1 otherwise. The report's verdict says which: PASS, VIOLATION, HANG or ERROR.
             """)
 
     @OptionGroup var urls: ServiceURLOptions
@@ -39,6 +40,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events (a consumer that fell behind during faults still has to sell or release what the saga decided).")
     var auditSettle = 30.0
     @Option(help: "Seconds allowed to read the saga topics for the audit.") var topicReadTimeout = 120.0
+    @OptionGroup var instanceOptions: InstanceOptions
+    @Option(help: "chaos.sh's fault windows (JSON lines), read after the drain: progress during each fault, recovery after its heal, saga timeouts it caused.")
+    var faultWindows: String?
+    @Option(help: "Seconds from a heal within which every order must be terminal and every consumer caught up; beyond: verdict HANG.")
+    var recoveryBound = 60.0
+    @Option(help: "Write the start time (unix ms) to this file when the first order is due (for scripts that time faults).")
+    var readyFile: String?
     @OptionGroup var log: LogLevelOption
 
     func validate() throws {
@@ -62,6 +70,8 @@ struct RunCommand: AsyncParsableCommand {
         guard drainTimeout >= 0, readyTimeout >= 0, auditSettle >= 0, topicReadTimeout > 0 else {
             throw ValidationError("--drain-timeout, --ready-timeout and --audit-settle must not be negative; --topic-read-timeout must be positive")
         }
+        guard recoveryBound > 0, recoveryBound.isFinite else { throw ValidationError("--recovery-bound must be a positive number of seconds") }
+        _ = try instanceOptions.resolve(defaults: try urls.resolve())
         // Here rather than in run(), so a mistake is reported with this command's usage.
         _ = try seedPath()
         _ = try urls.resolve()
@@ -87,6 +97,8 @@ struct RunCommand: AsyncParsableCommand {
             connections: connections ?? min(1024, max(8, Int(rate / 4))),
             readyTimeout: .seconds(readyTimeout), drainTimeout: .seconds(drainTimeout), audit: !noAudit,
             auditSettle: .seconds(auditSettle), topicReadTimeout: .seconds(topicReadTimeout),
+            instances: try instanceOptions.resolve(defaults: try urls.resolve()),
+            faultWindowsPath: faultWindows, recoveryBound: .seconds(recoveryBound), readyFile: readyFile,
             logger: Console.logger("loadgen", level: try log.level()))
 
         let stop = StopSignal()

@@ -14,10 +14,13 @@ final class EventFollower: Sendable {
 
     private let consumer: KafkaConsumer
     private let task: Task<Void, Never>
+    /// Partitions of orders.v1 (every saga topic has as many: an order keeps its number).
+    let partitionCount: Int32
 
-    private init(consumer: KafkaConsumer, task: Task<Void, Never>) {
+    private init(consumer: KafkaConsumer, task: Task<Void, Never>, partitionCount: Int32) {
         self.consumer = consumer
         self.task = task
+        self.partitionCount = partitionCount
     }
 
     static func start(configuration: KafkaConfiguration, tracker: OrderTracker, clock: any LoadClock,
@@ -36,7 +39,8 @@ final class EventFollower: Sendable {
                 logger.error("stopped following the saga topics: \(error); the drain falls back to the HTTP API")
             }
         }
-        return EventFollower(consumer: consumer, task: task)
+        let partitions = Int32(watermarks.keys.filter { $0.topic == TopicCatalog.orders.name }.count)
+        return EventFollower(consumer: consumer, task: task, partitionCount: partitions)
     }
 
     func stop() async {

@@ -10,13 +10,17 @@ enum TopicReader {
     struct Contents: Sendable {
         var records: [AuditSnapshot.TopicRecord]
         var undecodable: [String]
+        /// Every partition's extent when the read started (the cut).
+        var watermarks: [PartitionRef: Watermarks] = [:]
     }
 
     static func read(configuration: KafkaConfiguration, topics: [String] = sagaTopics, timeout: Duration,
                      clock: any LoadClock = SystemLoadClock(), logger: Logger) async throws -> Contents {
         let watermarks = try await TopicExtent.watermarks(of: topics, configuration: configuration, logger: logger)
         var remaining = watermarks.filter { $0.value.high > $0.value.low }
-        var contents = Contents(records: [], undecodable: [])
+        var contents = Contents(records: [], undecodable: [], watermarks: Dictionary(uniqueKeysWithValues: watermarks.map {
+            (PartitionRef(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+        }))
         guard !remaining.isEmpty else { return contents }
 
         let consumer = try KafkaConsumer(configuration: configuration, partitions: remaining.mapValues(\.low), logger: logger)

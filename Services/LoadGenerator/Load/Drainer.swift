@@ -63,7 +63,7 @@ struct Drainer: Sendable {
                     group.addTask {
                         do {
                             let (outcome, notified) = try await lookup.end(of: orderId)
-                            await tracker.resolvedByAPI(orderId: orderId, outcome: outcome, notified: notified)
+                            await tracker.resolvedByAPI(orderId: orderId, outcome: outcome, notified: notified, at: clock.now())
                         } catch {
                             logger.warning("cannot look up order \(orderId): \(error)")
                         }

@@ -19,6 +19,13 @@ struct LoadRunSettings: Sendable {
     var audit: Bool
     var auditSettle: Duration
     var topicReadTimeout: Duration
+    /// Whose consumers and metrics the audit and the liveness check read.
+    var instances: [ServiceInstance]
+    /// chaos.sh's fault windows, read after the drain; nil: no liveness check.
+    var faultWindowsPath: String? = nil
+    var recoveryBound: Duration = .seconds(60)
+    /// Written (the start's unix ms) when the first order is due, for a script that times faults.
+    var readyFile: String? = nil
     var logger: Logger
 }
 
@@ -48,8 +55,15 @@ enum LoadRun {
 
         let tracker = OrderTracker()
         let follower = try await EventFollower.start(configuration: settings.kafka, tracker: tracker, clock: clock, logger: logger)
-        let startedAt = ISO8601DateFormatter().string(from: Date())
+        let sampler = try settings.faultWindowsPath.map { _ in
+            try ConsumerSampler(http: http, instances: settings.instances, kafka: settings.kafka, logger: logger)
+        }
+        await sampler?.start()
+        let startDate = Date()
+        let startedAt = ISO8601DateFormatter().string(from: startDate)
         let start = clock.now()
+        let wallMs = { (time: Duration) -> Int64 in WallClock.unixMillis(startDate) + Int64((time - start).milliseconds.rounded()) }
+        if let readyFile = settings.readyFile { try writeReadyFile(readyFile, unixMillis: WallClock.unixMillis(startDate)) }
         let progress = Task {
             await ProgressReporter(tracker: tracker, clock: clock, start: start, interactive: Console.stderrIsTerminal).run()
         }
@@ -66,21 +80,48 @@ enum LoadRun {
         let drainSeconds = (clock.now() - drainStart).seconds
         progress.cancel()
         await progress.value
+        let samples = await sampler?.stop()
         await follower.stop()
 
         var failures: [String] = []
         var audit: AuditResult?
+        var auditFailed = false
         if settings.audit {
             let runner = AuditRunner(
-                collector: SnapshotCollector(state: state, kafka: settings.kafka, topicReadTimeout: settings.topicReadTimeout, logger: logger),
-                scraper: MetricsScraper(http: http, urls: settings.urls), settle: settings.auditSettle, clock: clock, logger: logger)
+                collector: SnapshotCollector(state: state, instances: settings.instances, kafka: settings.kafka,
+                                             topicReadTimeout: settings.topicReadTimeout, logger: logger),
+                settle: settings.auditSettle, clock: clock, logger: logger)
             do {
                 audit = try await runner.run(acceptedOrderIds: await tracker.acceptedOrderIds)
                 if let audit, !audit.passed {
-                    failures.append("audit found \(audit.violationCount) violations of invariant(s) \(audit.failedInvariants.map(String.init).joined(separator: ", "))")
+                    failures.append("audit found \(audit.violationCount) violations of \(audit.failureSummary)")
                 }
             } catch {
+                auditFailed = true
                 failures.append("the audit could not run: \(error)")
+            }
+        }
+
+        var liveness: LivenessReport?
+        var livenessFailed = false
+        if let path = settings.faultWindowsPath {
+            do {
+                let lives = await tracker.lives().map { life in
+                    OrderLife(orderId: life.orderId,
+                              partition: Murmur2Partitioner.partition(forKey: life.orderId, partitionCount: follower.partitionCount),
+                              acceptedAt: wallMs(life.acceptedAt), endedAt: life.endedAt.map(wallMs), outcome: life.outcome)
+                }
+                let report = LivenessCheck.run(.init(
+                    windows: try FaultWindowFile.load(path: path), orders: lives, sendStart: WallClock.unixMillis(startDate),
+                    partitionCount: follower.partitionCount, samples: samples ?? .unavailable("not sampled"),
+                    recoveryBoundSeconds: settings.recoveryBound.seconds))
+                for window in report.windows where window.recovery.hang {
+                    failures.append("HANG after \(window.fault): \(window.recovery.reason ?? "no recovery")")
+                }
+                liveness = report
+            } catch {
+                livenessFailed = true
+                failures.append("the liveness check could not run: \(error)")
             }
         }
 
@@ -88,7 +129,8 @@ enum LoadRun {
         if !unfinished.isEmpty {
             failures.append("\(unfinished.count) accepted orders were not terminal and notified after the \(settings.drainTimeout) drain")
         }
-        if result.counts.sent > 0, result.counts.accepted == 0 {
+        let noneAccepted = result.counts.sent > 0 && result.counts.accepted == 0
+        if noneAccepted {
             failures.append("no order was accepted (see the errors above)")
         }
         // The send window ends one slot after the last send: an on-time run achieves exactly --rate.
@@ -103,6 +145,17 @@ enum LoadRun {
             counts: result.counts, errors: result.counts.errors, errorExamples: result.errorExamples,
             latencyMs: result.latencies, scenarios: result.scenarios,
             drain: .init(seconds: drainSeconds, unfinished: unfinished.count, unfinishedExamples: Array(unfinished.prefix(5))),
-            audit: audit, failures: failures)
+            audit: audit, liveness: liveness,
+            verdict: Verdict.of(audit: audit, unfinished: unfinished.count, liveness: liveness,
+                                couldNotJudge: auditFailed || livenessFailed || noneAccepted),
+            failures: failures)
+    }
+
+    private static func writeReadyFile(_ path: String, unixMillis: Int64) throws {
+        do {
+            try Data("\(unixMillis)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw LoadGenError("cannot write the ready file \(path) (--ready-file): \(error.localizedDescription)")
+        }
     }
 }

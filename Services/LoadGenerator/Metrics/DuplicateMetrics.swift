@@ -16,6 +16,20 @@ struct DuplicateMetrics: Sendable, Codable, Equatable {
     var skippedInbox: Double { services.reduce(0) { $0 + $1.skippedInbox } }
     var deadLettered: Double { services.reduce(0) { $0 + $1.deadLettered } }
 
+    /// One row per instance, from the metrics the audit read with its snapshot.
+    init(_ instances: [InstanceState]) {
+        services = instances.map { state in
+            guard let samples = state.metrics else {
+                return Service(service: state.instance.name, error: state.metricsError ?? "not read")
+            }
+            return Self.service(state.instance.name, samples: samples)
+        }
+    }
+
+    init(services: [Service] = []) {
+        self.services = services
+    }
+
     /// Sums `messaging_skipped_total` by reason and `messaging_dead_lettered_total` over all
     /// label sets of one service's scrape.
     static func service(_ name: String, samples: [PrometheusSample]) -> Service {

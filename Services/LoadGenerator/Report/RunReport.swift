@@ -33,6 +33,26 @@ struct RunReport: Sendable, Codable {
     var scenarios: [ScenarioResult]
     var drain: Drain
     var audit: AuditResult?
+    /// Progress and recovery around chaos.sh's fault windows (with --fault-windows).
+    var liveness: LivenessReport?
+    var verdict: Verdict
     /// Why the run failed, if it did (also the exit status).
     var failures: [String]
+}
+
+/// A run in one word, for the fault matrix.
+enum Verdict: String, Sendable, Codable, Equatable {
+    case pass = "PASS"
+    /// An invariant or an anomaly check failed: something is wrong, not just late.
+    case violation = "VIOLATION"
+    /// Orders or consumers did not finish: after the drain, or past the recovery bound after a heal.
+    case hang = "HANG"
+    /// The run could not be judged (the audit or the liveness check did not run, nothing accepted).
+    case error = "ERROR"
+
+    static func of(audit: AuditResult?, unfinished: Int, liveness: LivenessReport?, couldNotJudge: Bool) -> Verdict {
+        if let audit, !audit.passed, !audit.onlyStuck { return .violation }
+        if unfinished > 0 || liveness?.hang == true || audit?.onlyStuck == true { return .hang }
+        return couldNotJudge ? .error : .pass
+    }
 }

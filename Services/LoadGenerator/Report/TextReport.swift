@@ -35,15 +35,42 @@ enum TextReport {
             out.append("")
             out.append(render(audit))
         }
+        if let liveness = report.liveness {
+            out.append("")
+            out.append(render(liveness))
+        }
         out.append("")
-        out.append(report.failures.isEmpty ? "RESULT: PASS" : "RESULT: FAIL: " + report.failures.joined(separator: "; "))
+        out.append(report.failures.isEmpty ? "RESULT: PASS"
+                                           : "RESULT: FAIL (\(report.verdict.rawValue)): " + report.failures.joined(separator: "; "))
+        return out.joined(separator: "\n")
+    }
+
+    static func render(_ liveness: LivenessReport) -> String {
+        var out = ["liveness: \(liveness.windows.count) fault windows, recovery bound \(format(liveness.recoveryBoundSeconds)) s"
+                   + (liveness.hang ? ": HANG" : "")]
+        for window in liveness.windows {
+            let p = window.progress
+            out.append("  [\(window.recovery.hang ? "HANG" : "ok")] \(window.fault) for \(format(window.seconds)) s"
+                       + (window.detail.map { ": \($0)" } ?? ""))
+            out.append("        during the fault: accepted \(format(p.acceptedPerSecond))/s (before: \(p.baselineAcceptedPerSecond.map(format) ?? "n/a")), "
+                       + "confirmed \(format(p.confirmedPerSecond))/s on \(p.scope) (before: \(p.baselineConfirmedPerSecond.map(format) ?? "n/a"))"
+                       + (p.stalled ? ": STALLED" : ""))
+            let r = window.recovery
+            var recovery = "        recovery: " + (r.seconds.map { "\(format($0)) s" } ?? "none")
+            recovery += " (orders terminal: " + (r.ordersSeconds.map { "\(format($0)) s" } ?? "\(r.ordersNeverEnded) never") + ", consumer lag 0: "
+            recovery += (r.lagSeconds.map { "\(format($0)) s" } ?? (r.lagNotChecked.map { "not checked: \($0)" } ?? "never")) + ")"
+            out.append(recovery)
+            if let reason = r.reason { out.append("        - \(reason)") }
+            out.append("        cancelled by the saga deadline while the fault was on: \(window.timeoutCancellations)")
+        }
+        for note in liveness.notes { out.append("  note: \(note)") }
         return out.joined(separator: "\n")
     }
 
     static func render(_ audit: AuditResult) -> String {
         var out: [String] = []
         out.append(audit.passed ? "audit: PASSED, every invariant holds"
-                                : "audit: FAILED, \(audit.violationCount) violations of invariant(s) \(audit.failedInvariants.map(String.init).joined(separator: ", "))")
+                                : "audit: FAILED, \(audit.violationCount) violations of \(audit.failureSummary)")
         for invariant in audit.invariants {
             out.append("  [\(invariant.passed ? "ok" : "FAIL")] \(invariant.number). \(invariant.title)")
             out.append("        \(invariant.checked) \(invariant.checkedWhat) checked, \(invariant.violations) violations")
@@ -53,14 +80,23 @@ enum TextReport {
             }
             for note in invariant.notes { out.append("        note: \(note)") }
         }
+        if !audit.anomalies.isEmpty { out.append("  anomalies (Jepsen's Kafka classes, at the services' level):") }
+        for anomaly in audit.anomalies {
+            let status = anomaly.notChecked != nil ? "n/a" : anomaly.passed ? "ok" : "FAIL"
+            var line = "  [\(status)] \(anomaly.name): \(anomaly.meaning)"
+            if let why = anomaly.notChecked { line += "\n        not checked: \(why)" } else { line += "\n        \(anomaly.count) found" }
+            out.append(line)
+            for example in anomaly.examples { out.append("        - \(example)") }
+            for note in anomaly.notes { out.append("        note: \(note)") }
+        }
         for note in audit.notes { out.append("  note: \(note)") }
         if let duplicates = audit.duplicates {
             out.append("  duplicates absorbed by the consumers: \(format(duplicates.skippedOffset)) by offset, \(format(duplicates.skippedInbox)) by inbox; dead-lettered: \(format(duplicates.deadLettered))")
             for service in duplicates.services {
                 if let error = service.error {
-                    out.append("    \(pad(service.service, 13)) metrics unavailable: \(error)")
+                    out.append("    \(pad(service.service, 16)) metrics unavailable: \(error)")
                 } else {
-                    out.append("    \(pad(service.service, 13)) offset \(format(service.skippedOffset)), inbox \(format(service.skippedInbox)), dead-lettered \(format(service.deadLettered))")
+                    out.append("    \(pad(service.service, 16)) offset \(format(service.skippedOffset)), inbox \(format(service.skippedInbox)), dead-lettered \(format(service.deadLettered))")
                 }
             }
         }

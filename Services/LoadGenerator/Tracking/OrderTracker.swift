@@ -9,6 +9,8 @@ actor OrderTracker {
         let intended: Duration
         let acceptedAt: Duration
         var outcome: Outcome?
+        /// When the outcome became known here.
+        var endedAt: Duration?
         var terminalEventId: String?
         var notified = false
         var notificationEventId: String?
@@ -104,7 +106,7 @@ actor OrderTracker {
                 return
             }
             order.terminalEventId = event.eventId
-            setOutcome(outcome, of: &order, latency: at - order.intended, sinceAccepted: at - order.acceptedAt)
+            setOutcome(outcome, of: &order, at: at, latency: at - order.intended, sinceAccepted: at - order.acceptedAt)
         case .notified:
             if let known = order.notificationEventId {
                 if known != event.eventId { counts.repeatedNotifications += 1 }
@@ -119,8 +121,9 @@ actor OrderTracker {
         orders[event.orderId] = order
     }
 
-    private func setOutcome(_ outcome: Outcome, of order: inout Tracked, latency: Duration?, sinceAccepted: Duration?) {
+    private func setOutcome(_ outcome: Outcome, of order: inout Tracked, at: Duration, latency: Duration?, sinceAccepted: Duration?) {
         order.outcome = outcome
+        order.endedAt = at
         switch outcome {
         case .confirmed:
             counts.confirmed += 1
@@ -139,13 +142,14 @@ actor OrderTracker {
         orders.filter { !$0.value.isFinished }.map(\.key).sorted()
     }
 
-    /// What the Order and Notification APIs say about an order the topics did not finish.
-    /// No latency is recorded: the time the state changed is not known here.
-    func resolvedByAPI(orderId: String, outcome: Outcome?, notified: Bool) {
+    /// What the Order and Notification APIs say about an order the topics did not finish, asked
+    /// `at`. No latency is recorded: the time the state changed is not known here; `at` is a
+    /// bound on it.
+    func resolvedByAPI(orderId: String, outcome: Outcome?, notified: Bool, at: Duration) {
         guard var order = orders[orderId], !order.isFinished else { return }
         var learned = false
         if order.outcome == nil, let outcome {
-            setOutcome(outcome, of: &order, latency: nil, sinceAccepted: nil)
+            setOutcome(outcome, of: &order, at: at, latency: nil, sinceAccepted: nil)
             learned = true
         }
         if !order.notified, notified {
@@ -165,6 +169,11 @@ actor OrderTracker {
     }
 
     var acceptedOrderIds: Set<String> { Set(orders.keys) }
+
+    /// Every accepted order's 202 and end, on the run's clock.
+    func lives() -> [(orderId: String, acceptedAt: Duration, endedAt: Duration?, outcome: Outcome?)] {
+        orders.map { ($0.key, $0.value.acceptedAt, $0.value.endedAt, $0.value.outcome) }.sorted { $0.orderId < $1.orderId }
+    }
 
     struct Result: Sendable {
         let counts: RunCounts

@@ -1,0 +1,51 @@
+import Foundation
+
+/// One fault as chaos.sh injected it: one JSON object per line of the fault-windows file,
+///
+///     {"fault":"broker-pause","detail":"broker 1 paused","start":1764662400123,"end":1764662420456,
+///      "brokers":[1],"instances":[],"partitions":[0,3,6,9]}
+///
+/// `start` and `end` (the heal) are wall-clock unix milliseconds. `partitions` are the partition
+/// numbers whose orders the fault can stall (an order has the same number on every saga topic);
+/// absent or null when the fault touches every partition (a service, a database, the cluster).
+struct FaultWindow: Sendable, Codable, Equatable {
+    var fault: String
+    var detail: String?
+    var start: Int64
+    var end: Int64
+    var brokers: [Int]?
+    var instances: [String]?
+    var partitions: [Int32]?
+
+    var seconds: Double { Double(end - start) / 1000 }
+}
+
+/// Reads the fault-windows file that chaos.sh writes into the run folder.
+enum FaultWindowFile {
+    static func load(path: String) throws -> [FaultWindow] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LoadGenError("cannot read the fault windows file \(path) (--fault-windows); chaos.sh writes it as it heals each fault")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Blank lines are skipped; any other line must be a whole window with `start` ≤ `end`.
+    static func parse(_ text: String, source: String) throws -> [FaultWindow] {
+        var windows: [FaultWindow] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { continue }
+            let window: FaultWindow
+            do {
+                window = try JSONDecoder().decode(FaultWindow.self, from: Data(trimmed.utf8))
+            } catch {
+                throw LoadGenError("\(source) line \(index + 1) is not a fault window like {\"fault\":\"broker-pause\",\"start\":MS,\"end\":MS}: \(error)")
+            }
+            guard window.start <= window.end else {
+                throw LoadGenError("\(source) line \(index + 1): fault \(window.fault) ends (\(window.end)) before it starts (\(window.start))")
+            }
+            windows.append(window)
+        }
+        return windows.sorted { $0.start < $1.start }
+    }
+}

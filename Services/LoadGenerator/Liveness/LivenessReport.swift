@@ -1,0 +1,56 @@
+/// The liveness verdict of a run with fault windows: per window, progress while the fault was
+/// on, recovery after its heal, and the saga timeouts it caused.
+struct LivenessReport: Sendable, Codable, Equatable {
+    var recoveryBoundSeconds: Double
+    var windows: [WindowLiveness]
+    /// Measurements that could not be made, and why.
+    var notes: [String] = []
+
+    var hang: Bool { windows.contains { $0.recovery.hang } }
+}
+
+struct WindowLiveness: Sendable, Codable, Equatable {
+    struct Progress: Sendable, Codable, Equatable {
+        /// Orders answered 202 while the fault was on, per second; the steady state before the
+        /// first fault for comparison (nil when there was none to measure).
+        var acceptedPerSecond: Double
+        var baselineAcceptedPerSecond: Double?
+        /// Orders confirmed while the fault was on, per second, on `scope`'s partitions.
+        var confirmedPerSecond: Double
+        var baselineConfirmedPerSecond: Double?
+        /// "untouched partitions (8 of 12)" or "every partition (the fault touches all)".
+        var scope: String
+        /// The untouched partitions confirmed less than a tenth of their rate before the fault.
+        var stalled: Bool
+    }
+
+    struct Recovery: Sendable, Codable, Equatable {
+        /// From the heal until every order accepted before it was terminal; nil: some never were.
+        var ordersSeconds: Double?
+        /// Orders accepted before the heal that never ended.
+        var ordersNeverEnded: Int
+        /// From the heal until every group had processed every record on its topics at the heal.
+        var lagSeconds: Double?
+        /// Why the lag part was not measured (nil when it was).
+        var lagNotChecked: String?
+        /// The longer of the two; nil when recovery never completed.
+        var seconds: Double?
+        var hang: Bool
+        /// Why it is a hang, when it is.
+        var reason: String?
+    }
+
+    var fault: String
+    var detail: String?
+    var start: Int64
+    var end: Int64
+    var seconds: Double
+    /// nil: every partition.
+    var touchedPartitions: [Int32]?
+    var acceptedDuring: Int
+    var confirmedDuring: Int
+    var progress: Progress
+    var recovery: Recovery
+    /// Orders cancelled for the saga deadline whose life overlaps the fault (reported, not a violation).
+    var timeoutCancellations: Int
+}

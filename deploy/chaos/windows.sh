@@ -1,0 +1,18 @@
+# shellcheck shell=bash
+# The fault windows file that `loadgen run --fault-windows` reads after the drain: one JSON
+# object per healed fault, wall-clock unix ms (see Services/LoadGenerator/Liveness/FaultWindow.swift).
+
+now_ms() { date +%s%3N; }
+
+# A JSON array of integers from words: "1 2" -> [1,2]; nothing -> [].
+json_ints() {
+    local IFS=,
+    printf '[%s]' "$*"
+}
+
+# Appends one window. partitions: a JSON array, or null for every partition.
+write_window() { # file fault detail start end brokers_json instances_json partitions_json
+    jq -cn --arg fault "$2" --arg detail "$3" --argjson from "$4" --argjson to "$5" \
+        --argjson brokers "$6" --argjson instances "$7" --argjson partitions "$8" \
+        '{"fault": $fault, "detail": $detail, "start": $from, "end": $to, "brokers": $brokers, "instances": $instances, "partitions": $partitions}' >>"$1"
+}
