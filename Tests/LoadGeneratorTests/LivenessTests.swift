@@ -147,6 +147,21 @@ struct LivenessTests {
         #expect(try #require(LivenessCheck.run(input([brokerPause], lives)).windows.first).timeoutCancellations == 2)
     }
 
+    @Test("a saga timeout during a clock fault is a violation; during any other fault it is only reported")
+    func timeoutsDuringAClockFault() throws {
+        let timedOut = OrderLife(orderId: "T", partition: 1, acceptedAt: 12_000, endedAt: 42_000, outcome: .cancelled(reason: "timeout"))
+        let lives = orders(seconds: 40) + [timedOut]
+        let clock = FaultWindow(fault: "clock-ahead:payment", detail: "payment +600 s", start: 10_000, end: 20_000,
+                                brokers: [], instances: ["payment-0"], partitions: nil)
+        let skewed = LivenessCheck.run(input([clock], lives))
+        #expect(skewed.skewCancellations.map(\.count) == [1])
+        #expect(Verdict.of(audit: nil, unfinished: 0, liveness: skewed, couldNotJudge: false) == .violation)
+        let paused = LivenessCheck.run(input([brokerPause], lives))
+        #expect(paused.skewCancellations.isEmpty)
+        #expect(Verdict.of(audit: nil, unfinished: 0, liveness: paused, couldNotJudge: false) == .pass)
+        #expect(LivenessCheck.run(input([clock], orders(seconds: 40))).skewCancellations.isEmpty)
+    }
+
     @Test("a fault right at the start leaves no baseline, and says so")
     func noBaseline() throws {
         var early = brokerPause

@@ -7,6 +7,13 @@ struct LivenessReport: Sendable, Codable, Equatable {
     var notes: [String] = []
 
     var hang: Bool { windows.contains { $0.recovery.hang } }
+
+    /// Orders cancelled for the deadline during a clock fault. A service whose wall clock is
+    /// minutes off must change nothing but timestamps (one clock decides a deadline, Order's
+    /// database's), so each of them is a violation, unlike timeouts during other faults.
+    var skewCancellations: [(fault: String, count: Int)] {
+        windows.filter { $0.fault.hasPrefix("clock-") && $0.timeoutCancellations > 0 }.map { ($0.fault, $0.timeoutCancellations) }
+    }
 }
 
 struct WindowLiveness: Sendable, Codable, Equatable {
@@ -51,6 +58,7 @@ struct WindowLiveness: Sendable, Codable, Equatable {
     var confirmedDuring: Int
     var progress: Progress
     var recovery: Recovery
-    /// Orders cancelled for the saga deadline whose life overlaps the fault (reported, not a violation).
+    /// Orders cancelled for the saga deadline whose life overlaps the fault (reported; a violation
+    /// only for clock faults, see `LivenessReport.skewCancellations`).
     var timeoutCancellations: Int
 }

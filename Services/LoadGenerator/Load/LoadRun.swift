@@ -118,6 +118,9 @@ enum LoadRun {
                 for window in report.windows where window.recovery.hang {
                     failures.append("HANG after \(window.fault): \(window.recovery.reason ?? "no recovery")")
                 }
+                for (fault, count) in report.skewCancellations {
+                    failures.append("\(fault): \(count) orders cancelled by the saga deadline while a clock was off (a clock must not decide)")
+                }
                 liveness = report
             } catch {
                 livenessFailed = true

@@ -52,6 +52,7 @@ enum Verdict: String, Sendable, Codable, Equatable {
 
     static func of(audit: AuditResult?, unfinished: Int, liveness: LivenessReport?, couldNotJudge: Bool) -> Verdict {
         if let audit, !audit.passed, !audit.onlyStuck { return .violation }
+        if liveness?.skewCancellations.isEmpty == false { return .violation }
         if unfinished > 0 || liveness?.hang == true || audit?.onlyStuck == true { return .hang }
         return couldNotJudge ? .error : .pass
     }
