@@ -199,7 +199,7 @@ if ((USERS)); then
     chgrp saga "$RUN_DIR/data" && chmod 2775 "$RUN_DIR/data"
     dir=$RUN_DIR
     while [[ $dir != / ]]; do
-        [[ $(stat -c %A "$dir") == *x ]] || die "the instances' users cannot reach $RUN_DIR: $dir is not searchable by others (chmod o+x or another --run-dir)"
+        [[ $(stat -c %A "$dir") == *[xt] ]] || die "the instances' users cannot reach $RUN_DIR: $dir is not searchable by others (chmod o+x or another --run-dir)"
         dir=$(dirname "$dir")
     done
 fi

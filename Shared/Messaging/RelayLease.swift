@@ -6,8 +6,8 @@ import Persistence
 /// Why a lease row and not a session-level advisory lock: the storage contract hands a
 /// transaction whatever pooled connection is free, so no connection belongs to the relay for
 /// its lifetime, and a session lock would stay with a pooled connection (and die silently with
-/// it). The lease uses the database's clock on PostgreSQL (instances may disagree on time) and
-/// is given up explicitly on shutdown, so a restart or a second instance takes over at once; a
+/// it). The lease uses the database's clock (instances may disagree on time) and is given up
+/// explicitly on shutdown, so a restart or a second instance takes over at once; a
 /// crashed holder's lease expires after `ttl`.
 ///
 /// Every take-over raises the lease's epoch, and the holder's writes carry the epoch it got: a
@@ -22,24 +22,22 @@ struct RelayLease {
     let ttl: Duration
 
     /// Takes or renews the lease; the epoch this holder has it with for the next `ttl`, or nil
-    /// when another holder has it.
+    /// when another holder has it. Expiry is by the database's clock (`databaseTimeMillis`: the
+    /// server's on PostgreSQL, where it is part of the statement; the boot-anchored monotonic
+    /// clock on SQLite), never by an instance's wall clock, which may be off or jump.
     func acquire() async throws -> Int64? {
         let (name, holder, ttlMs) = (name, holder, ttl.milliseconds)
-        let sql: String
-        let binds: [SQLValue]
-        switch database.dialect {
-        case .postgres:
-            let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
-            sql = Self.acquireSQL(now: now, expiry: "\(now) + ?")
-            binds = [.text(name), .text(holder), .integer(ttlMs)]
-        case .sqlite:
-            // One process per SQLite file: its own clock is the only one.
-            let now = WallClock.nowMillis()
-            sql = Self.acquireSQL(now: "?", expiry: "?")
-            binds = [.text(name), .text(holder), .integer(now + ttlMs), .integer(now)]
-        }
         return try await database.write { connection in
-            try connection.query(sql, binds).first?.int("epoch")
+            switch connection.dialect {
+            case .postgres:
+                let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+                return try connection.query(Self.acquireSQL(now: now, expiry: "\(now) + ?"),
+                                            [.text(name), .text(holder), .integer(ttlMs)]).first?.int("epoch")
+            case .sqlite:
+                let now = try connection.databaseTimeMillis()
+                return try connection.query(Self.acquireSQL(now: "?", expiry: "?"),
+                                            [.text(name), .text(holder), .integer(now + ttlMs), .integer(now)]).first?.int("epoch")
+            }
         }
     }
 

@@ -610,6 +610,14 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         pipelined.append(try send(sql, binds, rewrite: true))
     }
 
+    /// The server's clock, one for every instance sharing the database.
+    func databaseTimeMillis() throws -> Int64 {
+        guard let now = try query("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now", []).first?.int("now") else {
+            throw SQLError.permanent("the database returned no time")
+        }
+        return now
+    }
+
     var hasPipelined: Bool { !pipelined.isEmpty }
 
     /// Checks BEGIN and the pipelined statements, all sent before whatever is waited on now, so

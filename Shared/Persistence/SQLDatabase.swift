@@ -48,6 +48,8 @@ public protocol SQLConnection {
     /// waiting for the reply, so it shares a round trip with the next statement or the COMMIT;
     /// its error surfaces there (the transaction fails, as it would have). SQLite runs it at once.
     func executePipelined(_ sql: String, _ binds: [SQLValue]) throws
+    /// Now, in milliseconds since the Unix epoch, by the database's clock (see `DatabaseClock.swift`).
+    func databaseTimeMillis() throws -> Int64
 }
 
 extension SQLConnection {

@@ -41,6 +41,8 @@ public final class SQLiteDatabase: SQLDatabase {
     public let dialect: SQLDialect = .sqlite
     public let configuration: Configuration
     private let pool: DatabasePool
+    /// This database's clock: the monotonic clock plus this boot's anchor (`SQLiteClock`).
+    let clock: SQLiteClock
     private let logger: Logger
     private let state = Locked(State())
 
@@ -69,6 +71,7 @@ public final class SQLiteDatabase: SQLDatabase {
             // writer commits, so only its setting matters.
             let synchronous = configuration.synchronous.rawValue
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+            clock = try pool.write { try SQLiteClock.anchored(in: $0) }
         } catch {
             throw SQLError.configuration("cannot open SQLite database at \(configuration.path): \(Self.mapError(error)); check the path and permissions, or set DATABASE_URL")
         }
@@ -108,7 +111,7 @@ public final class SQLiteDatabase: SQLDatabase {
             return try await pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
-                    let connection = SQLiteConnection(db)
+                    let connection = SQLiteConnection(db, clock: clock)
                     defer { connection.invalidate() }
                     result = try body(connection)
                     return .commit
@@ -126,7 +129,7 @@ public final class SQLiteDatabase: SQLDatabase {
         do {
             // GRDB wraps this in a DEFERRED transaction on a reader connection: one WAL snapshot.
             return try await pool.read { db in
-                let connection = SQLiteConnection(db)
+                let connection = SQLiteConnection(db, clock: clock)
                 defer { connection.invalidate() }
                 return try body(connection)
             }
@@ -222,10 +225,17 @@ extension SQLiteDatabase.Configuration {
 final class SQLiteConnection: SQLConnection, ScriptExecuting {
     let dialect: SQLDialect = .sqlite
     private let db: Database
+    private let clock: SQLiteClock
     private var valid = true
 
-    init(_ db: Database) {
+    init(_ db: Database, clock: SQLiteClock) {
         self.db = db
+        self.clock = clock
+    }
+
+    func databaseTimeMillis() throws -> Int64 {
+        try checkValid()
+        return clock.nowMillis()
     }
 
     func invalidate() { valid = false }

@@ -193,7 +193,7 @@ enum Mutation: Sendable {
             let value = Bytes.any(Int.random(in: 0...4_000, using: &rng), using: &rng)
             return .payload(value, why: "\(value.count) random bytes")
         case 11:
-            let count = Int.random(in: 100_000...maxBytes, using: &rng)
+            let count = Int.random(in: min(100_000, maxBytes / 2)...maxBytes, using: &rng)
             return .payload(Bytes.filler(count, seed: rng.next()), why: "\(count) filler bytes")
         case 12:
             return .payload(nil, why: "null")

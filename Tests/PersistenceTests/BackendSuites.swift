@@ -43,6 +43,28 @@ final class SQLiteBackendTests: BackendSuite {
 
     // SQLite only.
 
+    /// The database's clock is the boot's anchor plus monotonic time, whatever the opening
+    /// process's own wall clock says: a second process opening the file (here: a second open
+    /// after the anchor was moved, as if the boot's first opener's clock had been 10 minutes
+    /// ahead) decides by the same clock.
+    func testTheClockIsAnchoredOncePerBootInTheFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("persistence-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("clock.db").path
+        let first = try SQLiteDatabase(configuration: .init(path: path))
+        let now = try await first.read { try $0.databaseTimeMillis() }
+        XCTAssertLessThan(abs(now - Int64(Date().timeIntervalSince1970 * 1000)), 1_000, "anchored to the wall clock by the first opener")
+        try await first.write { try $0.execute("UPDATE database_clock SET offset_ms = offset_ms + 600000", []) }
+        await first.close()
+        let second = try SQLiteDatabase(configuration: .init(path: path))
+        let later = try await second.read { try $0.databaseTimeMillis() }
+        XCTAssertGreaterThanOrEqual(later - now, 600_000, "the file's anchor, not this process's wall clock")
+        XCTAssertLessThan(later - now, 605_000)
+        let anchors = try await second.read { try $0.query("SELECT COUNT(*) AS n FROM database_clock", []).first?.int("n") }
+        XCTAssertEqual(anchors, 1)
+        await second.close()
+    }
+
     func testPragmasAndDurabilityOption() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("persistence-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,5 +1,6 @@
 import DevClusterAPI
 import Foundation
+import Kafka
 import ServiceKit
 @testable import DevClusterTesting
 
@@ -26,9 +27,16 @@ final class SagaStack: @unchecked Sendable {
 
     /// Notification's channel flags; default: the file channel in the stack's directory.
     let notificationArguments: [String]?
+    /// Each service's DATABASE_URL; default: a SQLite file in the stack's directory.
+    let databases: [ServiceName: String]
+    /// More flags per service, read at each start (so a restart can change them).
+    private var extra: [ServiceName: [String]]
 
-    init(seed: SeedCatalog, sagaTimeoutMs: Int = 10_000, notificationArguments: [String]? = nil) throws {
+    init(seed: SeedCatalog, sagaTimeoutMs: Int = 10_000, notificationArguments: [String]? = nil,
+         databases: [ServiceName: String] = [:], extraArguments: [ServiceName: [String]] = [:]) throws {
         self.notificationArguments = notificationArguments
+        self.databases = databases
+        extra = extraArguments
         cluster = try DevClusterHarness()
         directory = cluster.directory.appendingPathComponent("stack")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,6 +52,11 @@ final class SagaStack: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// The dev cluster as a client configuration, tuned for it.
+    var kafka: KafkaConfiguration {
+        KafkaConfiguration(bootstrapServers: cluster.bootstrap).merging(KafkaConfiguration.devClusterTuning)
+    }
+
     func url(_ service: ServiceName, _ path: String) -> URL {
         URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
     }
@@ -52,7 +65,7 @@ final class SagaStack: @unchecked Sendable {
 
     func start(_ service: ServiceName) throws {
         var arguments = [
-            "--database", "sqlite://\(directory.appendingPathComponent("\(service.rawValue).db").path)",
+            "--database", databases[service] ?? "sqlite://\(directory.appendingPathComponent("\(service.rawValue).db").path)",
             "--bootstrap-file", cluster.bootstrapFile.path, "--dev-cluster-tuning", "true", "--http-port", "\(ports[service]!)",
             "--seed-file", seedFile.path, "--log-level", "info", "--instance-id", service.rawValue,
         ]
@@ -61,10 +74,21 @@ final class SagaStack: @unchecked Sendable {
             arguments += notificationArguments
                 ?? ["--channel", "file", "--notification-file", directory.appendingPathComponent("notifications.jsonl").path]
         }
+        arguments += lock.withLock { extra[service] ?? [] }
         let run = lock.withLock { () -> Int in starts[service, default: 0] += 1; return starts[service]! }
         let child = try ChildProcess(executable: try Self.binary(service.executable), arguments: arguments,
                                      directory: directory, name: "\(service.rawValue)-\(run)")
         lock.withLock { processes[service] = child }
+    }
+
+    /// Flags for the service's next start.
+    func setExtraArguments(_ service: ServiceName, _ arguments: [String]) {
+        lock.withLock { extra[service] = arguments }
+    }
+
+    /// Rewrites the seed catalog the services read at their next start (seeding inserts what is missing).
+    func rewriteSeed(_ seed: SeedCatalog) throws {
+        try JSONEncoder().encode(seed).write(to: seedFile)
     }
 
     func kill(_ service: ServiceName) {

@@ -12,9 +12,12 @@ import EventSchema
 ///   itself) and ignores that answer; it is emitted so that every OrderPlaced gets
 ///   exactly one answer on inventory.v1, which audits and dashboards rely on.
 /// - Lines of the same SKU are added up before checking availability.
-/// - Validation order: invalid lines (INVALID_ORDER), then unknown SKUs
-///   (UNKNOWN_SKU), then shortages (OUT_OF_STOCK); `unavailable` lists every SKU
-///   that cannot be served.
+/// - Validation order: invalid lines (INVALID_ORDER), then unknown SKUs, then
+///   shortages (OUT_OF_STOCK); `unavailable` lists every SKU that cannot be served.
+/// - A SKU Inventory does not know is not the customer's doing: Order priced it, so
+///   the two services' catalogs disagree. The OrderPlaced is rejected (dead-lettered)
+///   rather than answered, so that an operator adds the SKU and replays the dead
+///   letter (`kafka-tool deadletters replay`); the order ends then, or by its deadline.
 public enum InventoryDecider {
     public static let handledEvents: Set<EventType> = [.orderPlaced, .orderConfirmed, .orderCancelled, .paymentFailed]
 
@@ -83,7 +86,7 @@ public enum InventoryDecider {
         let wanted = record.quantities
         let unknown = wanted.filter { stock[$0.sku] == nil }
         if !unknown.isEmpty {
-            return reject(.unknownSku, unknown.map { unavailable($0.sku, $0.quantity, 0) }, "unknown SKU")
+            return .rejected(.unknownSkus(orderId: placed.orderID, skus: unknown.map(\.sku)))
         }
         let short = wanted.filter { stock[$0.sku]!.available < $0.quantity }
         if !short.isEmpty {

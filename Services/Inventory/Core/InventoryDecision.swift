@@ -48,6 +48,9 @@ public enum InventoryRejection: Error, Sendable, Hashable, CustomStringConvertib
     /// payment never fails.
     case releaseAfterSale(EventType, orderId: String)
     case orderIdMismatch(record: String, event: String)
+    /// OrderPlaced with SKUs Inventory has no stock row for: Order's catalog knows them, so the
+    /// two catalogs disagree (fix them, then replay the dead letter).
+    case unknownSkus(orderId: String, skus: [String])
 
     public var description: String {
         switch self {
@@ -55,6 +58,8 @@ public enum InventoryRejection: Error, Sendable, Hashable, CustomStringConvertib
             "order \(id) confirmed but its reservation is \(state.map(\.rawValue) ?? "absent")"
         case let .releaseAfterSale(type, id): "\(type) for order \(id), whose stock is already sold"
         case let .orderIdMismatch(record, event): "event for order \(event) applied to reservation of \(record)"
+        case let .unknownSkus(id, skus):
+            "order \(id) has SKUs this Inventory has no stock for: \(skus.joined(separator: ", ")) (add them to the seed catalog, restart Inventory, replay this dead letter)"
         }
     }
 }

@@ -53,7 +53,9 @@ struct DeliveryWorker: Sendable {
     @discardableResult
     func deliverDue() async throws -> Int {
         let limit = batchSize
-        let due = try await database.read { try NotificationStore.due(now: EventEnvelope.nowUnixMs(), limit: limit, on: $0) }
+        // Due times, claims and retries are on the database's clock: a worker whose wall clock is
+        // off must neither steal another's claim nor sit out its own backlog.
+        let due = try await database.read { try NotificationStore.due(now: try $0.databaseTimeMillis(), limit: limit, on: $0) }
         var start = 0
         // On shutdown, the chunk in hand finishes and is recorded; the rest waits for the next start.
         while start < due.count, !Task.isCancelled, !Task.isShuttingDownGracefully {
@@ -70,9 +72,10 @@ struct DeliveryWorker: Sendable {
     }
 
     private func deliver(_ chunk: [StoredNotification]) async throws {
-        let until = EventEnvelope.nowUnixMs() + claimDuration.milliseconds
+        let claimFor = claimDuration.milliseconds
         let claimed = try await database.write { connection in
-            try chunk.filter { try NotificationStore.claim($0, until: until, on: connection) }
+            let until = try connection.databaseTimeMillis() + claimFor
+            return try chunk.filter { try NotificationStore.claim($0, until: until, on: connection) }
         }
         guard !claimed.isEmpty else { return }
         let outcomes = await deliverConcurrently(claimed)
@@ -97,7 +100,7 @@ struct DeliveryWorker: Sendable {
                     try unit.emit(done.record.sentEvent)
                     sent.append(done)
                 case .failed(let error):
-                    let retryAt = EventEnvelope.nowUnixMs() + backoff.delay(attempt: Int(row.attempts) + 1).milliseconds
+                    let retryAt = try unit.connection.databaseTimeMillis() + backoff.delay(attempt: Int(row.attempts) + 1).milliseconds
                     try NotificationStore.markFailed(row.record.notificationId, error: error, retryAt: retryAt, on: unit.connection)
                 }
             }

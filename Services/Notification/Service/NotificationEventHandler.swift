@@ -10,7 +10,8 @@ import NotificationCore
 enum NotificationEventHandler {
     static func handle(_ event: InboundEvent, _ unit: UnitOfWork, channel: ChannelKind) throws -> HandlerOutcome {
         guard let kind = NotificationKind(for: event.event) else { return .ignored }
-        let now = EventEnvelope.nowUnixMs()
+        // Also the row's first due time: on the database's clock, like the worker's claims.
+        let now = try unit.connection.databaseTimeMillis()
         let existing = try NotificationStore.load(orderId: event.envelope.orderId, kind: kind, on: unit.connection)
         switch NotificationDecider.decide(existing?.record, on: event.event, channel: channel.proto, now: now) {
         case .ignored(let reason):
