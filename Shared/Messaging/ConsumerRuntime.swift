@@ -48,6 +48,9 @@ public final class ConsumerRuntime: @unchecked Sendable {
         var unstored: [TopicPartition: Int64] = [:]
         var lastOffsetStore = ContinuousClock.now
         var lastHeldCheck = ContinuousClock.now
+        /// When the batch in hand was polled (nil between batches): a handler that hangs, or a
+        /// transaction that waits, shows in `report()` even when nothing fails.
+        var batchSince: ContinuousClock.Instant?
 
         var isStopping: Bool { phase == .stopping || phase == .stopped }
     }
@@ -177,6 +180,8 @@ public final class ConsumerRuntime: @unchecked Sendable {
 
     private func handle(_ batch: [ConsumedMessage], consumer: KafkaConsumer) async throws {
         let started = DispatchTime.now().uptimeNanoseconds
+        state.update { $0.batchSince = .now }
+        defer { state.update { $0.batchSince = nil } }
         let (known, held) = state.update { state -> ([TopicPartition: Int64], Set<TopicPartition>) in
             var known: [TopicPartition: Int64] = [:]
             var held = Set<TopicPartition>()
@@ -478,7 +483,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
 
     /// What the runtime knows about its partitions and whether it is healthy.
     public func report(now: ContinuousClock.Instant = .now) -> ConsumerReport {
-        let (partitions, consumer, phase) = state.update { ($0.partitions, $0.consumer, $0.phase) }
+        let (partitions, consumer, phase, batchSince) = state.update { ($0.partitions, $0.consumer, $0.phase, $0.batchSince) }
         let bound = configuration.stallBound
         var rows: [ConsumerReport.Partition] = []
         for (partition, value) in partitions.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
@@ -495,6 +500,8 @@ public final class ConsumerRuntime: @unchecked Sendable {
         }
         if let stall = processor.stall.current(now: now) {
             problems.append("a batch has failed for \(stall.failingFor.formattedSeconds) (\(stall.attempts) attempts): \(stall.reason)")
+        } else if let batchSince, now - batchSince >= bound {
+            problems.append("a batch has been in hand for \((now - batchSince).formattedSeconds) without committing (a handler or its transaction hangs)")
         }
         for row in rows {
             if let held = row.held { problems.append("\(row.topic)[\(row.partition)] is held: \(held)") }

@@ -268,6 +268,7 @@ final class OnceFlag: @unchecked Sendable {
     private var value: Bool
     init(_ value: Bool) { self.value = value }
     func take() -> Bool { lock.withLock { defer { value = false }; return value } }
+    func peek() -> Bool { lock.withLock { value } }
 }
 
 extension RuntimeKafkaTests {
