@@ -67,4 +67,21 @@ struct EventDecodingTests {
         let (misplaced, _) = message(.orderConfirmed(confirmed), topic: "payments.v1")
         #expect((try? TopicRecordDecoder.decode(misplaced).get()) == nil)
     }
+
+    @Test("a record whose key or partition is not its order's is not accepted (the consumers dead-letter it)")
+    func misrouted() throws {
+        var confirmed = Saga_V1_OrderConfirmed()
+        confirmed.orderID = "O-4"
+        let (good, envelope) = message(.orderConfirmed(confirmed))
+        let wrongKey = ConsumedMessage(topic: good.topic, partition: good.partition, offset: 1, key: Array("O-5".utf8),
+                                       value: good.value, headers: good.headers, timestampMs: nil)
+        #expect((try? TopicRecordDecoder.decode(wrongKey).get()) == nil)
+        let home = Murmur2Partitioner.partition(forKey: envelope.key, partitionCount: 12)
+        let elsewhere = ConsumedMessage(topic: good.topic, partition: (home + 1) % 12, offset: 1, key: good.key,
+                                        value: good.value, headers: good.headers, timestampMs: nil)
+        #expect((try? TopicRecordDecoder.decode(elsewhere, partitionCount: 12).get()) == nil)
+        let atHome = ConsumedMessage(topic: good.topic, partition: home, offset: 1, key: good.key,
+                                     value: good.value, headers: good.headers, timestampMs: nil)
+        #expect(try TopicRecordDecoder.decode(atHome, partitionCount: 12).get().orderId == "O-4")
+    }
 }

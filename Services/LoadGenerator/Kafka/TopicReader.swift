@@ -23,6 +23,8 @@ enum TopicReader {
         }))
         guard !remaining.isEmpty else { return contents }
 
+        var partitionCounts: [String: Int32] = [:]
+        for partition in watermarks.keys { partitionCounts[partition.topic, default: 0] += 1 }
         let consumer = try KafkaConsumer(configuration: configuration, partitions: remaining.mapValues(\.low), logger: logger)
         let deadline = clock.now() + timeout
         while !remaining.isEmpty {
@@ -40,7 +42,7 @@ enum TopicReader {
             }
             for message in batch {
                 guard let end = remaining[message.topicPartition]?.high, message.offset < end else { continue }
-                switch TopicRecordDecoder.decode(message) {
+                switch TopicRecordDecoder.decode(message, partitionCount: partitionCounts[message.topic]) {
                 case .success(let record): contents.records.append(record)
                 case .failure(let failure): contents.undecodable.append(failure.description)
                 }

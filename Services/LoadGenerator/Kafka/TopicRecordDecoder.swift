@@ -8,7 +8,10 @@ enum TopicRecordDecoder {
         let description: String
     }
 
-    static func decode(_ message: ConsumedMessage) -> Result<AuditSnapshot.TopicRecord, Failure> {
+    /// A record the consumers would not take as an event is not one for the audit either: an
+    /// invalid envelope or payload, or a key or partition that is not its order's (given the
+    /// topic's `partitionCount`), which the consumers dead-letter.
+    static func decode(_ message: ConsumedMessage, partitionCount: Int32? = nil) -> Result<AuditSnapshot.TopicRecord, Failure> {
         let decoded: DecodedEvent
         do {
             decoded = try DecodedEvent(headers: message.headers.map { (name: $0.key, value: $0.value) },
@@ -17,6 +20,13 @@ enum TopicRecordDecoder {
             return .failure(Failure(description: "\(message.topic)[\(message.partition)]@\(message.offset): \(error)"))
         }
         let envelope = decoded.envelope
+        let key = Array(envelope.orderId.utf8)
+        guard message.key == key else {
+            return .failure(Failure(description: "\(message.topic)[\(message.partition)]@\(message.offset): its key is not its order-id \(envelope.orderId) (misrouted, dead-lettered by the consumers)"))
+        }
+        if let partitionCount, Murmur2Partitioner.partition(forKey: key, partitionCount: partitionCount) != message.partition {
+            return .failure(Failure(description: "\(message.topic)[\(message.partition)]@\(message.offset): order \(envelope.orderId) belongs in another partition (misrouted, dead-lettered by the consumers)"))
+        }
         var record = AuditSnapshot.TopicRecord(
             topic: message.topic, partition: message.partition, offset: message.offset,
             orderId: envelope.orderId, eventId: envelope.eventId.uuidString.lowercased(),
