@@ -1,3 +1,4 @@
+import DevClusterTesting
 import EventSchema
 import Foundation
 import Kafka

@@ -101,28 +101,6 @@ func forEachBackend(_ backends: [Backend] = Backend.allCases,
     }
 }
 
-/// A one-shot signal between a transaction body (blocking is fine on the backend's thread) and
-/// async test code (which must not block the cooperative pool).
-final class Gate: @unchecked Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-
-    func open() { semaphore.signal() }
-
-    func block(timeout: TimeInterval = 30) throws {
-        if semaphore.wait(timeout: .now() + timeout) == .timedOut { throw TestTimeout(what: "gate") }
-    }
-
-    func wait(timeout: TimeInterval = 30) async throws {
-        let semaphore = self.semaphore
-        let ok = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            DispatchQueue.global().async {
-                continuation.resume(returning: semaphore.wait(timeout: .now() + timeout) == .success)
-            }
-        }
-        if !ok { throw TestTimeout(what: "gate") }
-    }
-}
-
 struct TestTimeout: Error, CustomStringConvertible {
     let what: String
     var description: String { "timed out waiting for \(what)" }
