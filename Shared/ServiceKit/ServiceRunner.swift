@@ -61,7 +61,8 @@ public enum ServiceRunner {
             router: router,
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: S.name.executable),
             services: [RelayService(relay: relay), ConsumerService(runtime: runtime),
-                       TableSizeService(database: database, logger: named(logger, "table-sizes"))] + service.backgroundServices(),
+                       TableSizeService(database: database, logger: named(logger, "table-sizes"),
+                                        interval: min(.seconds(30), settings.pruneInterval))] + service.backgroundServices(),
             logger: named(logger, "http"))
         logger.notice("starting", metadata: [
             "http": "\(settings.httpHost):\(settings.httpPort)", "group": "\(settings.consumerGroup)",
