@@ -105,7 +105,8 @@ EOF
 # shellcheck disable=SC2034  # some options are read by the fault classes (deploy/chaos/faults.sh)
 while (($#)); do
     case "$1" in
-        --local) MODE=local; RUN_DIR=$2; shift 2 ;;
+        # --heal names what to heal with --local, in either order: it keeps its mode.
+        --local) [[ $MODE == heal ]] || MODE=local; RUN_DIR=$2; shift 2 ;;
         --compose) MODE=compose; shift ;;
         --run-dir) RUN_DIR=$2; shift 2 ;;
         --matrix) MODE=matrix; shift ;;
@@ -214,6 +215,7 @@ LOADGEN_PID=""
 on_exit() {
     local status=$?
     trap - EXIT INT TERM
+    [[ -n ${NAP_PID:-} ]] && kill "$NAP_PID" 2>/dev/null
     if [[ -n $ACTIVE_FAULT ]]; then
         event "healing $ACTIVE_FAULT on exit"
         fault_heal "$ACTIVE_FAULT" || true
@@ -226,6 +228,15 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
+# A sleep the traps interrupt: bash runs a trap only once the foreground command ends, so a
+# SIGTERM during a 60-s fault would wait out the fault before healing; `wait` returns at once.
+nap() { # seconds
+    sleep "$1" &
+    NAP_PID=$!
+    wait "$NAP_PID" || true
+    NAP_PID=""
+}
+
 # Injects one fault, holds it, heals it and records its window.
 run_fault() { # class windows_file
     local hold start end
@@ -234,7 +245,7 @@ run_fault() { # class windows_file
     ACTIVE_FAULT=$1
     fault_inject "$1"
     event "$1: $FAULT_DETAIL$( ((hold > 0)) && echo " for ${hold}s")"
-    sleep "$hold"
+    nap "$hold"
     fault_heal "$1"
     ACTIVE_FAULT=""
     end=$(now_ms)
@@ -311,7 +322,7 @@ rotation_mode() {
     fi
     event "load generator started: $RATE orders/s for ${DURATION}s (pid $LOADGEN_PID)"
 
-    sleep "$INTERVAL"
+    nap "$INTERVAL"
     while (($(date +%s) - START + PAUSE < DURATION)) && kill -0 "$LOADGEN_PID" 2>/dev/null; do
         kind=${kinds[round % ${#kinds[@]}]}
         round=$((round + 1))
@@ -324,7 +335,7 @@ rotation_mode() {
             HOLD=$PAUSE
             run_fault "$class" "$WINDOWS"
         fi
-        sleep "$INTERVAL"
+        nap "$INTERVAL"
     done
     event "faults over ($round injected); waiting for the load generator to drain and audit"
 
@@ -387,7 +398,7 @@ compose_fault() { # kind
             [[ $BROKERS_MODE == random ]] && id=$((RANDOM % 3 + 1))
             compose pause "kafka-$id"
             event "paused broker(s) $id for ${PAUSE}s"
-            sleep "$PAUSE"
+            nap "$PAUSE"
             compose unpause "kafka-$id"
             event "resumed broker(s) $id" ;;
         kill)
@@ -509,7 +520,7 @@ run_cell() { # class cell_dir
         sleep 0.1
     done
     if [[ -s $ready ]]; then
-        sleep "$STEADY"
+        nap "$STEADY"
         run_fault "$class" "$windows"
     else
         event "cell $class: the load generator did not start sending (see $cell/loadgen.log)"

@@ -243,11 +243,22 @@ database_url() {
 }
 # A new dev cluster starts with empty topics, so every run starts with empty databases too
 # (offsets stored by an earlier run would point past the new topics' ends).
-if [[ -n $POSTGRES ]]; then
-    for service in "${SERVICES[@]}"; do
-        psql "${POSTGRES%/}/postgres" -qc "DROP DATABASE IF EXISTS saga_$service WITH (FORCE)" >/dev/null
-        psql "${POSTGRES%/}/postgres" -qc "CREATE DATABASE saga_$service" >/dev/null
+# An autovacuum worker still busy in the old database belongs to no role, so a role without
+# pg_signal_backend cannot terminate it and DROP ... WITH (FORCE) fails: try again while it ends.
+recreate_database() {
+    local name=$1 attempt error
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        if error=$(psql "${POSTGRES%/}/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" 2>&1 >/dev/null); then
+            psql "${POSTGRES%/}/postgres" -qc "CREATE DATABASE $name" >/dev/null
+            return
+        fi
+        log "dropping $name failed (attempt $attempt): $error"
+        sleep 1
     done
+    die "cannot drop database $name: $error"
+}
+if [[ -n $POSTGRES ]]; then
+    for service in "${SERVICES[@]}"; do recreate_database "saga_$service"; done
 fi
 
 # --- services ------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ public struct HostileRecord: Sendable, CustomStringConvertible {
     public var headers: [KafkaHeader]
     public var payload: [UInt8]?
     public var mutations: [String]
+    /// The partition of the order-id the record was built for: a shift never lands there again.
+    var keyPartition: Int32
 
     public var outgoing: OutgoingMessage {
         OutgoingMessage(topic: topic, key: key, value: payload, headers: headers, partition: partition)
@@ -58,7 +60,8 @@ public struct HostileRecord: Sendable, CustomStringConvertible {
         var record = HostileRecord(
             topic: topic, partition: Murmur2Partitioner.partition(forKey: orderId, partitionCount: partitionCount),
             key: envelope.key, headers: envelope.headers().map { KafkaHeader(key: $0.name, value: $0.value) },
-            payload: event.encodePayload(), mutations: [])
+            payload: event.encodePayload(), mutations: [],
+            keyPartition: Murmur2Partitioner.partition(forKey: orderId, partitionCount: partitionCount))
         for mutation in mutations { mutation.apply(to: &record, partitionCount: partitionCount) }
         // Keep it producible: cut the payload, then extra header values, to the bound.
         while record.size > maxRecordBytes {
@@ -140,7 +143,8 @@ enum Mutation: Sendable {
             record.key = key == record.key ? (key ?? []) + [0x21] : key
             record.mutations.append("key: \(why)")
         case let .partitionShift(shift):
-            record.partition = (record.partition + 1 + shift % max(1, partitionCount - 1)) % partitionCount
+            // From the key's partition, not the current one: a second shift must not move it home.
+            record.partition = (record.keyPartition + 1 + shift % max(1, partitionCount - 1)) % partitionCount
             record.mutations.append("produced to partition \(record.partition), not its key's")
         case let .foreignType(drawn):
             // A type of this very topic would be no change: take one of another topic.

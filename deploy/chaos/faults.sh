@@ -23,7 +23,8 @@ fault_unsupported() { # class
                 echo "$class takes a service: $class:order, :inventory, :payment or :notification"
                 return 1
             fi
-            command -v faketime >/dev/null || { echo "needs faketime (apt-get install faketime)"; return 1; } ;;
+            command -v faketime >/dev/null || { echo "needs faketime (apt-get install faketime)"; return 1; }
+            c_compiler >/dev/null || { echo "needs a C compiler (cc, gcc or clang) for deploy/chaos/c11-timedwait.c"; return 1; } ;;
         *) echo "unknown fault class '$1' (classes: ${FAULT_CLASSES[*]}; the clock classes take :SERVICE)"; return 1 ;;
     esac
     case $class in
@@ -159,11 +160,30 @@ fault_inject() { # class
             local sign=+
             [[ $class == clock-behind ]] && sign=-
             for name in $(instances_of "$service"); do
-                restart_instance "$name" env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$sign${CLOCK_OFFSET}s"
+                restart_instance "$name" env "LD_PRELOAD=$(timedwait_shim)" FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$sign${CLOCK_OFFSET}s"
                 FAULT_INSTANCES+="$name "
             done
             FAULT_DETAIL="$service restarted with its wall clock ${sign}${CLOCK_OFFSET} s (monotonic untouched)" ;;
     esac
+}
+
+c_compiler() {
+    local cc
+    for cc in ${CC:-} cc gcc clang; do
+        command -v "$cc" && return 0
+    done
+    return 1
+}
+
+# The shim that lets libfaketime see librdkafka's timed waits (deploy/chaos/c11-timedwait.c),
+# built once per run where every instance's user can read it.
+timedwait_shim() {
+    local shim=$RUN_DIR/c11-timedwait.so
+    if [[ ! -e $shim ]]; then
+        "$(c_compiler)" -shared -fPIC -O2 -o "$shim" "$ROOT/deploy/chaos/c11-timedwait.c" -lpthread >&2
+        chmod 755 "$shim"
+    fi
+    echo "$shim"
 }
 
 fault_heal() { # class

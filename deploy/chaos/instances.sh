@@ -90,9 +90,9 @@ restart_instance() { # name [wrapper words...]
         local ready=0
         wait_instance_ready "$name" 60 || ready=$?
         ((ready == 0)) && return 0
-        # librdkafka under libfaketime with the clock set back sometimes fails to start its
-        # threads ("background thread(s) did not initialize", 1 start in 15 measured): the
-        # tool's fault, not the platform's. Start again, and say so, when the process died.
+        # An instance that dies during its start is started again, and the timeline says so
+        # (under libfaketime without deploy/chaos/c11-timedwait.c, librdkafka's start failed
+        # this way most of the time with the clock set back).
         ((ready == 2)) || break
         event "$name exited during its start (attempt $attempt): $(tail -n 1 "$RUN_DIR/logs/$name.log")"
     done
