@@ -213,7 +213,7 @@ let package = Package(
             dependencies: ["ServiceKit", "EventSchema", "Kafka", "DevClusterTesting", "DevClusterAPI", "HostileInput", "Persistence",
                            .product(name: "PropertyBased", package: "swift-property-based"),
                            "DevCluster", "OrderService", "InventoryService", "PaymentService", "NotificationService",
-                           "LoadGenerator", "KafkaTool"],
+                           "LoadGenerator", "KafkaTool", .product(name: "HummingbirdTesting", package: "hummingbird")],
             path: "Tests/ServiceTests"
         ),
         .testTarget(

@@ -19,6 +19,8 @@ public final class KafkaWatermarkReader: @unchecked Sendable {
     private let native: NativeHandle
     private let callbacks: ClientCallbacks
     private let worker = BlockingWorker(name: "kafka-watermarks")
+    private let closeLock = NSLock()
+    private var closed = false
 
     public init(configuration: KafkaConfiguration, logger: Logger = Logger(label: "kafka.watermarks")) throws {
         callbacks = ClientCallbacks(logger: logger, onStatistics: nil)
@@ -47,7 +49,21 @@ public final class KafkaWatermarkReader: @unchecked Sendable {
     }
 
     public func close() async {
+        guard markClosed() else { return }
         await worker.run { [native] in rd_kafka_destroy(native.pointer) }
+        worker.stop()
+    }
+
+    /// True for the first caller only.
+    private func markClosed() -> Bool {
+        closeLock.withLock { defer { closed = true }; return !closed }
+    }
+
+    /// A reader dropped without `close()` still destroys its handle before the callbacks it
+    /// points to are freed (librdkafka's threads would call into freed memory otherwise).
+    deinit {
+        guard markClosed() else { return }
+        rd_kafka_destroy(native.pointer)
         worker.stop()
     }
 }

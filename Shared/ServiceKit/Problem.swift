@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Persistence
 
 /// An RFC 9457 problem: every error a service answers with, as `application/problem+json`.
 public struct Problem: Error, Codable, Sendable, CustomStringConvertible {
@@ -43,17 +44,24 @@ public struct Problem: Error, Codable, Sendable, CustomStringConvertible {
 }
 
 /// Turns every error, unknown routes and oversized bodies included, into a problem body; an
-/// unexpected error is logged and answered 500 without leaking internals beyond its text.
+/// unexpected error is logged and answered 500 without leaking internals beyond its text. A
+/// transient database error (disk full, lock timeout, connection lost) is 503 with
+/// `Retry-After`: the request was not applied, and the same request may succeed in a moment.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
     public func handle(_ request: Request, context: Context,
                        next: (Request, Context) async throws -> Response) async throws -> Response {
         let problem: Problem
+        var headers: HTTPFields = [:]
         do {
             return try await next(request, context)
         } catch let error as Problem {
             problem = error
+        } catch let error as SQLError where error.isTransient {
+            context.logger.error("request failed for now", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            problem = .unavailable("nothing was applied: \(error); retry in a moment")
+            headers[.retryAfter] = "1"
         } catch is NIOTooManyBytesError {
             problem = Problem(status: 413, title: "Content Too Large", detail: "the request body is larger than this endpoint accepts")
         } catch let error as HTTPError {
@@ -67,7 +75,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             problem = Problem(status: 500, title: "Internal Server Error", detail: "\(error)")
         }
-        return try JSONResponse.make(problem, status: .init(code: problem.status), contentType: "application/problem+json")
+        return try JSONResponse.make(problem, status: .init(code: problem.status), contentType: "application/problem+json", headers: headers)
     }
 }
 

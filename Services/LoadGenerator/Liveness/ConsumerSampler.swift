@@ -36,6 +36,21 @@ actor ConsumerSampler {
         task = Task { await self.loop() }
     }
 
+    /// Keeps sampling until the consumers have processed what was on their topics at `heal`
+    /// (Unix ms), or until `bound` after it: a run whose load and drain end soon after its
+    /// last heal (a slow heal eats the recovery phase) must not judge the recovery on the few
+    /// samples taken before it stops.
+    func awaitCatchUp(after heal: Int64, bound: Duration) async {
+        let deadline = heal + Int64(bound.milliseconds)
+        while unavailable == nil, WallClock.unixMillis() < deadline, !Task.isCancelled {
+            let after = samples.filter { $0.takenAt >= heal }
+            let groups = Set(samples.flatMap { $0.processed.keys })
+            if let reference = after.first, !groups.isEmpty,
+               after.contains(where: { $0.caughtUp(with: reference, groups: groups) }) { return }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
     /// Stops sampling and returns what was gathered.
     func stop() async -> ConsumerSamples {
         task?.cancel()

@@ -80,6 +80,10 @@ enum LoadRun {
         let drainSeconds = (clock.now() - drainStart).seconds
         progress.cancel()
         await progress.value
+        if let sampler, let path = settings.faultWindowsPath,
+           let lastHeal = (try? FaultWindowFile.load(path: path))?.map(\.end).max() {
+            await sampler.awaitCatchUp(after: lastHeal, bound: settings.recoveryBound)
+        }
         let samples = await sampler?.stop()
         await follower.stop()
 
