@@ -244,11 +244,15 @@ run_fault() { # class windows_file
     start=$(now_ms)
     ACTIVE_FAULT=$1
     fault_inject "$1"
+    # A clock fault's window is the time every instance ran on the fake clock: it leaves out
+    # the restarts onto it and back (orders they delay are the restarts', not the clock's).
+    [[ $1 == clock-* ]] && start=$(now_ms)
     event "$1: $FAULT_DETAIL$( ((hold > 0)) && echo " for ${hold}s")"
     nap "$hold"
+    end=$(now_ms)
     fault_heal "$1"
     ACTIVE_FAULT=""
-    end=$(now_ms)
+    [[ $1 == clock-* ]] || end=$(now_ms)
     fault_write_window "$2" "$1" "$start" "$end"
     ((hold > 0)) && event "healed $1"
     return 0
@@ -512,7 +516,11 @@ run_cell() { # class cell_dir
     local windows=$cell/fault-windows.jsonl ready=$cell/loadgen.ready
     : >"$windows"
     rm -f "$ready"
-    start_loadgen $((STEADY + hold + RECOVERY)) "$cell/report.json" "$windows" "$ready" >"$cell/loadgen.txt" 2>"$cell/loadgen.log"
+    # The load runs until RECOVERY seconds after the heal, however long injecting and healing
+    # took (a clock fault restarts every instance twice): the duration is only a ceiling, and
+    # SIGTERM ends the sending (the load generator then drains, audits and judges the window,
+    # which is on file by then).
+    start_loadgen $((STEADY + hold + RECOVERY + 300)) "$cell/report.json" "$windows" "$ready" >"$cell/loadgen.txt" 2>"$cell/loadgen.log"
     local i
     for ((i = 0; i < 600; i++)); do
         [[ -s $ready ]] && break
@@ -522,6 +530,8 @@ run_cell() { # class cell_dir
     if [[ -s $ready ]]; then
         nap "$STEADY"
         run_fault "$class" "$windows"
+        nap "$RECOVERY"
+        kill -TERM "$LOADGEN_PID" 2>/dev/null || true
     else
         event "cell $class: the load generator did not start sending (see $cell/loadgen.log)"
     fi

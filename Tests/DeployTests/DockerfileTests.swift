@@ -95,9 +95,11 @@ struct Dockerfile {
 
 final class DockerfileTests: XCTestCase {
     /// Packages .ci/run installs only for tests and tooling, never to compile: the generated
-    /// protobuf code is committed, kcat/PostgreSQL/shellcheck/docker-compose serve the tests.
+    /// protobuf code is committed, kcat/PostgreSQL/shellcheck/docker-compose serve the tests,
+    /// iptables/faketime/jq the fault matrix (deploy/chaos.sh, run on the local stack only).
     /// Anything else .ci/run installs is taken to be a build dependency the image needs too.
-    static let testOnlyPackages: Set<String> = ["kcat", "protobuf-compiler", "postgresql", "shellcheck", "curl", "docker-compose"]
+    static let testOnlyPackages: Set<String> = ["kcat", "protobuf-compiler", "postgresql", "shellcheck", "curl", "docker-compose",
+                                                "iptables", "faketime", "jq"]
 
     /// What compose runs from the image: the four services, topic-init's kafka-tool, loadgen.
     static let products = ServiceName.allCases.map(\.executable) + ["kafka-tool", "loadgen"]

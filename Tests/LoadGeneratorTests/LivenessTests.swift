@@ -149,7 +149,7 @@ struct LivenessTests {
 
     @Test("a saga timeout during a clock fault is a violation; during any other fault it is only reported")
     func timeoutsDuringAClockFault() throws {
-        let timedOut = OrderLife(orderId: "T", partition: 1, acceptedAt: 12_000, endedAt: 42_000, outcome: .cancelled(reason: "timeout"))
+        let timedOut = OrderLife(orderId: "T", partition: 1, acceptedAt: 12_000, endedAt: 18_000, outcome: .cancelled(reason: "timeout"))
         let lives = orders(seconds: 40) + [timedOut]
         let clock = FaultWindow(fault: "clock-ahead:payment", detail: "payment +600 s", start: 10_000, end: 20_000,
                                 brokers: [], instances: ["payment-0"], partitions: nil)
@@ -160,6 +160,15 @@ struct LivenessTests {
         #expect(paused.skewCancellations.isEmpty)
         #expect(Verdict.of(audit: nil, unfinished: 0, liveness: paused, couldNotJudge: false) == .pass)
         #expect(LivenessCheck.run(input([clock], orders(seconds: 40))).skewCancellations.isEmpty)
+        // Placed before the window (during the restart onto the fake clock) or cancelled after
+        // it (during the restart back): the restart's, reported only.
+        let restarts = orders(seconds: 40) + [
+            OrderLife(orderId: "R-in", partition: 1, acceptedAt: 9_000, endedAt: 17_000, outcome: .cancelled(reason: "timeout")),
+            OrderLife(orderId: "R-out", partition: 1, acceptedAt: 15_000, endedAt: 23_000, outcome: .cancelled(reason: "timeout")),
+        ]
+        let restarted = LivenessCheck.run(input([clock], restarts))
+        #expect(restarted.skewCancellations.isEmpty)
+        #expect(try #require(restarted.windows.first).timeoutCancellations == 2)
     }
 
     @Test("a fault right at the start leaves no baseline, and says so")

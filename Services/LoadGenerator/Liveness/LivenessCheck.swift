@@ -75,12 +75,15 @@ enum LivenessCheck {
         let overlapping = input.orders.filter { order in
             order.isTimeoutCancellation && order.acceptedAt <= window.end && (order.endedAt ?? .max) >= window.start
         }.count
+        let within = input.orders.filter { order in
+            order.isTimeoutCancellation && order.acceptedAt >= window.start && (order.endedAt ?? .max) <= window.end
+        }.count
 
         return WindowLiveness(
             fault: window.fault, detail: window.detail, start: window.start, end: window.end, seconds: window.seconds,
             touchedPartitions: window.partitions, acceptedDuring: acceptedDuring,
             confirmedDuring: confirmed(window.start, window.end, { _ in true }),
-            progress: progress, recovery: recovery(input, window), timeoutCancellations: overlapping)
+            progress: progress, recovery: recovery(input, window), timeoutCancellations: overlapping, timeoutsWithin: within)
     }
 
     private static func recovery(_ input: Input, _ window: FaultWindow) -> WindowLiveness.Recovery {

@@ -8,11 +8,14 @@ struct LivenessReport: Sendable, Codable, Equatable {
 
     var hang: Bool { windows.contains { $0.recovery.hang } }
 
-    /// Orders cancelled for the deadline during a clock fault. A service whose wall clock is
-    /// minutes off must change nothing but timestamps (one clock decides a deadline, Order's
-    /// database's), so each of them is a violation, unlike timeouts during other faults.
+    /// Orders placed and cancelled for the deadline while a clock was off. A service whose wall
+    /// clock is minutes off must change nothing but timestamps (one clock decides a deadline,
+    /// Order's database's), so each of them is a violation, unlike timeouts during other
+    /// faults. A clock fault's window spans only the time every instance ran on the fake clock
+    /// (chaos.sh leaves out the restarts onto it and back): an order caught in a restart and
+    /// cancelled is the restart's, reported with the others in `timeoutCancellations`.
     var skewCancellations: [(fault: String, count: Int)] {
-        windows.filter { $0.fault.hasPrefix("clock-") && $0.timeoutCancellations > 0 }.map { ($0.fault, $0.timeoutCancellations) }
+        windows.filter { $0.fault.hasPrefix("clock-") && $0.timeoutsWithin > 0 }.map { ($0.fault, $0.timeoutsWithin) }
     }
 }
 
@@ -61,4 +64,6 @@ struct WindowLiveness: Sendable, Codable, Equatable {
     /// Orders cancelled for the saga deadline whose life overlaps the fault (reported; a violation
     /// only for clock faults, see `LivenessReport.skewCancellations`).
     var timeoutCancellations: Int
+    /// Of those, the orders both placed and cancelled inside the window.
+    var timeoutsWithin: Int = 0
 }
