@@ -165,8 +165,12 @@ if [[ -z $BIN_DIR ]]; then
     if [[ $CONFIGURATION == release ]]; then build_flags+=(--static-swift-stdlib); fi
     if ((BUILD)); then
         log "building ($CONFIGURATION)"
-        # All products: `swift build` takes only the last of several --product flags.
-        (cd "$ROOT" && swift build "${build_flags[@]}" >&2)
+        # Product by product (`swift build` takes only the last of several --product flags): a
+        # build of everything would include the test-support targets, and swift-property-based
+        # needs the Testing module, which a --static-swift-stdlib build does not have.
+        for product in dev-cluster order-service inventory-service payment-service notification-service loadgen kafka-tool; do
+            (cd "$ROOT" && swift build "${build_flags[@]}" --product "$product" >&2)
+        done
     fi
     BIN_DIR=$(cd "$ROOT" && swift build "${build_flags[@]}" --show-bin-path)
 fi

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Cost per order: for each rate, the floor (raw librdkafka, 4 hops) and then the local stack at
+# that rate, with every process's CPU sampled from /proc over the steady part of the run.
+#
+#   deploy/cost-bench.sh                                  # rates 100 200 400 800, 60 s each, SQLite
+#   deploy/cost-bench.sh --rates 200,1000 --duration 60
+#   deploy/cost-bench.sh --postgres postgres://saga:saga@127.0.0.1:5432   # the server's CPU apart
+#
+# Per rate it prints and writes (OUT/cost.json, OUT/cost.svg, OUT/cost.txt): CPU ms per order of
+# each service and their sum, of the dev cluster and of the load generator (and of PostgreSQL);
+# p50/p99 accepted→confirmed and notified; the stack's p99 over the floor's; peak RSS per
+# service; whether the audit passed. CPU counts utime+stime between two samples taken
+# --warmup s after the first order was due and --tail s before the last: orders in that
+# window = rate × its length (the load is an open model, so that is what was sent).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RATES="100,200,400,800"
+DURATION=60
+WARMUP=10
+TAIL=5
+BIN_DIR="$ROOT/.build/release"
+POSTGRES=""
+FLOOR="$ROOT/../shared/bench/hoplimit.sh"
+OUT=""
+STACK_ARGS=()
+
+usage() {
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+Options:
+  --rates R1,R2,...   orders per second, one run each (default 100,200,400,800)
+  --duration S        seconds of load per rate (default 60)
+  --warmup S          seconds after the first order before the CPU window opens (default 10)
+  --tail S            seconds before the last order when the window closes (default 5)
+  --bin-dir DIR       the executables (default .build/release; build with
+                      swift build -c release --static-swift-stdlib, as local-stack.sh does)
+  --postgres URL      run the services on PostgreSQL (saga_<service> databases on that server)
+  --floor PATH        the floor benchmark, hoplimit.sh (default ../shared/bench/hoplimit.sh);
+                      "none" skips it
+  --stack ARG         an extra argument for local-stack.sh (repeatable)
+  --out DIR           where the runs and results go (default run/cost-<timestamp>)
+EOF
+}
+
+while (($#)); do
+    case "$1" in
+        --rates) RATES=$2; shift 2 ;;
+        --duration) DURATION=$2; shift 2 ;;
+        --warmup) WARMUP=$2; shift 2 ;;
+        --tail) TAIL=$2; shift 2 ;;
+        --bin-dir) BIN_DIR=$2; shift 2 ;;
+        --postgres) POSTGRES=$2; shift 2 ;;
+        --floor) FLOOR=$2; shift 2 ;;
+        --stack) STACK_ARGS+=("$2"); shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "cost-bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '%s cost-bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+IFS=, read -r -a rate_list <<<"$RATES"
+for rate in "${rate_list[@]}"; do
+    [[ $rate =~ ^[1-9][0-9]*$ ]] || die "--rates takes whole orders per second separated by commas, got '$RATES'"
+done
+for value in "$DURATION" "$WARMUP" "$TAIL"; do
+    [[ $value =~ ^[0-9]+$ ]] || die "--duration, --warmup and --tail take whole seconds, got '$value'"
+done
+((WARMUP + TAIL + 5 <= DURATION)) || die "--duration ($DURATION) must exceed --warmup + --tail by at least 5 s"
+for exe in dev-cluster order-service inventory-service payment-service notification-service loadgen; do
+    [[ -x $BIN_DIR/$exe ]] || die "no $exe in $BIN_DIR: build first (swift build -c release --static-swift-stdlib) or give --bin-dir"
+done
+BIN_DIR=$(cd "$BIN_DIR" && pwd)
+if [[ $FLOOR != none && ! -x $FLOOR ]]; then
+    die "no floor benchmark at $FLOOR: give --floor PATH to hoplimit.sh, or --floor none"
+fi
+command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
+command -v python3 >/dev/null || die "python3 is needed for the plot"
+[[ -z $POSTGRES ]] || command -v psql >/dev/null || die "--postgres needs psql (apt-get install postgresql-client)"
+OUT=${OUT:-$ROOT/run/cost-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+TICKS=$(getconf CLK_TCK)
+SERVICES=(order inventory payment notification)
+
+# utime+stime of a process in clock ticks (0 when it is gone); with "children", also what its
+# reaped children used (PostgreSQL's postmaster: backends that ended inside the window).
+cpu_ticks() { # pid [children]
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    read -r -a fields <<<"${stat##*) }"
+    if [[ ${2:-} == children ]]; then
+        echo $((fields[11] + fields[12] + fields[13] + fields[14]))
+    else
+        echo $((fields[11] + fields[12]))
+    fi
+}
+
+peak_rss_mb() { # pid
+    awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# The PostgreSQL server's CPU: every process of the postmaster's tree, plus what ended.
+postgres_ticks() {
+    local total=0 pid postmaster
+    postmaster=$(pgrep -o -x postgres || true)
+    [[ -n $postmaster ]] || { echo 0; return; }
+    total=$(cpu_ticks "$postmaster" children)
+    for pid in $(pgrep -P "$postmaster"); do total=$((total + $(cpu_ticks "$pid"))); done
+    echo "$total"
+}
+
+# One sample: "name ticks" per line for the services, the dev cluster, the load generator, PostgreSQL.
+sample() { # run_dir loadgen_pid
+    local dir=$1 service
+    for service in "${SERVICES[@]}"; do echo "$service $(cpu_ticks "$(<"$dir/pids/$service-0.pid")")"; done
+    echo "dev-cluster $(cpu_ticks "$(<"$dir/pids/dev-cluster.pid")")"
+    echo "loadgen $(cpu_ticks "$2")"
+    [[ -z $POSTGRES ]] || echo "postgres $(postgres_ticks)"
+}
+
+run_floor() { # rate -> writes floor.json
+    local rate=$1 dir=$2 line cpu_ms
+    if [[ $FLOOR == none ]]; then echo '{}' >"$dir/floor.json"; return; fi
+    log "floor: $FLOOR $((rate * DURATION)) $rate"
+    # `times` in the subshell reports what its children (the floor's processes) used.
+    line=$( (TIMEFORMAT=; "$FLOOR" "$((rate * DURATION))" "$rate"; times) 2>&1 | tee "$dir/floor.log" | grep '^hoplimit:' || true)
+    cpu_ms=$(tail -n 1 "$dir/floor.log" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }')
+    if [[ -z $line ]]; then
+        log "the floor printed no result: $(tail -n 3 "$dir/floor.log" | tr '\n' ' ')"
+        echo '{}' >"$dir/floor.json"
+        return
+    fi
+    log "$line"
+    # hoplimit: N msgs through 4 hops in S s = R/s; e2e ms p50 A p99 B max C
+    jq -n --arg line "$line" --argjson cpu "$cpu_ms" --argjson n "$((rate * DURATION))" '
+        ($line | capture("in (?<s>[0-9.]+)s = (?<r>[0-9.]+)/s; e2e ms p50 (?<p50>[0-9.]+) p99 (?<p99>[0-9.]+) max (?<max>[0-9.]+)")) as $m
+        | {messages: $n, seconds: ($m.s | tonumber), ratePerSecond: ($m.r | tonumber),
+           p50Ms: ($m.p50 | tonumber), p99Ms: ($m.p99 | tonumber), maxMs: ($m.max | tonumber),
+           cpuMsPerMessage: ($cpu / $n), line: $line}' >"$dir/floor.json"
+}
+
+run_stack() { # rate dir -> writes stack.json
+    local rate=$1 dir=$2 stack_dir=$2/stack loadgen_pid started now window service
+    local stack=("$ROOT/deploy/local-stack.sh" --bin-dir "$BIN_DIR" --skip-load --run-dir "$stack_dir")
+    [[ -z $POSTGRES ]] || stack+=(--postgres "$POSTGRES")
+    log "stack at $rate orders/s for $DURATION s"
+    "${stack[@]}" "${STACK_ARGS[@]}" 2>"$dir/local-stack.log" || die "the stack did not start: $(tail -n 5 "$dir/local-stack.log")"
+    # shellcheck disable=SC1091
+    source "$stack_dir/stack.env"
+    rm -f "$dir/started"
+    "$BIN_DIR/loadgen" run --bootstrap-file "$stack_dir/bootstrap" --dev-cluster-tuning true --seed-file "$stack_dir/seed.json" \
+        --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
+        --notification-url "$NOTIFICATION_URL" --rate "$rate" --duration "$DURATION" \
+        --ready-file "$dir/started" --report "$dir/report.json" >"$dir/loadgen.log" 2>&1 &
+    loadgen_pid=$!
+    while [[ ! -s $dir/started ]]; do
+        kill -0 "$loadgen_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [[ -s $dir/started ]]; then
+        started=$(<"$dir/started")
+        sleep_until $((started + WARMUP * 1000))
+        sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-start"
+        sleep_until $((started + (DURATION - TAIL) * 1000))
+        sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-end"
+    fi
+    local status=0
+    wait "$loadgen_pid" || status=$?
+    for service in "${SERVICES[@]}"; do
+        echo "$service $(peak_rss_mb "$(<"$stack_dir/pids/$service-0.pid")")"
+    done >"$dir/rss"
+    "$ROOT/deploy/local-stack.sh" --stop "$stack_dir" 2>>"$dir/local-stack.log"
+    [[ -s $dir/cpu-end && -s $dir/report.json ]] || die "the load generator failed at $rate/s (status $status): $(tail -n 5 "$dir/loadgen.log")"
+    window=$((DURATION - TAIL - WARMUP))
+    # CPU ms per order for each process: Δticks / CLK_TCK * 1000 / (rate × window).
+    jq -n --rawfile start "$dir/cpu-start" --rawfile end "$dir/cpu-end" --rawfile rss "$dir/rss" \
+        --slurpfile report "$dir/report.json" --argjson ticks "$TICKS" --argjson rate "$rate" \
+        --argjson window "$window" --argjson status "$status" '
+        def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
+        (table($start)) as $s | (table($end)) as $e | (table($rss)) as $r | $report[0] as $rep
+        | ($e | keys_unsorted | map({key: ., value: (($e[.] - $s[.]) / $ticks * 1000 / ($rate * $window))}) | from_entries) as $cpu
+        | {rate: $rate, windowSeconds: $window,
+           cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
+           coresUsed: ($cpu | map_values(. * $rate / 1000)),
+           peakRssMB: $r,
+           achievedRate: $rep.achievedRate, accepted: $rep.counts.accepted, errors: $rep.errors,
+           latencyMs: {acceptedToConfirmed: $rep.latencyMs.acceptedToConfirmed, notified: $rep.latencyMs.notified,
+                       accepted: $rep.latencyMs.accepted},
+           auditPassed: ($rep.audit.passed // false), verdict: $rep.verdict, loadgenStatus: $status}' >"$dir/stack.json"
+}
+
+# Sleeps until a unix time in ms.
+sleep_until() {
+    local now
+    now=$(date +%s%3N)
+    (($1 > now)) && sleep "$(awk -v ms=$(($1 - now)) 'BEGIN { printf "%.3f", ms / 1000 }')"
+    return 0
+}
+
+log "results in $OUT"
+for rate in "${rate_list[@]}"; do
+    dir="$OUT/rate-$rate"
+    mkdir -p "$dir"
+    run_floor "$rate" "$dir"
+    run_stack "$rate" "$dir"
+    jq -n --slurpfile floor "$dir/floor.json" --slurpfile stack "$dir/stack.json" \
+        '$stack[0] + {floor: $floor[0], p99OverFloor: (if $floor[0].p99Ms then $stack[0].latencyMs.acceptedToConfirmed.p99 / $floor[0].p99Ms else null end)}' \
+        >"$dir/result.json"
+done
+
+files=()
+for rate in "${rate_list[@]}"; do files+=("$OUT/rate-$rate/result.json"); done
+jq -s --arg backend "${POSTGRES:+postgresql}" --argjson duration "$DURATION" \
+    '{backend: (if $backend == "" then "sqlite" else $backend end), durationSeconds: $duration, runs: .}' \
+    "${files[@]}" >"$OUT/cost.json"
+python3 "$ROOT/deploy/bench/cost_report.py" "$OUT/cost.json" --svg "$OUT/cost.svg" | tee "$OUT/cost.txt"
+log "wrote $OUT/cost.json, $OUT/cost.svg, $OUT/cost.txt"
