@@ -178,11 +178,11 @@ run_stack() { # rate dir -> writes stack.json
     [[ -s $dir/cpu-end && -s $dir/report.json ]] || die "the load generator failed at $rate/s (status $status): $(tail -n 5 "$dir/loadgen.log")"
     window=$((DURATION - TAIL - WARMUP))
     # CPU ms per order for each process: Δticks / CLK_TCK * 1000 / (rate × window).
-    jq -n --rawfile start "$dir/cpu-start" --rawfile end "$dir/cpu-end" --rawfile rss "$dir/rss" \
+    jq -n --rawfile first "$dir/cpu-start" --rawfile last "$dir/cpu-end" --rawfile rss "$dir/rss" \
         --slurpfile report "$dir/report.json" --argjson ticks "$TICKS" --argjson rate "$rate" \
         --argjson window "$window" --argjson status "$status" '
         def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
-        (table($start)) as $s | (table($end)) as $e | (table($rss)) as $r | $report[0] as $rep
+        (table($first)) as $s | (table($last)) as $e | (table($rss)) as $r | $report[0] as $rep
         | ($e | keys_unsorted | map({key: ., value: (($e[.] - $s[.]) / $ticks * 1000 / ($rate * $window))}) | from_entries) as $cpu
         | {rate: $rate, windowSeconds: $window,
            cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
@@ -191,7 +191,7 @@ run_stack() { # rate dir -> writes stack.json
            achievedRate: $rep.achievedRate, accepted: $rep.counts.accepted, errors: $rep.errors,
            latencyMs: {acceptedToConfirmed: $rep.latencyMs.acceptedToConfirmed, notified: $rep.latencyMs.notified,
                        accepted: $rep.latencyMs.accepted},
-           auditPassed: ($rep.audit.passed // false), verdict: $rep.verdict, loadgenStatus: $status}' >"$dir/stack.json"
+           auditPassed: ($rep.verdict == "PASS"), verdict: $rep.verdict, loadgenStatus: $status}' >"$dir/stack.json"
 }
 
 # Sleeps until a unix time in ms.
