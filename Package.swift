@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        // OTLP over HTTP only: the gRPC exporter's packages are resolved (pinned below) but not built.
+        .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0", traits: ["OTLPHTTP"]),
         // Transitive: used by the packages above, pinned so that they cannot float.
         .package(url: "https://github.com/apple/swift-algorithms.git", exact: "1.2.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
@@ -56,6 +58,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
         .package(url: "https://github.com/apple/swift-service-context.git", exact: "1.5.1"),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", exact: "1.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-symbolkit", exact: "1.0.0"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
@@ -101,8 +109,25 @@ let package = Package(
                 "Kafka", "EventSchema", "Persistence",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                // Spans around publish, consume, handle and transactions (the API only; no exporter).
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             path: "Shared/Messaging"
+        ),
+        // Tracing's OTLP exporter from the OTEL_* variables, JSON log lines with trace and span
+        // ids, process metrics: what every process bootstraps once at start.
+        .target(
+            name: "Observability",
+            dependencies: [
+                "Messaging",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Observability"
         ),
         // The dev cluster's control API as JSON types: the server and its clients share them.
         .target(name: "DevClusterAPI", path: "Shared/DevClusterAPI"),
@@ -156,7 +181,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Messaging", "Kafka", "EventSchema", "Persistence",
+                "Messaging", "Kafka", "EventSchema", "Persistence", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -224,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "DeployTests",
             // DevCluster: a real Kafka-protocol server for the brokers' health check.
-            dependencies: ["ServiceKit", "EventSchema", "DevCluster", "DevClusterTesting", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ServiceKit", "Observability", "EventSchema", "DevCluster", "DevClusterTesting", .product(name: "Yams", package: "Yams")],
             path: "Tests/DeployTests"
         ),
         .testTarget(

@@ -277,7 +277,7 @@ mkdir -p "$RUN_DIR/cmd"
 start_service() { # service instance
     local service=$1 instance=$2 name="$1-$2"
     local args=(--database "$(database_url "$service")" --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true
-        --http-port "$(port_of "$service" "$instance")" --instance-id "$name" --log-level info)
+        --http-port "$(port_of "$service" "$instance")" --instance-id "$name" --log-level "${LOG_LEVEL:-info}")
     [[ $service == notification ]] || args+=(--seed-file "$RUN_DIR/seed.json")
     [[ $service != order ]] || args+=(--saga-timeout-ms "$SAGA_TIMEOUT_MS")
     [[ $service != notification ]] || args+=(--channel file --notification-file "$RUN_DIR/data/notifications-$instance.jsonl")

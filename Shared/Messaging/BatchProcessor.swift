@@ -188,6 +188,7 @@ final class BatchProcessor: Sendable {
     /// true while waiting to retry.
     func commit(_ prepared: [Prepared], shouldStop: @escaping @Sendable () -> Bool) async throws -> Outcome {
         guard Self.needsTransaction(prepared) else { return Self.skippedWithoutTransaction(prepared) }
+        let trace = MessageTracing.isEnabled ? BatchTrace(prepared, group: group) : nil
         var verdicts = Verdicts()
         var failures = 0
         var retries = 0
@@ -195,9 +196,11 @@ final class BatchProcessor: Sendable {
             let decided = verdicts
             let reason: String
             do {
+                let attemptStarted = trace == nil ? 0 : WallClock.nowMicros()
                 var outcome = try await database.write { [self] connection in
-                    try runTransaction(prepared, verdicts: decided, on: connection)
+                    try runTransaction(prepared, verdicts: decided, trace: trace, on: connection)
                 }
+                trace?.committed(startedAt: attemptStarted, attempts: retries + 1, dialect: database.dialect)
                 outcome.retries = retries
                 outcome.committedTransaction = true
                 if !outcome.emittedTopics.isSubset(of: emittedTopics.value) {
@@ -251,9 +254,9 @@ final class BatchProcessor: Sendable {
                 logger.error("batch still failing after \(stalled.failingFor) and \(stalled.attempts) attempts; readiness is red until it commits: \(reason)",
                              metadata: ["group": "\(group)"])
             }
-            if shouldStop() { throw Abandoned() }
+            if shouldStop() { trace?.abandoned(); throw Abandoned() }
             try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
-            if shouldStop() { throw Abandoned() }
+            if shouldStop() { trace?.abandoned(); throw Abandoned() }
         }
     }
 
@@ -318,7 +321,8 @@ final class BatchProcessor: Sendable {
     /// rows, inbox rows, the sequence rows of the batch's orders on the topics the service emits
     /// to (sorted; they serialise every writer of one order), the service's shared rows (the
     /// prelude: stock, accounts, sorted), then whatever the handlers touch per order.
-    private func runTransaction(_ prepared: [Prepared], verdicts: Verdicts, on connection: any SQLConnection) throws -> Outcome {
+    private func runTransaction(_ prepared: [Prepared], verdicts: Verdicts, trace: BatchTrace?,
+                                on connection: any SQLConnection) throws -> Outcome {
         var outcome = Outcome()
         var live = [Bool](repeating: true, count: prepared.count)
 
@@ -357,7 +361,8 @@ final class BatchProcessor: Sendable {
         var events: [InboundEvent] = []
         for (index, item) in prepared.enumerated() where live[index] && verdicts.rejected[index] == nil {
             if case .event(let decoded) = item.content {
-                events.append(InboundEvent(decoded: decoded, message: item.message, consumerGroup: group, logger: logger))
+                events.append(InboundEvent(decoded: decoded, message: item.message, consumerGroup: group,
+                                           logger: trace?.logger(index, logger) ?? logger))
             }
         }
         let topics = emittedTopics.value
@@ -371,6 +376,7 @@ final class BatchProcessor: Sendable {
         for (index, item) in prepared.enumerated() where live[index] {
             let message = item.message
             if let verdict = verdicts.rejected[index] {
+                trace?.deadLettered(index, verdict.reason)
                 var cause: EventEnvelope?
                 if case .event(let decoded) = item.content { cause = decoded.envelope }
                 try writeDeadLetter(index, message, verdict.reason, verdict.kind, cause, verdicts, unit, &outcome)
@@ -381,15 +387,20 @@ final class BatchProcessor: Sendable {
                 let event = events[nextEvent]
                 nextEvent += 1
                 let started = DispatchTime.now().uptimeNanoseconds
+                let emittedBefore = unit.emittedCount
+                let span = trace?.handling(index, decoded.envelope, unit)
                 do {
-                    _ = try handler(event, unit)
+                    let decision = try handler(event, unit)
+                    trace?.handled(span, decision, emittedBefore: emittedBefore, unit)
                 } catch {
+                    trace?.failed(span, error, unit)
                     throw MessageFailure(index: index, error: error, whileDeadLettering: false)
                 }
                 metrics.handlerTimer(decoded.envelope.eventType)
                     .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
                 outcome.handledByTopic[message.topic, default: 0] += 1
             case .invalid(let kind, let error, let envelope):
+                trace?.deadLettered(index, error)
                 try writeDeadLetter(index, message, error, kind, envelope, verdicts, unit, &outcome)
             case .unknownType:
                 outcome.skippedUnknownType += 1

@@ -282,10 +282,22 @@ public final class OutboxRelay: @unchecked Sendable {
             loop.inFlight[row.id] = (row.key, now)
             loop.inFlightKeys.insert(row.key)
         }
+        var messages = rows.map(\.message)
+        // While tracing, each send is a producer span and the record carries its context.
+        var traces: [PublishTrace]?
+        if MessageTracing.isEnabled {
+            traces = rows.indices.map { index in
+                let (trace, traced) = PublishTrace.start(messages[index], outboxId: rows[index].id,
+                                                         createdAtMicros: rows[index].createdAtMicros)
+                messages[index] = traced
+                return trace
+            }
+        }
         // Not awaited: enqueueing waits while librdkafka's queue is full, and the loop must stay
         // free to renew (or give up) the lease meanwhile.
-        Task { [weak self] in
-            _ = await producer.enqueue(rows.map(\.message)) { [weak self] index, result in
+        Task { [weak self, messages, traces] in
+            _ = await producer.enqueue(messages) { [weak self] index, result in
+                traces?[index].end(result)
                 var failure: KafkaError?
                 if case .failure(let error) = result { failure = error }
                 self?.finished(Finished(row: rows[index], failure: failure, ackedAtMicros: WallClock.nowMicros()))

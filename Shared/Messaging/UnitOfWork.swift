@@ -19,6 +19,10 @@ public final class UnitOfWork {
     private(set) var emittedTopics: Set<String> = []
     /// Ids of the outbox rows written so far, for the relay's commit→ack figure.
     private(set) var outboxIds: [Int64] = []
+    /// The W3C context of the span this unit's work runs in (set by the runtime while tracing,
+    /// see `MessageTracing`): what `emit` writes when not given a `traceparent` of its own, so
+    /// the emitted event continues the trace from the span that decided it.
+    public internal(set) var traceparent: String?
 
     struct SequenceKey: Hashable {
         let topic: String
@@ -65,7 +69,7 @@ public final class UnitOfWork {
         }
         let sequence = isDeadLetter ? 0 : try nextSequence(topic: topic, orderId: event.orderId)
         let envelope = EventEnvelope(for: event, sequence: sequence, causedBy: cause, eventId: .timeOrdered(),
-                                     correlationId: correlationId, traceparent: traceparent)
+                                     correlationId: correlationId, traceparent: traceparent ?? self.traceparent)
         if !isDeadLetter { emittedTopics.insert(topic) }
         let headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
         pendingRows.append([
@@ -217,15 +221,28 @@ public final class UnitOfWork {
 extension SQLDatabase {
     /// One transaction with a unit of work: `body` changes the service's tables through
     /// `unit.connection` and emits events; the outbox rows commit with them, then `relay` is woken.
+    ///
+    /// While tracing (`MessageTracing`), inside a span (an HTTP request's), the transaction is a
+    /// `db.transaction` span of its own and the events it emits are its children.
     public func unitOfWork<T: Sendable>(waking relay: OutboxRelay? = nil,
                                         _ body: @escaping @Sendable (UnitOfWork) throws -> T) async throws -> T {
-        let (result, ids) = try await write { connection -> (T, [Int64]) in
-            let unit = UnitOfWork(connection: connection)
-            let result = try body(unit)
-            try unit.flush()
-            return (result, unit.outboxIds)
+        let span = MessageTracing.isEnabled ? MessageTracing.transactionSpan(dialect) : nil
+        let traceparent = span.flatMap { MessageTracing.traceparent(of: $0.context) }
+        let written: (T, [Int64])
+        do {
+            written = try await write { connection -> (T, [Int64]) in
+                let unit = UnitOfWork(connection: connection)
+                unit.traceparent = traceparent
+                let result = try body(unit)
+                try unit.flush()
+                return (result, unit.outboxIds)
+            }
+        } catch {
+            span?.failed(error)
+            throw error
         }
-        if !ids.isEmpty { relay?.committed(ids) }
-        return result
+        span?.end()
+        if !written.1.isEmpty { relay?.committed(written.1) }
+        return written.0
     }
 }

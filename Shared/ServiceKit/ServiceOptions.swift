@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import Logging
 import Messaging
+import Observability
 
 /// The flags every service takes; each falls back to the environment variable of its
 /// `SettingsCatalog` entry, then to the default (see Services/API.md).
@@ -17,6 +18,7 @@ public struct ServiceOptions: ParsableArguments {
     @Option(help: .init(SettingsCatalog.httpPort.help)) var httpPort: String?
     @Option(help: .init(SettingsCatalog.seedFile.help)) var seedFile: String?
     @Option(help: .init(SettingsCatalog.logLevel.help)) var logLevel: String?
+    @Option(help: .init(SettingsCatalog.logFormat.help)) var logFormat: String?
     @Option(help: .init(SettingsCatalog.instanceId.help)) var instanceId: String?
     @Option(help: .init(SettingsCatalog.stallTimeout.help)) var stallTimeoutMs: String?
     @Option(help: .init(SettingsCatalog.relaySendTimeout.help)) var relaySendTimeoutMs: String?
@@ -38,6 +40,10 @@ public struct ServiceOptions: ParsableArguments {
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ValidationError("--log-level / LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(levelText)'")
         }
+        let formatText = SettingsCatalog.logFormat.resolve(logFormat, environment: environment) ?? "text"
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            throw ValidationError("--log-format / LOG_FORMAT must be text or json, got '\(formatText)'")
+        }
         let seed = SettingsCatalog.seedFile.resolve(seedFile, environment: environment)
         if SettingsCatalog.seedFile.services.contains(service), seed == nil {
             _ = try SettingsCatalog.seedFile.require(nil, environment: environment)
@@ -51,7 +57,7 @@ public struct ServiceOptions: ParsableArguments {
         return ServiceSettings(
             service: service, databaseURL: database, kafka: kafka,
             httpHost: SettingsCatalog.httpHost.resolve(httpHost, environment: environment) ?? "127.0.0.1",
-            httpPort: port, seedFile: seed, logLevel: level, instanceId: instance,
+            httpPort: port, seedFile: seed, logLevel: level, logFormat: format, instanceId: instance,
             stallBound: try SettingsCatalog.stallTimeout.duration(stallTimeoutMs, environment: environment) ?? .seconds(180),
             relaySendTimeout: try SettingsCatalog.relaySendTimeout.duration(relaySendTimeoutMs, environment: environment) ?? .seconds(30),
             offsetAnomalyPolicy: policy,
@@ -132,6 +138,7 @@ public struct ServiceSettings: Sendable {
     public var httpPort: Int
     public var seedFile: String?
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat = .text
     public var instanceId: String
     public var stallBound: Duration = .seconds(180)
     public var relaySendTimeout: Duration = .seconds(30)

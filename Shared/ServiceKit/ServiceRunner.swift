@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import Messaging
 import Metrics
+import Observability
 import Persistence
 import Prometheus
 import ServiceLifecycle
@@ -22,10 +23,15 @@ public enum ServiceRunner {
         _ type: S.Type, settings: ServiceSettings,
         make: @Sendable (ServiceContext) async throws -> S
     ) async throws {
-        let registry = bootstrapObservability(level: settings.logLevel)
+        let environment = ProcessInfo.processInfo.environment
+        let registry = bootstrapObservability(level: settings.logLevel, format: settings.logFormat,
+                                              tracing: TracingBootstrap.isRequested(environment))
         var logger = Logger(label: S.name.executable)
         logger[metadataKey: "instance"] = "\(settings.instanceId)"
         signal(SIGPIPE, SIG_IGN)
+        let tracing = try TracingBootstrap.start(serviceName: S.name.executable, environment: environment,
+                                                 logger: named(logger, "tracing"))
+        let processMetrics = ProcessMetrics()
 
         let database = try await openDatabase(url: settings.databaseURL, logger: logger)
         try await database.migrate(MessagingSchema.migrations + S.migrations)
@@ -48,10 +54,13 @@ public enum ServiceRunner {
             handler: { event, unit in try service.handle(event, unit) })
 
         let router = Router()
+        router.middlewares.add(MetricsMiddleware())
+        if tracing != nil { router.middlewares.add(HTTPTracingMiddleware()) }
         router.middlewares.add(ProblemMiddleware())
         Probes(database: database, runtime: runtime, relay: relay, instance: settings.instanceId).add(to: router)
         router.get("/metrics") { _, _ in
             await service.refreshMetrics()
+            processMetrics.refresh()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
@@ -62,7 +71,8 @@ public enum ServiceRunner {
             configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: S.name.executable),
             services: [RelayService(relay: relay), ConsumerService(runtime: runtime),
                        TableSizeService(database: database, logger: named(logger, "table-sizes"),
-                                        interval: min(.seconds(30), settings.pruneInterval))] + service.backgroundServices(),
+                                        interval: min(.seconds(30), settings.pruneInterval))] + service.backgroundServices()
+                + (tracing.map { [$0] } ?? []),
             logger: named(logger, "http"))
         logger.notice("starting", metadata: [
             "http": "\(settings.httpHost):\(settings.httpPort)", "group": "\(settings.consumerGroup)",
@@ -83,6 +93,10 @@ public enum ServiceRunner {
         ])
     }
 
+    static func prometheusName(_ name: String) -> String {
+        name.contains(".") ? name.replacingOccurrences(of: ".", with: "_") : name
+    }
+
     static func named(_ logger: Logger, _ component: String) -> Logger {
         var logger = logger
         logger[metadataKey: "component"] = "\(component)"
@@ -99,17 +113,31 @@ public enum ServiceRunner {
     private static let bootstrapLock = NSLock()
     nonisolated(unsafe) private static var bootstrapped: PrometheusCollectorRegistry?
 
-    /// Logging (stderr, with metadata) and metrics (Prometheus) can be bootstrapped once per process.
-    static func bootstrapObservability(level: Logger.Level) -> PrometheusCollectorRegistry {
+    /// Logging (stderr, text or JSON lines, with metadata; trace-id and span-id of the task's span
+    /// while tracing) and metrics (Prometheus) can be bootstrapped once per process.
+    static func bootstrapObservability(level: Logger.Level, format: LogFormat = .text, tracing: Bool = false) -> PrometheusCollectorRegistry {
         bootstrapLock.withLock {
             if let bootstrapped { return bootstrapped }
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            let provider = tracing ? TracingBootstrap.metadataProvider : nil
+            LoggingSystem.bootstrap({ label, provider in
+                switch format {
+                case .text:
+                    var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                    handler.logLevel = level
+                    return handler
+                case .json:
+                    var handler = JSONLogHandler(label: label, metadataProvider: provider)
+                    handler.logLevel = level
+                    return handler
+                }
+            }, metadataProvider: provider)
             let made = PrometheusCollectorRegistry()
             var factory = PrometheusMetricsFactory(registry: made)
+            // Hummingbird's HTTP metrics are named the OpenTelemetry way (`http.server.request.duration`,
+            // label `http.route`); Prometheus names take underscores.
+            factory.nameAndLabelSanitizer = { name, labels in
+                (Self.prometheusName(name), labels.map { (Self.prometheusName($0.0), $0.1) })
+            }
             factory.defaultDurationHistogramBuckets = [
                 .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
                 .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),

@@ -119,6 +119,9 @@ public enum SettingsCatalog {
     public static let logLevel = SettingDescriptor(
         environment: "LOG_LEVEL", flag: "log-level", defaultValue: "info", services: all4, isRequired: false,
         help: "trace, debug, info, notice, warning, error or critical")
+    public static let logFormat = SettingDescriptor(
+        environment: "LOG_FORMAT", flag: "log-format", defaultValue: "text", services: all4, isRequired: false,
+        help: "text (one line per record, metadata inline) or json (one JSON object per line, trace-id and span-id inside a span)")
     public static let instanceId = SettingDescriptor(
         environment: "INSTANCE_ID", flag: "instance-id", defaultValue: nil, services: all4, isRequired: false,
         help: "this instance's name in logs and the relay lease; default <hostname>-<pid>")
@@ -159,7 +162,7 @@ public enum SettingsCatalog {
 
     public static let all: [SettingDescriptor] = [
         database, bootstrap, bootstrapFile, devClusterTuning, sessionTimeout, staticMembership, httpHost, httpPort, seedFile,
-        logLevel, instanceId,
+        logLevel, logFormat, instanceId,
         sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL,
         stallTimeout, relaySendTimeout, offsetAnomaly, messagingRetention, pruneInterval, idempotencyKeyRetention,
     ]

@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import Observability
 import ServiceKit
 import XCTest
 import Yams
@@ -25,7 +26,8 @@ final class ComposeContractTests: XCTestCase {
 
     func testEveryVariableSetOnAServiceIsOneItReads() throws {
         for name in ServiceName.allCases {
-            let read = Set(SettingsCatalog.settings(of: name).map(\.environment))
+            // Beside the catalog, the OpenTelemetry variables swift-otel reads for tracing.
+            let read = Set(SettingsCatalog.settings(of: name).map(\.environment)).union(TracingBootstrap.variables)
             for variable in try saga(name).environment.keys.sorted() {
                 XCTAssertTrue(read.contains(variable), """
                     \(name.rawValue) sets \(variable), which \(name.executable) does not read \

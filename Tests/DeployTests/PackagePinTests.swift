@@ -36,10 +36,10 @@ final class PackagePinTests: XCTestCase {
         }
     }
 
-    /// `.package(url: "...", <requirement>: "...")` lines of the manifest, by identity.
+    /// `.package(url: "...", <requirement>: "..."[, traits: [...]])` lines of the manifest, by identity.
     func manifestRequirements() throws -> [String: (kind: String, version: String)] {
         let manifest = try Deploy.text(Deploy.root.appendingPathComponent("Package.swift"))
-        let regex = try NSRegularExpression(pattern: #"\.package\(\s*url:\s*"([^"]+)"\s*,\s*(\w+):\s*"([^"]+)"\s*\)"#)
+        let regex = try NSRegularExpression(pattern: #"\.package\(\s*url:\s*"([^"]+)"\s*,\s*(\w+):\s*"([^"]+)"\s*(?:,\s*traits:\s*\[[^\]]*\]\s*)?\)"#)
         var result: [String: (String, String)] = [:]
         for match in regex.matches(in: manifest, range: NSRange(manifest.startIndex..., in: manifest)) {
             let group = { (index: Int) in String(manifest[Range(match.range(at: index), in: manifest)!]) }

@@ -31,10 +31,16 @@ final class SagaStack: @unchecked Sendable {
     let databases: [ServiceName: String]
     /// More flags per service, read at each start (so a restart can change them).
     private var extra: [ServiceName: [String]]
+    /// Environment variables per service (OTEL_*, LOG_FORMAT), beside the test's own.
+    let environment: [ServiceName: [String: String]]
+    let logLevel: String
 
     init(seed: SeedCatalog, sagaTimeoutMs: Int = 10_000, notificationArguments: [String]? = nil,
-         databases: [ServiceName: String] = [:], extraArguments: [ServiceName: [String]] = [:]) throws {
+         databases: [ServiceName: String] = [:], extraArguments: [ServiceName: [String]] = [:],
+         environment: [ServiceName: [String: String]] = [:], logLevel: String = "info") throws {
+        self.logLevel = logLevel
         self.notificationArguments = notificationArguments
+        self.environment = environment
         self.databases = databases
         extra = extraArguments
         cluster = try DevClusterHarness()
@@ -67,7 +73,7 @@ final class SagaStack: @unchecked Sendable {
         var arguments = [
             "--database", databases[service] ?? "sqlite://\(directory.appendingPathComponent("\(service.rawValue).db").path)",
             "--bootstrap-file", cluster.bootstrapFile.path, "--dev-cluster-tuning", "true", "--http-port", "\(ports[service]!)",
-            "--seed-file", seedFile.path, "--log-level", "info", "--instance-id", service.rawValue,
+            "--seed-file", seedFile.path, "--log-level", logLevel, "--instance-id", service.rawValue,
         ]
         if service == .order { arguments += ["--saga-timeout-ms", "\(sagaTimeoutMs)", "--sweep-interval-ms", "200"] }
         if service == .notification {
@@ -77,7 +83,8 @@ final class SagaStack: @unchecked Sendable {
         arguments += lock.withLock { extra[service] ?? [] }
         let run = lock.withLock { () -> Int in starts[service, default: 0] += 1; return starts[service]! }
         let child = try ChildProcess(executable: try Self.binary(service.executable), arguments: arguments,
-                                     directory: directory, name: "\(service.rawValue)-\(run)")
+                                     directory: directory, name: "\(service.rawValue)-\(run)",
+                                     environment: environment[service] ?? [:])
         lock.withLock { processes[service] = child }
     }
 

@@ -202,8 +202,9 @@ final class ChildProcess {
     private let started = Date()
     private let ownsDirectory: URL?
 
+    /// `environment`: variables added to (or replacing) the test process's own.
     init(executable: URL, arguments: [String], input: String? = nil, directory: URL? = nil,
-         name: String = "child") throws {
+         name: String = "child", environment: [String: String] = [:]) throws {
         let dir: URL
         if let directory {
             dir = directory
@@ -219,6 +220,9 @@ final class ChildProcess {
         _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.currentDirectoryURL = dir
         process.standardOutput = try FileHandle(forWritingTo: outFile)
         process.standardError = try FileHandle(forWritingTo: errFile)

@@ -5,7 +5,7 @@ struct LoadGenCommand: AsyncParsableCommand {
         commandName: "loadgen",
         abstract: "Drive orders through the saga at a fixed rate, follow each to its end, then audit the invariants.",
         discussion: "Service contracts: Services/API.md. Invariants: ARCHITECTURE.md §4.",
-        subcommands: [RunCommand.self, AuditCommand.self, SeedCommand.self, MatrixReportCommand.self],
+        subcommands: [RunCommand.self, AuditCommand.self, SeedCommand.self, MatrixReportCommand.self, TimelineCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 

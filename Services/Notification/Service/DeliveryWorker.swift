@@ -97,7 +97,14 @@ struct DeliveryWorker: Sendable {
                     done.sentAtUnixMs = at
                     done.attempts += 1
                     done.lastError = nil
-                    try unit.emit(done.record.sentEvent)
+                    // Continues the saga of the event it answers; while tracing, under a span of
+                    // its own in that event's trace.
+                    let cause = row.cause?.envelope(orderId: row.record.orderId, kind: row.record.kind)
+                    let span = MessageTracing.span("notification sent", continuing: cause?.traceparent,
+                                                   attributes: ["saga.order_id": row.record.orderId, "notification.channel": kind.rawValue])
+                    try unit.emit(done.record.sentEvent, causedBy: cause,
+                                  traceparent: span.flatMap(MessageTracing.traceparent(of:)) ?? cause?.traceparent)
+                    span?.end()
                     sent.append(done)
                 case .failed(let error):
                     let retryAt = try unit.connection.databaseTimeMillis() + backoff.delay(attempt: Int(row.attempts) + 1).milliseconds

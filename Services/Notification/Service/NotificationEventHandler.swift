@@ -22,7 +22,10 @@ enum NotificationEventHandler {
         case .send(let record, _):
             // The decision's NotificationSent is not emitted here: it would claim a delivery that
             // has not happened. The worker emits it (with the real send time) once the channel took it.
-            guard try NotificationStore.insertPending(record, channel: channel, now: now, on: unit.connection) else {
+            // The worker's NotificationSent continues this event's saga, under the decision's span.
+            let cause = StoredNotification.Cause(eventId: event.envelope.eventId, correlationId: event.envelope.correlationId,
+                                                 traceparent: unit.traceparent ?? event.envelope.traceparent)
+            guard try NotificationStore.insertPending(record, channel: channel, now: now, cause: cause, on: unit.connection) else {
                 return .ignored
             }
             event.debug("notification recorded", metadata: ["notification-id": "\(record.notificationId)"])

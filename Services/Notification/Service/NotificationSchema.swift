@@ -26,5 +26,13 @@ enum NotificationSchema {
             // The delivery worker's query: PENDING rows in created order.
             "CREATE INDEX notifications_state_created ON notifications (state, created_at_ms)",
         ]),
+        // The consumed event a notification answers (event id, correlation id, trace context),
+        // so that the worker's NotificationSent continues that saga and trace (NULL for rows
+        // recorded before: a new correlation).
+        Migration(id: "notification-002-saga-context", both: [
+            "ALTER TABLE notifications ADD COLUMN cause_event_id TEXT",
+            "ALTER TABLE notifications ADD COLUMN correlation_id TEXT",
+            "ALTER TABLE notifications ADD COLUMN traceparent TEXT",
+        ]),
     ]
 }

@@ -21,16 +21,19 @@ enum NotificationStore {
 
     /// Records a notification to deliver. False if the (order, kind) row exists already: a
     /// concurrent consumer (another instance, PostgreSQL) recorded it first.
-    static func insertPending(_ record: NotificationRecord, channel: ChannelKind, now: Int64,
+    static func insertPending(_ record: NotificationRecord, channel: ChannelKind, now: Int64, cause: StoredNotification.Cause,
                               on connection: any SQLConnection) throws -> Bool {
         try connection.execute("""
             INSERT INTO notifications (notification_id, order_id, kind, customer_id, channel, message,
-                                       created_at_ms, state, attempts, next_attempt_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                                       created_at_ms, state, attempts, next_attempt_at_ms,
+                                       cause_event_id, correlation_id, traceparent)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """, [.text(record.notificationId), .text(record.orderId), .text(record.kind.rawValue),
                   .text(record.customerId), .text(channel.rawValue), .text(record.message), .integer(now),
-                  .text(DeliveryState.pending.rawValue), .integer(now)]) == 1
+                  .text(DeliveryState.pending.rawValue), .integer(now),
+                  .text(cause.eventId.uuidString.lowercased()), .text(cause.correlationId.uuidString.lowercased()),
+                  .optionalText(cause.traceparent)]) == 1
     }
 
     /// PENDING rows due for an attempt, oldest first.
@@ -89,6 +92,12 @@ enum NotificationStore {
         return StoredNotification(
             record: record, channel: channel, state: state, createdAtUnixMs: row.int("created_at_ms") ?? 0,
             sentAtUnixMs: sentAt, attempts: row.int("attempts") ?? 0, lastError: row.string("last_error"),
-            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0)
+            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0, cause: cause(row))
+    }
+
+    private static func cause(_ row: SQLRow) -> StoredNotification.Cause? {
+        guard let eventId = row.string("cause_event_id").flatMap(UUID.init(uuidString:)),
+              let correlationId = row.string("correlation_id").flatMap(UUID.init(uuidString:)) else { return nil }
+        return StoredNotification.Cause(eventId: eventId, correlationId: correlationId, traceparent: row.string("traceparent"))
     }
 }

@@ -1,4 +1,5 @@
 import EventSchema
+import Foundation
 import Logging
 import Messaging
 import OrderCore
@@ -11,6 +12,9 @@ import Persistence
 /// The one clock that decides a deadline is the database's (`databaseTimeMillis`): PostgreSQL's
 /// for every Order instance sharing it, the process's own on SQLite. Deadlines are written by
 /// the same clock (POST /orders), so an instance whose wall clock is off changes nothing.
+///
+/// The OrderCancelled continues the order's saga: its correlation id and, through a span
+/// `order deadline` (while tracing), the order's trace, both stored with the order.
 struct DeadlineSweeper: Sendable {
     let database: any SQLDatabase
     let relay: OutboxRelay
@@ -21,25 +25,47 @@ struct DeadlineSweeper: Sendable {
     @discardableResult
     func sweep() async throws -> Int {
         let limit = batchSize
-        let cancelled = try await database.unitOfWork(waking: relay) { unit -> [String] in
+        let cancelled = try await database.unitOfWork(waking: relay) { unit -> [(String, EventEnvelope?)] in
             let now = try unit.connection.databaseTimeMillis()
+            var sagas: [String: SagaContext] = [:]
             let dueIds = try unit.connection.query(
-                "SELECT order_id FROM orders WHERE status = ? AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?",
-                [.text(OrderStatus.pending.rawValue), .integer(now), .integer(Int64(limit))]).compactMap { $0.string("order_id") }
+                "SELECT order_id, correlation_id, traceparent FROM orders WHERE status = ? AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?",
+                [.text(OrderStatus.pending.rawValue), .integer(now), .integer(Int64(limit))]).compactMap { row -> String? in
+                    guard let orderId = row.string("order_id") else { return nil }
+                    sagas[orderId] = SagaContext(correlationId: row.string("correlation_id").flatMap(UUID.init(uuidString:)),
+                                                 traceparent: row.string("traceparent"))
+                    return orderId
+                }
             guard !dueIds.isEmpty else { return [] }
             // The orders' sequence rows first, sorted, as the consumer's batches take them: the
             // per-order lock order every writer of an order follows (no deadlock with a batch).
             try unit.lockOrders(dueIds, on: [TopicCatalog.orders.name])
             let due = try dueIds.compactMap { try OrderStore.load($0, on: unit.connection) }
-            var ended: [String] = []
+            var ended: [(String, EventEnvelope?)] = []
             for order in due {
                 guard case .transition(let transition) = OrderDecider.timeout(order, now: now) else { continue }
-                if try OrderTransitionWriter.apply(transition, causedBy: nil, unit: unit) { ended.append(order.orderId) }
+                var saga = sagas[order.orderId]
+                let span = MessageTracing.span("order deadline", continuing: saga?.traceparent,
+                                               attributes: ["saga.order_id": order.orderId])
+                if let span { saga?.traceparent = MessageTracing.traceparent(of: span) }
+                defer { span?.end() }
+                if let envelopes = try OrderTransitionWriter.apply(transition, causedBy: nil, saga: saga, unit: unit) {
+                    ended.append((order.orderId, envelopes.first))
+                }
             }
             return ended
         }
-        for orderId in cancelled {
-            logger.notice("order cancelled: saga deadline passed", metadata: ["order-id": "\(orderId)"])
+        for (orderId, envelope) in cancelled {
+            var metadata: Logger.Metadata = ["order-id": "\(orderId)"]
+            if let envelope {
+                metadata["event-id"] = "\(envelope.eventId.uuidString.lowercased())"
+                metadata["correlation-id"] = "\(envelope.correlationId.uuidString.lowercased())"
+                if let ids = envelope.traceparent.flatMap(MessageTracing.ids(of:)) {
+                    metadata["trace-id"] = "\(ids.traceId)"
+                    metadata["span-id"] = "\(ids.spanId)"
+                }
+            }
+            logger.notice("order cancelled: saga deadline passed", metadata: metadata)
         }
         return cancelled.count
     }

@@ -22,7 +22,7 @@ enum OrderEventHandler {
             case .rejected(let rejection):
                 throw HandlerError.permanent(rejection.description)
             case .transition(let transition):
-                guard try OrderTransitionWriter.apply(transition, causedBy: event.envelope, unit: unit) else {
+                guard try OrderTransitionWriter.apply(transition, causedBy: event.envelope, unit: unit) != nil else {
                     return .lostRace(state: "order \(order?.status.rawValue ?? "none")")
                 }
                 try recordSeen(event, unit)

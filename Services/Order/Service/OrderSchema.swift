@@ -48,5 +48,11 @@ enum OrderSchema {
         Migration(id: "order-002-idempotency-key-age", both: [
             "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at_ms)",
         ]),
+        // The saga's correlation id and the trace context of its OrderPlaced, so that the deadline
+        // sweeper's OrderCancelled continues both (NULL for orders placed before: a new correlation).
+        Migration(id: "order-003-saga-context", both: [
+            "ALTER TABLE orders ADD COLUMN correlation_id TEXT",
+            "ALTER TABLE orders ADD COLUMN traceparent TEXT",
+        ]),
     ]
 }

@@ -11,13 +11,17 @@ enum OrderStore {
         try connection.query("SELECT * FROM orders WHERE order_id = ?", [.text(orderId)]).first.map(record)
     }
 
-    static func insert(_ order: OrderRecord, on connection: any SQLConnection) throws {
+    /// `saga`: the envelope of the order's first event, whose correlation id and trace context
+    /// later events of the order outside any consumed event (the sweeper's) continue.
+    static func insert(_ order: OrderRecord, saga: EventEnvelope?, on connection: any SQLConnection) throws {
         _ = try connection.execute("""
-            INSERT INTO orders (order_id, customer_id, lines, total_minor, currency, placed_at_ms, deadline_ms, status, detail)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')
+            INSERT INTO orders (order_id, customer_id, lines, total_minor, currency, placed_at_ms, deadline_ms, status, detail,
+                                correlation_id, traceparent)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)
             """, [.text(order.orderId), .text(order.customerId), LinesColumn.encode(order.lines),
                   .integer(order.total.minorUnits), .text(order.total.currency),
-                  .integer(order.placedAtUnixMs), .integer(order.deadlineUnixMs), .text(order.status.rawValue)])
+                  .integer(order.placedAtUnixMs), .integer(order.deadlineUnixMs), .text(order.status.rawValue),
+                  .optionalText(saga?.correlationId.uuidString.lowercased()), .optionalText(saga?.traceparent)])
     }
 
     /// The conditional update of a transition: false if the stored status is no longer
@@ -80,19 +84,35 @@ enum OrderStore {
 }
 
 /// Applies a decided transition: the conditional write, the outbox rows, the history.
-/// Returns false if the conditional update lost a race (the caller reloads and decides again).
+/// Returns the emitted envelopes, or nil if the conditional update lost a race (the caller
+/// reloads and decides again).
+///
+/// Without a `cause`, `saga` names the order's correlation id and trace context to continue
+/// (the sweeper's; nil for a new order, whose first event starts them).
 enum OrderTransitionWriter {
-    static func apply(_ transition: OrderTransition, causedBy cause: EventEnvelope?, unit: UnitOfWork) throws -> Bool {
+    static func apply(_ transition: OrderTransition, causedBy cause: EventEnvelope?, saga: SagaContext? = nil,
+                      unit: UnitOfWork) throws -> [EventEnvelope]? {
         let connection = unit.connection
         if let from = transition.from {
-            guard try OrderStore.update(transition.to, from: from, on: connection) else { return false }
-        } else {
-            try OrderStore.insert(transition.to, on: connection)
+            guard try OrderStore.update(transition.to, from: from, on: connection) else { return nil }
         }
+        // A new order's row is written after its first event, whose envelope it keeps.
+        var envelopes: [EventEnvelope] = []
         for event in transition.events {
-            let envelope = try unit.emit(event, causedBy: cause)
+            envelopes.append(try unit.emit(event, causedBy: cause, correlationId: saga?.correlationId, traceparent: saga?.traceparent))
+        }
+        if transition.from == nil {
+            try OrderStore.insert(transition.to, saga: envelopes.first, on: connection)
+        }
+        for (event, envelope) in zip(transition.events, envelopes) {
             try OrderStore.recordHistory(orderId: transition.to.orderId, envelope: envelope, topic: event.topic.name, on: connection)
         }
-        return true
+        return envelopes
     }
+}
+
+/// An order's saga identity as stored with it: correlation id and trace context.
+struct SagaContext: Sendable {
+    var correlationId: UUID?
+    var traceparent: String?
 }
