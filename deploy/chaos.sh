@@ -239,21 +239,22 @@ nap() { # seconds
 
 # Injects one fault, holds it, heals it and records its window.
 run_fault() { # class windows_file
-    local hold start end
+    local hold start end healed=""
     hold=$(fault_hold "$1")
     start=$(now_ms)
     ACTIVE_FAULT=$1
     fault_inject "$1"
     # A clock fault's window is the time every instance ran on the fake clock: it leaves out
-    # the restarts onto it and back (orders they delay are the restarts', not the clock's).
+    # the restarts onto it and back (orders they delay are the restarts', not the clock's), and
+    # its recovery is judged from the end of the restarts back (`healed`).
     [[ $1 == clock-* ]] && start=$(now_ms)
     event "$1: $FAULT_DETAIL$( ((hold > 0)) && echo " for ${hold}s")"
     nap "$hold"
     end=$(now_ms)
     fault_heal "$1"
     ACTIVE_FAULT=""
-    [[ $1 == clock-* ]] || end=$(now_ms)
-    fault_write_window "$2" "$1" "$start" "$end"
+    if [[ $1 == clock-* ]]; then healed=$(now_ms); else end=$(now_ms); fi
+    fault_write_window "$2" "$1" "$start" "$end" "$healed"
     ((hold > 0)) && event "healed $1"
     return 0
 }

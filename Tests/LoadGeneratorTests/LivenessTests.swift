@@ -116,6 +116,22 @@ struct LivenessTests {
         #expect(tight.recovery.hang && tight.recovery.reason == "recovery took 3 s, more than the 2.50 s bound")
     }
 
+
+    @Test("a heal that takes time of its own (a clock fault's restarts): recovery is measured from its end")
+    func recoveryFromTheEndOfALongHeal() throws {
+        // Every order accepted from 10 s until the restarts end at 25 s ends at 27 s.
+        let lives = orders(seconds: 40) { _, accepted, _ in accepted >= 10_000 && accepted < 25_000 ? 27_000 - accepted : 500 }
+        var clock = FaultWindow(fault: "clock-ahead:payment", detail: "payment +600 s", start: 10_000, end: 14_000,
+                                brokers: [], instances: ["payment-0"], partitions: nil)
+        let fromEnd = try #require(LivenessCheck.run(input([clock], lives, bound: 10)).windows.first)
+        #expect(fromEnd.recovery.ordersSeconds == 13 && fromEnd.recovery.hang, "without the heal's end: 13 s after the window")
+        clock.healed = 25_000
+        let fromHeal = try #require(LivenessCheck.run(input([clock], lives, bound: 10)).windows.first)
+        #expect(fromHeal.recovery.ordersSeconds == 2 && !fromHeal.recovery.hang)
+        #expect(fromHeal.seconds == 4, "the window itself stays the time on the fake clock")
+        let parsed = try FaultWindowFile.parse(#"{"fault":"clock-ahead:payment","start":10000,"end":14000,"healed":25000}"#, source: "w")
+        #expect(parsed.first?.recoveryStart == 25_000)
+    }
     @Test("consumers that never catch up, or orders that never end, are a HANG whatever the bound")
     func neverRecovers() throws {
         let ref = PartitionRef(topic: "orders.v1", partition: 0)

@@ -256,8 +256,8 @@ pause_holding_locks() { # name
 }
 
 # Appends the window of the fault just healed to the fault-windows file (see windows.sh).
-fault_write_window() { # file class start end
+fault_write_window() { # file class start end [healed]
     # shellcheck disable=SC2086  # word lists to JSON arrays
     write_window "$1" "$2" "$FAULT_DETAIL" "$3" "$4" "$(json_ints $FAULT_BROKERS)" \
-        "$(jq -cn '$ARGS.positional' --args $FAULT_INSTANCES)" "$FAULT_PARTITIONS"
+        "$(jq -cn '$ARGS.positional' --args $FAULT_INSTANCES)" "$FAULT_PARTITIONS" "${5:-}"
 }

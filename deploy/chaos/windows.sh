@@ -10,9 +10,11 @@ json_ints() {
     printf '[%s]' "$*"
 }
 
-# Appends one window. partitions: a JSON array, or null for every partition.
-write_window() { # file fault detail start end brokers_json instances_json partitions_json
+# Appends one window. partitions: a JSON array, or null for every partition. healed: when the
+# heal finished, if later than end (a clock fault's restarts back onto the real clock).
+write_window() { # file fault detail start end brokers_json instances_json partitions_json [healed]
     jq -cn --arg fault "$2" --arg detail "$3" --argjson from "$4" --argjson to "$5" \
-        --argjson brokers "$6" --argjson instances "$7" --argjson partitions "$8" \
-        '{"fault": $fault, "detail": $detail, "start": $from, "end": $to, "brokers": $brokers, "instances": $instances, "partitions": $partitions}' >>"$1"
+        --argjson brokers "$6" --argjson instances "$7" --argjson partitions "$8" --argjson healed "${9:-null}" \
+        '{"fault": $fault, "detail": $detail, "start": $from, "end": $to, "brokers": $brokers, "instances": $instances, "partitions": $partitions}
+         + (if $healed == null then {} else {"healed": $healed} end)' >>"$1"
 }

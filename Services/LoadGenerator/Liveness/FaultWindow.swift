@@ -8,6 +8,9 @@ import Foundation
 /// `start` and `end` (the heal) are wall-clock unix milliseconds. `partitions` are the partition
 /// numbers whose orders the fault can stall (an order has the same number on every saga topic);
 /// absent or null when the fault touches every partition (a service, a database, the cluster).
+/// `healed`, when present, is when the heal finished, later than `end`: a clock fault's window
+/// is the time the instances ran on the fake clock, and its heal (restarting them onto the real
+/// clock, one by one) takes seconds of its own; recovery is judged from the heal's end.
 struct FaultWindow: Sendable, Codable, Equatable {
     var fault: String
     var detail: String?
@@ -16,8 +19,11 @@ struct FaultWindow: Sendable, Codable, Equatable {
     var brokers: [Int]?
     var instances: [String]?
     var partitions: [Int32]?
+    var healed: Int64?
 
     var seconds: Double { Double(end - start) / 1000 }
+    /// Where recovery is measured from: the end of the heal.
+    var recoveryStart: Int64 { max(end, healed ?? end) }
 }
 
 /// Reads the fault-windows file that chaos.sh writes into the run folder.

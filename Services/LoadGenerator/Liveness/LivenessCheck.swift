@@ -87,10 +87,11 @@ enum LivenessCheck {
     }
 
     private static func recovery(_ input: Input, _ window: FaultWindow) -> WindowLiveness.Recovery {
-        let before = input.orders.filter { $0.acceptedAt <= window.end }
+        let healed = window.recoveryStart
+        let before = input.orders.filter { $0.acceptedAt <= healed }
         let neverEnded = before.filter { $0.endedAt == nil }.count
         let ordersSeconds: Double? = neverEnded > 0 ? nil
-            : Double(max(0, (before.compactMap(\.endedAt).max() ?? window.end) - window.end)) / 1000
+            : Double(max(0, (before.compactMap(\.endedAt).max() ?? healed) - healed)) / 1000
 
         var lagSeconds: Double?
         var lagNotChecked: String?
@@ -99,11 +100,11 @@ enum LivenessCheck {
         case .unavailable(let reason):
             lagNotChecked = reason
         case .samples(let samples):
-            let after = samples.filter { $0.takenAt >= window.end }.sorted { $0.takenAt < $1.takenAt }
+            let after = samples.filter { $0.takenAt >= healed }.sorted { $0.takenAt < $1.takenAt }
             let groups = Set(samples.flatMap { $0.processed.keys })
             if let reference = after.first, !groups.isEmpty {
                 if let caughtUp = after.first(where: { $0.caughtUp(with: reference, groups: groups) }) {
-                    lagSeconds = Double(caughtUp.takenAt - window.end) / 1000
+                    lagSeconds = Double(caughtUp.takenAt - healed) / 1000
                 } else {
                     lagNever = true
                 }

@@ -81,7 +81,7 @@ enum LoadRun {
         progress.cancel()
         await progress.value
         if let sampler, let path = settings.faultWindowsPath,
-           let lastHeal = (try? FaultWindowFile.load(path: path))?.map(\.end).max() {
+           let lastHeal = (try? FaultWindowFile.load(path: path))?.map(\.recoveryStart).max() {
             await sampler.awaitCatchUp(after: lastHeal, bound: settings.recoveryBound)
         }
         let samples = await sampler?.stop()
