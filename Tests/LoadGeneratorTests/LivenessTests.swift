@@ -116,7 +116,6 @@ struct LivenessTests {
         #expect(tight.recovery.hang && tight.recovery.reason == "recovery took 3 s, more than the 2.50 s bound")
     }
 
-
     @Test("a heal that takes time of its own (a clock fault's restarts): recovery is measured from its end")
     func recoveryFromTheEndOfALongHeal() throws {
         // Every order accepted from 10 s until the restarts end at 25 s ends at 27 s.
@@ -132,6 +131,7 @@ struct LivenessTests {
         let parsed = try FaultWindowFile.parse(#"{"fault":"clock-ahead:payment","start":10000,"end":14000,"healed":25000}"#, source: "w")
         #expect(parsed.first?.recoveryStart == 25_000)
     }
+
     @Test("consumers that never catch up, or orders that never end, are a HANG whatever the bound")
     func neverRecovers() throws {
         let ref = PartitionRef(topic: "orders.v1", partition: 0)

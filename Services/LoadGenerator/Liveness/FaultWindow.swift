@@ -5,7 +5,8 @@ import Foundation
 ///     {"fault":"broker-pause","detail":"broker 1 paused","start":1764662400123,"end":1764662420456,
 ///      "brokers":[1],"instances":[],"partitions":[0,3,6,9]}
 ///
-/// `start` and `end` (the heal) are wall-clock unix milliseconds. `partitions` are the partition
+/// `start` and `end` (the heal; for a clock fault the end of the time on the fake clock) are
+/// wall-clock unix milliseconds. `partitions` are the partition
 /// numbers whose orders the fault can stall (an order has the same number on every saga topic);
 /// absent or null when the fault touches every partition (a service, a database, the cluster).
 /// `healed`, when present, is when the heal finished, later than `end`: a clock fault's window
