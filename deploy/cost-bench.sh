@@ -123,6 +123,21 @@ sample() { # run_dir loadgen_pid
     [[ -z $POSTGRES ]] || echo "postgres $(postgres_ticks)"
 }
 
+# One line per thread of each service: "service tid ticks name" (deploy/bench/thread_cpu.py).
+thread_sample() { # run_dir
+    local service pid task stat fields name
+    for service in "${SERVICES[@]}"; do
+        pid=$(<"$1/pids/$service-0.pid")
+        for task in /proc/"$pid"/task/*; do
+            stat=$(cat "$task/stat" 2>/dev/null) || continue
+            read -r -a fields <<<"${stat##*) }"
+            name=${stat#*(}
+            name=${name%)*}
+            echo "$service ${task##*/} $((fields[11] + fields[12])) $name"
+        done
+    done
+}
+
 run_floor() { # rate -> writes floor.json
     local rate=$1 dir=$2 line cpu_ms
     if [[ $FLOOR == none ]]; then echo '{}' >"$dir/floor.json"; return; fi
@@ -166,8 +181,10 @@ run_stack() { # rate dir -> writes stack.json
         started=$(<"$dir/started")
         sleep_until $((started + WARMUP * 1000))
         sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-start"
+        thread_sample "$stack_dir" >"$dir/threads-start"
         sleep_until $((started + (DURATION - TAIL) * 1000))
         sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-end"
+        thread_sample "$stack_dir" >"$dir/threads-end"
     fi
     local status=0
     wait "$loadgen_pid" || status=$?
@@ -177,9 +194,11 @@ run_stack() { # rate dir -> writes stack.json
     "$ROOT/deploy/local-stack.sh" --stop "$stack_dir" 2>>"$dir/local-stack.log"
     [[ -s $dir/cpu-end && -s $dir/report.json ]] || die "the load generator failed at $rate/s (status $status): $(tail -n 5 "$dir/loadgen.log")"
     window=$((DURATION - TAIL - WARMUP))
+    python3 "$ROOT/deploy/bench/thread_cpu.py" "$dir/threads-start" "$dir/threads-end" \
+        --rate "$rate" --window "$window" --ticks "$TICKS" >"$dir/threads.json"
     # CPU ms per order for each process: Δticks / CLK_TCK * 1000 / (rate × window).
     jq -n --rawfile first "$dir/cpu-start" --rawfile last "$dir/cpu-end" --rawfile rss "$dir/rss" \
-        --slurpfile report "$dir/report.json" --argjson ticks "$TICKS" --argjson rate "$rate" \
+        --slurpfile report "$dir/report.json" --slurpfile threads "$dir/threads.json" --argjson ticks "$TICKS" --argjson rate "$rate" \
         --argjson window "$window" --argjson status "$status" '
         def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
         (table($first)) as $s | (table($last)) as $e | (table($rss)) as $r | $report[0] as $rep
@@ -187,7 +206,7 @@ run_stack() { # rate dir -> writes stack.json
         | {rate: $rate, windowSeconds: $window,
            cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
            coresUsed: ($cpu | map_values(. * $rate / 1000)),
-           peakRssMB: $r,
+           peakRssMB: $r, threadCpuMsPerOrder: $threads[0],
            achievedRate: $rep.achievedRate, accepted: $rep.counts.accepted, errors: $rep.errors,
            latencyMs: {acceptedToConfirmed: $rep.latencyMs.acceptedToConfirmed, notified: $rep.latencyMs.notified,
                        accepted: $rep.latencyMs.accepted},

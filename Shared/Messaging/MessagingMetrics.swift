@@ -15,6 +15,8 @@ public struct ConsumerStatistics: Sendable, Equatable {
     public var skippedNotHandled = 0
     public var deadLettered = 0
     public var batches = 0
+    /// Reads of the outbox looking for rows to send (each reads one page or more).
+    public var scans = 0
     /// Batch attempts rolled back for a transient error (or to dead-letter a rejected message).
     public var retries = 0
     public var prunedInboxRows = 0
@@ -110,6 +112,8 @@ public struct RelayStatistics: Sendable, Equatable {
     public var published = 0
     public var failed = 0
     public var batches = 0
+    /// Reads of the outbox looking for rows to send (each reads one page or more).
+    public var scans = 0
     public var deletedRows = 0
     public var isLeader = false
     /// Rows waiting and the age of the oldest, as of the last refresh.

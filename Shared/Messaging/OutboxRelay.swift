@@ -30,6 +30,12 @@ import Persistence
 /// Several instances (PostgreSQL): only the holder of the lease publishes, and its deletes are
 /// fenced by the lease's epoch (see `RelayLease`). A holder that cannot reach the brokers for
 /// `unreachableBound` while rows wait gives the lease up for another instance.
+///
+/// Scans on demand: a wake-up reads the outbox only when it may hold something to send now: a
+/// commit since the last scan began, an acknowledgement or failure of a key the last scan passed
+/// over, a scan that stopped before the end, a key's backoff running out, a new lease or
+/// producer, or the fallback interval. Acknowledgements and deletes of keys nobody waits on cost
+/// no read.
 public final class OutboxRelay: @unchecked Sendable {
     public let configuration: RelayConfiguration
     private let database: any SQLDatabase
@@ -57,6 +63,8 @@ public final class OutboxRelay: @unchecked Sendable {
         var publishingEnded = false
         /// When rows committed (µs), as reported by `committed(_:)`, until their ack.
         var commitTimes: [Int64: Int64] = [:]
+        /// Counts `wake()` and `committed(_:)` calls: a scan is due when it moved since the last one began.
+        var commits: UInt64 = 0
         var stats = RelayStatistics()
     }
 
@@ -82,13 +90,17 @@ public final class OutboxRelay: @unchecked Sendable {
 
     /// Asks the relay to look at the outbox now (cheap; calls coalesce). Call after each commit
     /// that emitted events.
-    public func wake() { wakeSignal.signal() }
+    public func wake() {
+        state.update { $0.commits &+= 1 }
+        wakeSignal.signal()
+    }
 
     /// Tells the relay that the transaction which wrote these outbox rows has just committed,
     /// and wakes it. The commit→ack timer then starts at the commit rather than at the insert.
     public func committed(_ outboxIds: [Int64]) {
         let now = WallClock.nowMicros()
         state.update { state in
+            state.commits &+= 1
             guard state.commitTimes.count + outboxIds.count <= Self.maxTrackedCommits else { return }
             for id in outboxIds { state.commitTimes[id] = now }
         }
@@ -166,6 +178,12 @@ public final class OutboxRelay: @unchecked Sendable {
         var inFlight: [Int64: (key: RowKey, since: ContinuousClock.Instant)] = [:]
         var inFlightKeys = Set<RowKey>()
         var readFailures = 0
+        /// `Shared.commits` when the last scan began; nil forces a scan.
+        var scannedAtCommits: UInt64?
+        /// Keys the last scan passed over because a row of theirs was in flight: their settling is worth a scan.
+        var passedOver = Set<RowKey>()
+        /// When the next scan is due anyway: the fallback interval, or a blocked key's retry.
+        var nextScan = ContinuousClock.now
         /// Passes of `settleFinished` that settled rows (what `RelayHooks.afterPublish` counts).
         var settlements = 0
         /// When this holder last had evidence the brokers answer: an ack, taking the lease, a new producer.
@@ -198,25 +216,35 @@ public final class OutboxRelay: @unchecked Sendable {
                 continue
             }
 
-            let selection: (rows: [Row], earliestRetry: ContinuousClock.Instant?)
+            let commits = state.value.commits
+            if commits == loop.scannedAtCommits, ContinuousClock.now < loop.nextScan {
+                await wakeSignal.wait(timeout: max(.milliseconds(1), loop.nextScan - .now))
+                continue
+            }
+            loop.scannedAtCommits = commits
+            state.update { $0.stats.scans += 1 }
+            let selection: Selection
             do {
                 selection = try await selectRows(loop)
                 loop.readFailures = 0
             } catch {
                 loop.readFailures += 1
+                loop.scannedAtCommits = nil
                 logger.warning("cannot read the outbox: \(error)")
                 await wakeSignal.wait(timeout: configuration.retry.delay(attempt: loop.readFailures))
                 continue
             }
-            guard !selection.rows.isEmpty else {
-                var wait = configuration.fallbackInterval
-                if let retry = selection.earliestRetry { wait = min(wait, max(.milliseconds(1), retry - .now)) }
-                await wakeSignal.wait(timeout: wait)
+            loop.passedOver = selection.passedOver
+            let fallback = ContinuousClock.now + configuration.fallbackInterval
+            loop.nextScan = selection.earliestRetry.map { min($0, fallback) } ?? fallback
+            // Rows beyond what this scan read may be sendable: look again once these are handed over.
+            if selection.stoppedEarly && !selection.rows.isEmpty { loop.scannedAtCommits = nil }
+            guard !selection.rows.isEmpty else { continue }
+            // The scan took time: hand nothing over on a lease that may have run out meanwhile.
+            guard ContinuousClock.now < loop.leaseValidUntil, let producer = await currentProducer(&loop) else {
+                loop.scannedAtCommits = nil
                 continue
             }
-            // The scan took time: hand nothing over on a lease that may have run out meanwhile.
-            guard ContinuousClock.now < loop.leaseValidUntil else { continue }
-            guard let producer = await currentProducer(&loop) else { continue }
             send(selection.rows, with: producer, &loop)
         }
         // Let the rows in flight finish (shutdown closes the producer if they cannot), then
@@ -231,16 +259,24 @@ public final class OutboxRelay: @unchecked Sendable {
     /// Scans the outbox in id order for rows to send now: the oldest row of each key that has
     /// nothing in flight, unless the key is blocked by a failure and its backoff is not over.
     /// Rows it must pass over do not stop the scan, up to `scanLimit` rows.
-    private func selectRows(_ loop: LoopState) async throws -> (rows: [Row], earliestRetry: ContinuousClock.Instant?) {
+    private struct Selection {
+        var rows: [Row] = []
+        var earliestRetry: ContinuousClock.Instant?
+        /// Keys with a row passed over because an earlier row of the key is in flight, selected or backing off.
+        var passedOver = Set<RowKey>()
+        /// The scan ended at `batchSize` or `scanLimit`, not at the end of the outbox.
+        var stoppedEarly = false
+    }
+
+    private func selectRows(_ loop: LoopState) async throws -> Selection {
         let hidden = state.value.acknowledged
         let page = configuration.batchSize
-        var selected: [Row] = []
+        var selection = Selection()
         var taken = loop.inFlightKeys
-        var earliestRetry: ContinuousClock.Instant?
         var cursor: Int64 = 0
         var scanned = 0
         let now = ContinuousClock.now
-        while selected.count < configuration.batchSize && scanned < configuration.scanLimit {
+        while selection.rows.count < configuration.batchSize && scanned < configuration.scanLimit {
             let after = cursor
             let rows = try await database.read { connection in
                 try connection.query("SELECT id, topic, key, headers, payload, created_at_us FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
@@ -251,18 +287,22 @@ public final class OutboxRelay: @unchecked Sendable {
                 cursor = id
                 guard !hidden.contains(id), loop.inFlight[id] == nil, let row = decode(sqlRow, id: id) else { continue }
                 let key = row.key
-                guard taken.insert(key).inserted else { continue }
-                if let blocked = loop.blocked[key], blocked.retryAt > now {
-                    earliestRetry = min(earliestRetry ?? blocked.retryAt, blocked.retryAt)
+                guard taken.insert(key).inserted else {
+                    selection.passedOver.insert(key)
                     continue
                 }
-                selected.append(row)
-                if selected.count == configuration.batchSize { break }
+                if let blocked = loop.blocked[key], blocked.retryAt > now {
+                    selection.earliestRetry = min(selection.earliestRetry ?? blocked.retryAt, blocked.retryAt)
+                    continue
+                }
+                selection.rows.append(row)
+                if selection.rows.count == configuration.batchSize { break }
             }
             scanned += rows.count
-            if rows.count < page { break }
+            if rows.count < page { return selection }
         }
-        return (selected, earliestRetry)
+        selection.stoppedEarly = true
+        return selection
     }
 
     private func decode(_ row: SQLRow, id: Int64) -> Row? {
@@ -332,9 +372,12 @@ public final class OutboxRelay: @unchecked Sendable {
             // A row settled after its lease was lost (purged) is not in flight any more.
             guard loop.inFlight.removeValue(forKey: row.id) != nil else { continue }
             loop.inFlightKeys.remove(row.key)
+            if loop.passedOver.remove(row.key) != nil { loop.scannedAtCommits = nil }
             if let failure = finished.failure {
                 let failures = (loop.blocked[row.key]?.failures ?? 0) + 1
-                loop.blocked[row.key] = Blocked(failures: failures, retryAt: now + configuration.retry.delay(attempt: failures))
+                let retryAt = now + configuration.retry.delay(attempt: failures)
+                loop.blocked[row.key] = Blocked(failures: failures, retryAt: retryAt)
+                loop.nextScan = min(loop.nextScan, retryAt)
                 if failure.isRetriable { loop.failedSinceContact = true }
                 if !failure.isRetriable && !isStopping {
                     logger.error("outbox row \(row.id) (\(row.message.topic)) cannot be published and holds back its key: \(failure)")
@@ -395,6 +438,7 @@ public final class OutboxRelay: @unchecked Sendable {
                 logger.notice("relay lease taken over by another instance: standing by")
                 await dropInFlight(&loop)
             }
+            if epoch != loop.epoch { loop.scannedAtCommits = nil }
             setLeader(epoch, &loop)
             loop.renewAt = now + configuration.leaseTTL / 3
             loop.leaseValidUntil = now + configuration.leaseTTL
@@ -443,6 +487,8 @@ public final class OutboxRelay: @unchecked Sendable {
         await closeProducer(flushTimeout: .zero)
         loop.inFlight.removeAll()
         loop.inFlightKeys.removeAll()
+        loop.passedOver.removeAll()
+        loop.scannedAtCommits = nil
         loop.failedSinceContact = false
         loop.lastContact = .now
         state.update { $0.finished.removeAll() }

@@ -51,6 +51,34 @@ final class DeployScriptTests: XCTestCase {
         XCTAssertEqual(pids, [], "the script stops every process it started")
     }
 
+    /// The cost benchmark on the debug build, briefly: it measures every process of the stack
+    /// and every thread group of the services, and writes its table, JSON and plot.
+    func testCostBenchmarkReportsCPUPerOrderPerProcessAndThread() throws {
+        let out = try runDir("cost-bench")
+        let result = try script("cost-bench.sh", [
+            "--bin-dir", try binDir, "--rates", "20", "--duration", "12", "--warmup", "4", "--tail", "2",
+            "--floor", "none", "--out", out.path, "--stack", "--base-port", "--stack", "\(try Self.freePortBlock(instances: 1))",
+        ], timeout: 300)
+        XCTAssertEqual(result.status, 0, "cost-bench.sh failed")
+        let data = try Data(contentsOf: out.appendingPathComponent("cost.json"))
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let run = try XCTUnwrap((report["runs"] as? [[String: Any]])?.first)
+        XCTAssertEqual(run["auditPassed"] as? Bool, true)
+        let cpu = try XCTUnwrap(run["cpuMsPerOrder"] as? [String: Double])
+        for process in ["order", "inventory", "payment", "notification", "dev-cluster", "loadgen"] {
+            XCTAssertGreaterThan(cpu[process] ?? 0, 0, "\(process) used CPU")
+        }
+        let threads = try XCTUnwrap(run["threadCpuMsPerOrder"] as? [String: [String: Double]])
+        for service in ["order", "inventory", "payment", "notification"] {
+            let groups = try XCTUnwrap(threads[service], service)
+            XCTAssertTrue(groups.keys.contains { $0.hasPrefix("rdk:") }, "\(service): librdkafka's threads among \(groups.keys)")
+            // Threads that ended inside the window are missing: the groups add up to at most the process.
+            XCTAssertLessThanOrEqual(groups.values.reduce(0, +), (cpu[service] ?? 0) * 1.05 + 0.05, service)
+        }
+        XCTAssertTrue(result.stdout.contains("threads at 20/s"), "the thread table is printed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("cost.svg").path))
+    }
+
     /// Broker pauses, a leadership move, a whole-cluster SIGSTOP and a SIGKILL of each service in
     /// turn while orders flow: the audit passes and the consumers did absorb duplicates.
     func testChaosOnTheLocalStackKeepsEveryInvariant() throws {

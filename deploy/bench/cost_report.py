@@ -3,7 +3,7 @@
 
     cost_report.py cost.json [--svg cost.svg]
 
-The table: one row per rate. The plot: CPU ms per order against the rate (each service, their
+The table: one row per rate, then the thread groups that use the CPU of each service. The plot: CPU ms per order against the rate (each service, their
 sum, the dev cluster, the load generator, PostgreSQL when present) and p99 accepted→confirmed
 of the stack beside the floor's p99, on a log scale.
 """
@@ -44,6 +44,22 @@ def table(report):
              "  ".join(h.rjust(w) for h, w in zip(head, widths)),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def threads(report, top=6):
+    """Per rate and service, the thread groups that take the most CPU per order."""
+    lines = []
+    for run in report["runs"]:
+        by_service = run.get("threadCpuMsPerOrder") or {}
+        if not by_service:
+            continue
+        lines.append(f"threads at {run['rate']}/s (CPU ms per order; names folded, digits as #)")
+        for service in SERVICES:
+            groups = list((by_service.get(service) or {}).items())
+            shown = ", ".join(f"{name} {value:.2f}" for name, value in groups[:top])
+            rest = sum(value for _, value in groups[top:])
+            lines.append(f"  {service:>12}: {shown}" + (f", other {rest:.2f}" if rest else ""))
     return "\n".join(lines)
 
 
@@ -166,6 +182,10 @@ def main():
     if not report.get("runs"):
         sys.exit(f"cost_report: {args.report} holds no runs")
     print(table(report))
+    breakdown = threads(report)
+    if breakdown:
+        print()
+        print(breakdown)
     if args.svg:
         with open(args.svg, "w") as f:
             f.write(svg(report))

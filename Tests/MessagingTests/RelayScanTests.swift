@@ -1,0 +1,81 @@
+@testable import DevClusterTesting
+import EventSchema
+import Foundation
+import Kafka
+@testable import Messaging
+import Persistence
+import XCTest
+
+/// The relay reads the outbox only when something may be sendable. The fallback interval is a
+/// minute here, so a row that waited for it instead of for its own trigger (a commit, the ack
+/// of the row ahead of it, the end of its key's backoff) would not get out within the test.
+final class RelayScanTests: XCTestCase {
+    func relay(_ cluster: DevClusterHarness, _ database: any SQLDatabase, sendTimeout: Duration = .seconds(30)) -> OutboxRelay {
+        OutboxRelay(database: database,
+                    configuration: RelayConfiguration(kafka: cluster.kafka, fallbackInterval: .seconds(60),
+                                                      retry: RetryPolicy(initialDelay: .milliseconds(100), maximumDelay: .milliseconds(500)),
+                                                      leaseTTL: .seconds(30), sendTimeout: sendTimeout, statisticsInterval: .milliseconds(100)),
+                    logger: quietLogger("test.relay", level: .critical))
+    }
+
+    /// One commit, many keys: one scan hands them all over; their acknowledgements and deletes
+    /// free no row anybody waits for and read nothing.
+    func testAcknowledgementsThatFreeNoWaitingRowCostNoScan() async throws {
+        try await withClusterAndStore(.sqlite) { cluster, store in
+            let database = try await store.open()
+            let relay = relay(cluster, database)
+            relay.start()
+            try await eventually("leader") { relay.statistics.isLeader }
+            let before = relay.statistics.scans
+            _ = try await database.unitOfWork(waking: relay) { unit in
+                for index in 0..<200 { try unit.emit(Events.orderPlaced("scan-\(index)")) }
+            }
+            try await eventually("published and deleted", timeout: 30) { relay.statistics.deletedRows == 200 }
+            let scans = relay.statistics.scans - before
+            XCTAssertGreaterThanOrEqual(scans, 1)
+            XCTAssertLessThanOrEqual(scans, 2, "one scan for the commit (a second if the commit's wake-up raced the first)")
+            await relay.shutdown()
+        }
+    }
+
+    /// Rows of one key committed together go out one after another: each acknowledgement
+    /// triggers the scan that finds the next.
+    func testRowsOfOneKeyFollowEachOtherOnTheirAcknowledgements() async throws {
+        try await withClusterAndStore(.sqlite) { cluster, store in
+            let database = try await store.open()
+            let relay = relay(cluster, database)
+            relay.start()
+            _ = try await database.unitOfWork(waking: relay) { unit in
+                for _ in 0..<5 { try unit.emit(Events.orderPlaced("one-key")) }
+            }
+            try await eventually("all five published", timeout: 20) { relay.statistics.published == 5 }
+            await relay.shutdown()
+            let records = try await TopicReader.read(cluster, topic: TopicCatalog.orders.name, minimum: 5)
+            XCTAssertEqual(TopicReader.firstSequencesByOrder(records)["one-key"], [1, 2, 3, 4, 5])
+        }
+    }
+
+    /// A row committed while the row ahead of it is stuck on a broker that holds its answers:
+    /// the stuck send times out, its key backs off and is retried on the backoff (not the
+    /// fallback), and once the broker answers both rows go out in order.
+    func testAStuckKeyIsRetriedOnItsBackoffAndTheRowBehindItFollows() async throws {
+        try await withClusterAndStore(.sqlite) { cluster, store in
+            let database = try await store.open()
+            let leaders = try cluster.status().topic(TopicCatalog.orders.name)!.leaders
+            let order = RuntimeKafkaTests.orderId(inPartition: 0, prefix: "stuck")
+            let relay = relay(cluster, database, sendTimeout: .seconds(1))
+            relay.start()
+            try await eventually("leader") { relay.statistics.isLeader }
+            try cluster.pause(broker: leaders[0], ms: 60_000)
+            _ = try await database.unitOfWork(waking: relay) { unit in try unit.emit(Events.orderPlaced(order)) }
+            _ = try await database.unitOfWork(waking: relay) { unit in try unit.emit(Events.orderPlaced(order)) }
+            try await eventually("the stuck send timed out more than once", timeout: 20) { relay.statistics.failed >= 2 }
+            try cluster.resume(broker: leaders[0])
+            try await eventually("both rows published", timeout: 20) { relay.statistics.published == 2 }
+            await relay.shutdown()
+            let records = try await TopicReader.read(cluster, topic: TopicCatalog.orders.name, minimum: 2)
+            let sequences = TopicReader.firstSequencesByOrder(records)[order] ?? []
+            XCTAssertEqual(Array(sequences.prefix(2)), [1, 2], "in order")
+        }
+    }
+}
