@@ -15,8 +15,8 @@ import Logging
 /// transaction of this process holds or waits for the writer, or for a reader connection, and
 /// is handed to GRDB's dispatch queue otherwise, so a transaction that would wait never parks
 /// one of Swift's few cooperative threads. (`ConnectionGate` counts both kinds of users. Always
-/// in place parked the pool at 1,000 orders/s and tripled POST latency; always handed over costs
-/// two thread hand-offs per transaction.) Another process holding SQLite's write lock still
+/// in place parks the pool under load; always handed over costs two thread hand-offs per
+/// transaction: README, Cost per order.) Another process holding SQLite's write lock still
 /// makes an in-place writer wait, up to `busyTimeout`, on its thread.
 ///
 /// Durability: `synchronous=NORMAL` (the default here) with WAL never corrupts the database
