@@ -129,13 +129,8 @@ public final class SQLiteDatabase: SQLDatabase {
             return result!
         }
         do {
-            if writerGate.enterInPlace() {
-                defer { writerGate.leave() }
-                return try writeInPlace(transaction)
-            }
-            writerGate.enter()
-            defer { writerGate.leave() }
-            return try await pool.writeWithoutTransaction(transaction)
+            return try await writerGate.run(inPlace: { try writeInPlace(transaction) },
+                                            queued: { try await pool.writeWithoutTransaction(transaction) })
         } catch {
             throw mapClosed(error)
         }
@@ -161,13 +156,7 @@ public final class SQLiteDatabase: SQLDatabase {
         }
         do {
             // Either way GRDB runs it in a DEFERRED transaction on a reader connection: one WAL snapshot.
-            if readerGate.enterInPlace() {
-                defer { readerGate.leave() }
-                return try readInPlace(read)
-            }
-            readerGate.enter()
-            defer { readerGate.leave() }
-            return try await pool.read(read)
+            return try await readerGate.run(inPlace: { try readInPlace(read) }, queued: { try await pool.read(read) })
         } catch {
             throw mapClosed(error)
         }
@@ -376,6 +365,17 @@ final class ConnectionGate: Sendable {
     func enter() { users.withLock { $0 += 1 } }
 
     func leave() { users.withLock { $0 -= 1 } }
+
+    /// Runs `inPlace` when a connection is free, else `queued`, counted as a user either way.
+    func run<T>(inPlace: () throws -> T, queued: () async throws -> T) async throws -> T {
+        if enterInPlace() {
+            defer { leave() }
+            return try inPlace()
+        }
+        enter()
+        defer { leave() }
+        return try await queued()
+    }
 
     var inUse: Int { users.withLock { $0 } }
 }
