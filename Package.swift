@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "payment-service", targets: ["PaymentService"]),
         .executable(name: "notification-service", targets: ["NotificationService"]),
         .executable(name: "loadgen", targets: ["LoadGenerator"]),
+        .executable(name: "saga-admin", targets: ["SagaAdmin"]),
     ],
     // Every package of the graph, direct and transitive, `exact:` at the version resolved here:
     // image builds resolve from this file alone (Package.resolved stays out of git), so they
@@ -36,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        // Bearer tokens at the edge: JWT verification (EdDSA) and Hummingbird's auth context.
+        .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
         // OTLP over HTTP only: the gRPC exporter's packages are resolved (pinned below) but not built.
         .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0", traits: ["OTLPHTTP"]),
         // Transitive: used by the packages above, pinned so that they cannot float.
@@ -64,6 +68,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-symbolkit", exact: "1.0.0"),
+        .package(url: "https://github.com/swift-extras/swift-extras-base64.git", exact: "1.2.0"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
@@ -106,7 +111,7 @@ let package = Package(
         .target(
             name: "Messaging",
             dependencies: [
-                "Kafka", "EventSchema", "Persistence",
+                "Kafka", "EventSchema", "Persistence", "Credentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 // Spans around publish, consume, handle and transactions (the API only; no exporter).
@@ -128,6 +133,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Shared/Observability"
+        ),
+        // Who is who: bearer tokens (minted and verified, EdDSA, keys from a JWKS) and the
+        // event-signing keys and keyring every producer and consumer of the bus uses.
+        .target(
+            name: "Credentials",
+            dependencies: [
+                "EventSchema",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Shared/Credentials"
         ),
         // The dev cluster's control API as JSON types: the server and its clients share them.
         .target(name: "DevClusterAPI", path: "Shared/DevClusterAPI"),
@@ -154,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "KafkaTool",
             dependencies: [
-                "Kafka", "EventSchema", "Messaging", "Persistence",
+                "Kafka", "EventSchema", "Messaging", "Persistence", "Credentials",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -181,11 +199,14 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Messaging", "Kafka", "EventSchema", "Persistence", "Observability",
+                "Messaging", "Kafka", "EventSchema", "Persistence", "Observability", "Credentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -195,37 +216,44 @@ let package = Package(
         // The four services: each its domain core wired to ServiceKit.
         .executableTarget(
             name: "OrderService",
-            dependencies: ["OrderCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+            dependencies: ["OrderCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Order/Service"
         ),
         .executableTarget(
             name: "InventoryService",
-            dependencies: ["InventoryCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+            dependencies: ["InventoryCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Inventory/Service"
         ),
         .executableTarget(
             name: "PaymentService",
-            dependencies: ["PaymentCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+            dependencies: ["PaymentCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Payment/Service"
         ),
         .executableTarget(
             name: "NotificationService",
-            dependencies: ["NotificationCore", "ServiceKit", "Messaging", "Persistence", "EventSchema",
+            dependencies: ["NotificationCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Notification/Service"
+        ),
+        // The keys of a deployment and the bearer tokens of its callers.
+        .executableTarget(
+            name: "SagaAdmin",
+            dependencies: ["Credentials", "EventSchema", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/SagaAdmin"
         ),
         // Open-model load against the Order API, latency from intended send time, and the audit.
         .executableTarget(
             name: "LoadGenerator",
             dependencies: [
-                "Kafka", "EventSchema", "DevClusterAPI",
+                "Kafka", "EventSchema", "DevClusterAPI", "Credentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -277,6 +305,12 @@ let package = Package(
             dependencies: ["EventSchema", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Tests/EventSchemaTests",
             resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "CredentialsTests",
+            dependencies: ["Credentials", "EventSchema", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/CredentialsTests"
         ),
         .testTarget(
             name: "KafkaTests",

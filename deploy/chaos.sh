@@ -179,10 +179,13 @@ load_stack() { # run_dir
     [[ -s $RUN_DIR/control && -s $RUN_DIR/stack.env ]] \
         || die "$RUN_DIR is not a running local stack (start one with deploy/local-stack.sh --keep-running)"
     # shellcheck disable=SC2034  # read by the fault classes
-    INSTANCE_URLS="" POSTGRES="" USERS=0 SAGA_TIMEOUT_MS=30000
+    INSTANCE_URLS="" POSTGRES="" USERS=0 SAGA_TIMEOUT_MS=30000 KEYS_DIR=""
     # shellcheck source=/dev/null
     source "$RUN_DIR/stack.env"
+    [[ -n $KEYS_DIR ]] || die "$RUN_DIR/stack.env names no KEYS_DIR: start the stack with this version of deploy/local-stack.sh"
     CONTROL=$(<"$RUN_DIR/control")
+    # The fault classes read /metrics as a monitor (a day's token, minted from the run's keys).
+    MONITOR_TOKEN=$("$BIN_DIR/saga-admin" token --keys "$KEYS_DIR" --role monitor --subject chaos --ttl-seconds 86400)
     # shellcheck disable=SC2034  # read by the fault classes
     BOOTSTRAP_FILE=$RUN_DIR/bootstrap
     CHAIN=$(net_chain_of "$RUN_DIR")
@@ -202,7 +205,7 @@ start_loadgen() { # duration report windows ready_file
     mapfile -t args < <(instance_args)
     "$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true --seed-file "$RUN_DIR/seed.json" \
         --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
-        --notification-url "$NOTIFICATION_URL" --rate "$RATE" --duration "$1" "${args[@]}" \
+        --notification-url "$NOTIFICATION_URL" --keys "$KEYS_DIR" --rate "$RATE" --duration "$1" "${args[@]}" \
         --drain-timeout "$DRAIN_TIMEOUT" --report "$2" --fault-windows "$3" --ready-file "$4" \
         --recovery-bound "$RECOVERY_BOUND" "${LOADGEN_ARGS[@]}" &
     LOADGEN_PID=$!

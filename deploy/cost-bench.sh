@@ -170,7 +170,7 @@ run_stack() { # rate dir -> writes stack.json
     rm -f "$dir/started"
     "$BIN_DIR/loadgen" run --bootstrap-file "$stack_dir/bootstrap" --dev-cluster-tuning true --seed-file "$stack_dir/seed.json" \
         --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
-        --notification-url "$NOTIFICATION_URL" --rate "$rate" --duration "$DURATION" \
+        --notification-url "$NOTIFICATION_URL" --keys "$KEYS_DIR" --rate "$rate" --duration "$DURATION" \
         --ready-file "$dir/started" --report "$dir/report.json" >"$dir/loadgen.log" 2>&1 &
     loadgen_pid=$!
     while [[ ! -s $dir/started ]]; do

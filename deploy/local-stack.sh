@@ -168,14 +168,14 @@ if [[ -z $BIN_DIR ]]; then
         # Product by product (`swift build` takes only the last of several --product flags): a
         # build of everything would include the test-support targets, and swift-property-based
         # needs the Testing module, which a --static-swift-stdlib build does not have.
-        for product in dev-cluster order-service inventory-service payment-service notification-service loadgen kafka-tool; do
+        for product in dev-cluster order-service inventory-service payment-service notification-service loadgen kafka-tool saga-admin; do
             (cd "$ROOT" && swift build "${build_flags[@]}" --product "$product" >&2)
         done
     fi
     BIN_DIR=$(cd "$ROOT" && swift build "${build_flags[@]}" --show-bin-path)
 fi
 BIN_DIR=$(cd "$BIN_DIR" && pwd) || die "no folder $BIN_DIR (--bin-dir)"
-for exe in dev-cluster order-service inventory-service payment-service notification-service loadgen; do
+for exe in dev-cluster order-service inventory-service payment-service notification-service loadgen saga-admin; do
     [[ -x $BIN_DIR/$exe ]] || die "no $exe in $BIN_DIR; build first (drop --no-build)"
 done
 
@@ -221,6 +221,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$BIN_DIR/loadgen" seed --out "$RUN_DIR/seed.json" >&2
+
+# --- keys ----------------------------------------------------------------------------------
+# A fresh set per run: the token issuer's key pair (the services verify tokens with jwks.json;
+# saga-admin and the load generator mint with token-issuer.jwk), every service's event-signing
+# key and the keyring. Private keys are 0600; with --users each instance gets its own copy.
+KEYS_DIR=$RUN_DIR/keys
+"$BIN_DIR/saga-admin" keys init --dir "$KEYS_DIR" >&2
+chmod 0711 "$KEYS_DIR" "$KEYS_DIR/events"
 
 # --- dev cluster ---------------------------------------------------------------------------
 rm -f "$RUN_DIR/bootstrap" "$RUN_DIR/control"
@@ -276,8 +284,16 @@ port_of() { # service instance
 mkdir -p "$RUN_DIR/cmd"
 start_service() { # service instance
     local service=$1 instance=$2 name="$1-$2"
+    local key=$KEYS_DIR/events/$service.key
+    if ((USERS)); then
+        ensure_user "$(user_of "$name")"
+        mkdir -p "$KEYS_DIR/instances" && chmod 0711 "$KEYS_DIR/instances"
+        key=$KEYS_DIR/instances/$name.key
+        install -m 0600 -o "$(user_of "$name")" -g saga "$KEYS_DIR/events/$service.key" "$key"
+    fi
     local args=(--database "$(database_url "$service")" --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true
-        --http-port "$(port_of "$service" "$instance")" --instance-id "$name" --log-level "${LOG_LEVEL:-info}")
+        --http-port "$(port_of "$service" "$instance")" --instance-id "$name" --log-level "${LOG_LEVEL:-info}"
+        --jwks "$KEYS_DIR/jwks.json" --keyring-file "$KEYS_DIR/keyring.json" --signing-key-file "$key")
     [[ $service == notification ]] || args+=(--seed-file "$RUN_DIR/seed.json")
     [[ $service != order ]] || args+=(--saga-timeout-ms "$SAGA_TIMEOUT_MS")
     [[ $service != notification ]] || args+=(--channel file --notification-file "$RUN_DIR/data/notifications-$instance.jsonl")
@@ -319,6 +335,7 @@ done
     for service in "${SERVICES[@]}"; do echo "${service^^}_URL=http://127.0.0.1:$(port_of "$service" 0)"; done
     echo "INSTANCE_URLS=\"${instance_urls[*]}\""
     echo "POSTGRES=$POSTGRES"
+    echo "KEYS_DIR=$KEYS_DIR"
     echo "SAGA_TIMEOUT_MS=$SAGA_TIMEOUT_MS"
     echo "USERS=$USERS"
     echo "DATA_TMPFS=$DATA_TMPFS"
@@ -326,6 +343,7 @@ done
 log "services ready: order $(port_of order 0), inventory $(port_of inventory 0), payment $(port_of payment 0), notification $(port_of notification 0)"
 
 if ((SKIP_LOAD)); then
+    log "running; tokens: $BIN_DIR/saga-admin token --keys $KEYS_DIR --role customer --subject C-00001 (or --role operator --subject you)"
     log "running; stop with: $0 --stop $RUN_DIR"
     exit 0
 fi
@@ -336,7 +354,7 @@ set +e
 "$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true --seed-file "$RUN_DIR/seed.json" \
     --order-url "http://127.0.0.1:$(port_of order 0)" --inventory-url "http://127.0.0.1:$(port_of inventory 0)" \
     --payment-url "http://127.0.0.1:$(port_of payment 0)" --notification-url "http://127.0.0.1:$(port_of notification 0)" \
-    --rate "$RATE" --duration "$DURATION" --report "$RUN_DIR/report.json" "${LOADGEN_ARGS[@]}"
+    --keys "$KEYS_DIR" --rate "$RATE" --duration "$DURATION" --report "$RUN_DIR/report.json" "${LOADGEN_ARGS[@]}"
 status=$?
 set -e
 log "load generator exited with $status; report $RUN_DIR/report.json, logs $RUN_DIR/logs"

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Credentials
 import EventSchema
 import Foundation
 import Kafka
+import Messaging
 import SwiftProtobuf
 
 /// `kafka-tool deadletters list | show | replay`: what the consumers could not process, and
@@ -68,15 +70,42 @@ struct DeadLetters: AsyncParsableCommand {
         }
     }
 
+    /// The keyring every dead letter is checked against (one a service did not sign is not
+    /// listed, shown or replayed), and the operator key a replay is signed with.
+    struct Keys: ParsableArguments {
+        @Option(help: "Keyring of the deployment's event signers (or env EVENT_KEYRING_FILE).") var keyringFile: String?
+        @Option(help: "An operator's event-signing key, to sign replays (or env EVENT_SIGNING_KEY_FILE).") var signingKeyFile: String?
+
+        func authenticator() throws -> EventAuthenticator {
+            guard let path = keyringFile ?? ProcessInfo.processInfo.environment["EVENT_KEYRING_FILE"], !path.isEmpty else {
+                throw ValidationError("give --keyring-file (or set EVENT_KEYRING_FILE): dead letters are read only when a service signed them")
+            }
+            return try EventAuthenticator(keyringFile: path)
+        }
+
+        func operatorKey() throws -> EventSigner {
+            guard let path = signingKeyFile ?? ProcessInfo.processInfo.environment["EVENT_SIGNING_KEY_FILE"], !path.isEmpty else {
+                throw ValidationError("give --signing-key-file (or set EVENT_SIGNING_KEY_FILE): an operator's key signs every replay")
+            }
+            let signer = try EventSigner(file: path)
+            guard signer.owner == EventKeyOwner.operator else {
+                throw ValidationError("\(path) is \(signer.owner)'s key; replays are signed with an operator's (events/operator.key)")
+            }
+            return signer
+        }
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One line per dead letter: id, time, service, origin, kind, error.")
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var keys: Keys
         @OptionGroup var selection: Selection
         @Flag(help: "One JSON object per line instead of text.") var json = false
 
         func run() async throws {
             let filter = try selection.filter()
-            let letters = try await DeadLetterReader.readAll(configuration: try connection.configuration()).filter(filter.matches)
+            let letters = try await DeadLetterReader.readAll(configuration: try connection.configuration(), authenticator: try keys.authenticator())
+                .filter(filter.matches)
             for letter in letters {
                 print(json ? letter.jsonLine : letter.textLine)
             }
@@ -87,11 +116,12 @@ struct DeadLetters: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One dead letter in full: origin, error, key, headers and the payload decoded.")
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var keys: Keys
         @Argument(help: "The dead letter's event-id (see `list`).") var id: String
 
         func run() async throws {
             guard let uuid = UUID(uuidString: id) else { throw ValidationError("\(id) is not a UUID (the dead letter's event-id, from `list`)") }
-            let letters = try await DeadLetterReader.readAll(configuration: try connection.configuration())
+            let letters = try await DeadLetterReader.readAll(configuration: try connection.configuration(), authenticator: try keys.authenticator())
             guard let letter = letters.first(where: { $0.id == uuid }) else {
                 throw ValidationError("no dead letter \(id) on \(TopicCatalog.deadLetters.name) (\(letters.count) there; see `list`)")
             }
@@ -103,6 +133,7 @@ struct DeadLetters: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send selected dead letters back to their origin topic and partition, marked `replay-of`, so the service processes them again (once, however often they are replayed).")
         @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var keys: Keys
         @OptionGroup var selection: Selection
         @Flag(help: "Replay every dead letter (no selector needed).") var all = false
         @Flag(help: "Say what would be replayed, send nothing.") var dryRun = false
@@ -113,10 +144,13 @@ struct DeadLetters: AsyncParsableCommand {
             }
             let filter = try selection.filter()
             let configuration = try connection.configuration()
-            let letters = try await DeadLetterReader.readAll(configuration: configuration).filter(filter.matches)
-            let (replayable, refused) = (letters.filter { !$0.letter.truncated }, letters.filter(\.letter.truncated))
+            let operatorKey = try keys.operatorKey()
+            let letters = try await DeadLetterReader.readAll(configuration: configuration, authenticator: try keys.authenticator())
+                .filter(filter.matches)
+            let (replayable, refused) = (letters.filter { DeadLetterReplay.refusal($0.letter) == nil },
+                                         letters.filter { DeadLetterReplay.refusal($0.letter) != nil })
             for letter in refused {
-                FileHandle.standardError.write(Data("not replaying \(letter.id.lowercased): it was cut to fit the broker's maximum size (original \(letter.letter.originalSize) bytes)\n".utf8))
+                FileHandle.standardError.write(Data("not replaying \(letter.id.lowercased): \(DeadLetterReplay.refusal(letter.letter) ?? "")\n".utf8))
             }
             guard !replayable.isEmpty else {
                 FileHandle.standardError.write(Data("nothing to replay (\(letters.count) selected)\n".utf8))
@@ -127,8 +161,9 @@ struct DeadLetters: AsyncParsableCommand {
                 for letter in replayable { print("would replay \(letter.id.lowercased()) to \(letter.originText)") }
                 return
             }
+            let records = try replayable.map { try DeadLetterReplay.record(of: $0.letter, letterId: $0.id, signedBy: operatorKey) }
             let producer = try KafkaProducer(configuration: configuration, logger: makeLogger("kafka-tool.replay"))
-            let results = try await producer.send(replayable.map(\.replay))
+            let results = try await producer.send(records)
             await producer.close()
             var failed = 0
             for (letter, result) in zip(replayable, results) {
@@ -230,21 +265,12 @@ struct DeadLetterRecord {
         return lines.joined(separator: "\n")
     }
 
-    /// The original record, back to its origin partition, marked as a replay of this letter.
-    var replay: OutgoingMessage {
-        var headers = letter.originHeaders.filter { $0.name != ReplayMarker.header }
-            .map { KafkaHeader(key: $0.name, value: $0.hasValue ? [UInt8]($0.value) : nil) }
-        headers.append(KafkaHeader(key: ReplayMarker.header, text: id.lowercased()))
-        return OutgoingMessage(topic: letter.originTopic, key: letter.hasKey ? [UInt8](letter.key) : nil,
-                               value: letter.hasPayload ? [UInt8](letter.payload) : nil, headers: headers,
-                               partition: letter.originPartition)
-    }
-
     static func kindName(_ kind: Saga_V1_DeadLetter.ErrorKind) -> String {
         switch kind {
         case .undecodable: "undecodable"
         case .rejected: "rejected"
         case .misrouted: "misrouted"
+        case .unauthenticated: "unauthenticated"
         case .unspecified: "unspecified"
         case .UNRECOGNIZED(let value): "kind \(value)"
         }
@@ -257,7 +283,10 @@ extension UUID {
 
 /// Reads deadletter.v1 from its first stored offset to the end it had when the read started.
 enum DeadLetterReader {
-    static func readAll(configuration: KafkaConfiguration, timeout: Duration = .seconds(60)) async throws -> [DeadLetterRecord] {
+    /// Letters a service did not sign (anyone can write to the topic on a bus without ACLs) are
+    /// left out, with a line on stderr: replaying a forged letter would replay whatever it says.
+    static func readAll(configuration: KafkaConfiguration, authenticator: EventAuthenticator,
+                        timeout: Duration = .seconds(60)) async throws -> [DeadLetterRecord] {
         let topic = TopicCatalog.deadLetters.name
         let logger = makeLogger("kafka-tool.deadletters")
         let reader = try KafkaWatermarkReader(configuration: configuration, logger: logger)
@@ -286,6 +315,11 @@ enum DeadLetterReader {
                 guard let decoded = try? DecodedEvent(headers: headers, payload: message.value, topic: topic),
                       case .deadLetter(let letter) = decoded.event else {
                     FileHandle.standardError.write(Data("skipping \(message.topicPartition)@\(message.offset): not a dead letter\n".utf8))
+                    continue
+                }
+                if case .rejected(let why) = authenticator.check(topic: topic, key: message.key, payload: message.value,
+                                                                 envelope: decoded.envelope, headers: headers) {
+                    FileHandle.standardError.write(Data("skipping \(message.topicPartition)@\(message.offset): not written by a service (\(why))\n".utf8))
                     continue
                 }
                 letters.append(DeadLetterRecord(id: decoded.envelope.eventId, producedAtUnixMs: decoded.envelope.producedAtUnixMs,

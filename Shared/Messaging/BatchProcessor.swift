@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Foundation
 import Kafka
@@ -15,6 +16,8 @@ final class BatchProcessor: Sendable {
     let metrics: ConsumerMetrics
     let logger: Logger
     let stall: StallWatch
+    /// Signs the events and dead letters the batch emits (the service's key).
+    let signer: EventSigner?
     /// Topics the handler emits to (configured, and learned from earlier batches): their sequence
     /// rows for the batch's orders are taken in one statement up front, in a fixed order, instead
     /// of one per emit. They double as the batch's per-order locks (see `runTransaction`).
@@ -23,7 +26,8 @@ final class BatchProcessor: Sendable {
     let partitionCounts = Protected<[String: Int32]>([:])
 
     init(configuration: ConsumerConfiguration, database: any SQLDatabase, metrics: ConsumerMetrics,
-         logger: Logger, prelude: BatchPrelude? = nil, handler: @escaping EventHandler) {
+         logger: Logger, signer: EventSigner? = nil, prelude: BatchPrelude? = nil, handler: @escaping EventHandler) {
+        self.signer = signer
         self.group = configuration.groupID
         self.database = database
         self.handler = handler
@@ -48,7 +52,7 @@ final class BatchProcessor: Sendable {
         }
         let message: ConsumedMessage
         /// The id the inbox records: the event-id, or for a replayed dead letter one derived from
-        /// the event-id and the dead letter's id (see `ReplayIdentity`).
+        /// the event-id and the dead letter's id (see `ReplayMarker`), when an operator signed the replay.
         let inboxId: UUID?
         let content: Content
     }
@@ -127,21 +131,49 @@ final class BatchProcessor: Sendable {
         let headers = message.headers.lazy.map { (name: $0.key, value: $0.value) }
         do {
             let decoded = try DecodedEvent(headers: headers, payload: message.value, topic: message.topic)
-            let inboxId = ReplayIdentity.inboxId(eventId: decoded.envelope.eventId, message: message)
+            let replayOf: UUID?
+            switch authenticate(message, decoded.envelope) {
+            case .rejected(let why):
+                return Prepared(message: message, inboxId: nil, content: .invalid(kind: .unauthenticated, error: why, envelope: nil))
+            case .authentic(_, let replay):
+                replayOf = replay
+            }
+            // Only an authentic record in its place takes an inbox id: a copy moved to another
+            // partition must not make the original look like a duplicate.
             if let misrouted = misrouting(message, orderId: decoded.envelope.orderId) {
-                return Prepared(message: message, inboxId: inboxId,
+                return Prepared(message: message, inboxId: nil,
                                 content: .invalid(kind: .misrouted, error: misrouted, envelope: decoded.envelope))
             }
+            let inboxId = replayOf.map { ReplayMarker.inboxId(eventId: decoded.envelope.eventId, replayOf: $0) } ?? decoded.envelope.eventId
             return Prepared(message: message, inboxId: inboxId, content: .event(decoded))
         } catch {
-            let envelope = try? EventEnvelope(headers: headers)
-            let inboxId = (envelope?.eventId ?? Self.rawEventId(message)).map { ReplayIdentity.inboxId(eventId: $0, message: message) }
             if case .unknownEventType(let type) = error, !configuration.deadLetterUnknownEventTypes {
-                return Prepared(message: message, inboxId: inboxId, content: .unknownType(type))
+                return Prepared(message: message, inboxId: nil, content: .unknownType(type))
             }
-            return Prepared(message: message, inboxId: inboxId,
-                            content: .invalid(kind: .undecodable, error: error.description, envelope: envelope))
+            // The envelope may be intact and signed (a payload this code cannot read): then the
+            // writer is known and the record keeps its id; otherwise it is nobody's.
+            if let envelope = try? EventEnvelope(headers: headers) {
+                switch authenticate(message, envelope) {
+                case .rejected(let why):
+                    return Prepared(message: message, inboxId: nil, content: .invalid(kind: .unauthenticated, error: why, envelope: nil))
+                case .authentic(_, let replayOf):
+                    let inboxId = replayOf.map { ReplayMarker.inboxId(eventId: envelope.eventId, replayOf: $0) } ?? envelope.eventId
+                    return Prepared(message: message, inboxId: inboxId,
+                                    content: .invalid(kind: .undecodable, error: error.description, envelope: envelope))
+                }
+            }
+            return Prepared(message: message, inboxId: nil, content: .invalid(kind: .undecodable, error: error.description, envelope: nil))
         }
+    }
+
+    /// Who wrote the record: the authenticator's verdict, or, without one (tests, the harness),
+    /// whatever the headers say.
+    private func authenticate(_ message: ConsumedMessage, _ envelope: EventEnvelope) -> EventAuthenticator.Verdict {
+        let headers = message.headers.lazy.map { (name: $0.key, value: $0.value) }
+        guard let authenticator = configuration.authenticator else {
+            return .authentic(signer: "", replayOf: ReplayMarker.replayOf(headers))
+        }
+        return authenticator.check(topic: message.topic, key: message.key, payload: message.value, envelope: envelope, headers: headers)
     }
 
     /// Why a decoded event is in the wrong place, or nil: its key must be its order ID, and its
@@ -159,14 +191,6 @@ final class BatchProcessor: Sendable {
             }
         }
         return nil
-    }
-
-    /// The `event-id` header as a UUID even when the rest of the envelope is broken, so a
-    /// duplicate of a poison message is dead-lettered once.
-    private static func rawEventId(_ message: ConsumedMessage) -> UUID? {
-        guard let bytes = message.header(EventEnvelope.Header.eventId), bytes.count == 36,
-              let text = String(validating: bytes, as: UTF8.self) else { return nil }
-        return UUID(uuidString: text)
     }
 
     // MARK: - the transaction, with retries
@@ -357,7 +381,7 @@ final class BatchProcessor: Sendable {
         }
 
         // 3. Per-order locks, then the service's shared rows.
-        let unit = UnitOfWork(connection: connection)
+        let unit = UnitOfWork(connection: connection, signer: signer)
         var events: [InboundEvent] = []
         for (index, item) in prepared.enumerated() where live[index] && verdicts.rejected[index] == nil {
             if case .event(let decoded) = item.content {

@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Kafka
 
@@ -47,6 +48,11 @@ public struct ConsumerConfiguration: Sendable {
     /// Offsets advanced only in memory (batches of events this consumer ignores need no
     /// transaction) are stored at most this often, so a restart or a lag check sees them.
     public var idleOffsetStoreInterval: Duration
+    /// Checks who wrote each record (`EventAuthenticator`): a record that is not signed by its
+    /// topic's writer is dead-lettered as `unauthenticated`, never handled and never recorded in
+    /// the inbox (so a forged copy cannot make the real event look like a duplicate). nil
+    /// believes every record: only for tests and tools on a bus nobody else can write to.
+    public var authenticator: EventAuthenticator?
     /// `outbox_sequences` rows of orders that emitted nothing for this long are deleted (pruned
     /// with the inbox). Keep it longer than any order can still emit (the saga deadline, replays
     /// of its dead letters): a pruned order's next event would start again at sequence 1.
@@ -60,7 +66,8 @@ public struct ConsumerConfiguration: Sendable {
                 lagStatisticsInterval: Duration? = .seconds(5), kafkaCommitInterval: Duration = .seconds(1),
                 outputTopics: [String] = [], stallBound: Duration = .seconds(180),
                 deadLetterMaxBytes: Int = UnitOfWork.deadLetterMaxBytes, offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold,
-                idleOffsetStoreInterval: Duration = .seconds(1), sequenceRetention: Duration = .seconds(7 * 24 * 3600)) {
+                idleOffsetStoreInterval: Duration = .seconds(1), sequenceRetention: Duration = .seconds(7 * 24 * 3600),
+                authenticator: EventAuthenticator? = nil) {
         precondition(maxBatchSize > 0 && !topics.isEmpty)
         self.groupID = groupID
         self.topics = topics
@@ -81,6 +88,7 @@ public struct ConsumerConfiguration: Sendable {
         self.offsetAnomalyPolicy = offsetAnomalyPolicy
         self.idleOffsetStoreInterval = idleOffsetStoreInterval
         self.sequenceRetention = sequenceRetention
+        self.authenticator = authenticator
     }
 }
 

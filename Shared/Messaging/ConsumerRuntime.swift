@@ -80,7 +80,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
         self.logger = logger
         metrics = ConsumerMetrics(group: configuration.groupID)
         processor = BatchProcessor(configuration: configuration, database: database, metrics: metrics,
-                                   logger: logger, prelude: prelude, handler: handler)
+                                   logger: logger, signer: relay?.configuration.signer, prelude: prelude, handler: handler)
     }
 
     public var statistics: ConsumerStatistics { state.value.stats }
@@ -223,6 +223,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
             state.stats.skippedUnknownType += outcome.skippedUnknownType
             state.stats.skippedNotHandled += outcome.skippedNotHandled
             state.stats.deadLettered += outcome.deadLetters.count
+            state.stats.unauthenticated += outcome.deadLetters.count { $0.kind == .unauthenticated }
             state.stats.retries += outcome.retries
             if outcome.committedTransaction { state.lastOffsetStore = now }
             return state.batchNumber

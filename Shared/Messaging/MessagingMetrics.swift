@@ -14,6 +14,8 @@ public struct ConsumerStatistics: Sendable, Equatable {
     /// Events of types the handler does not act on (`handledEventTypes`): offset advanced only.
     public var skippedNotHandled = 0
     public var deadLettered = 0
+    /// Of those, records not signed by their topic's writer (see `EventAuthenticator`).
+    public var unauthenticated = 0
     public var batches = 0
     /// Reads of the outbox looking for rows to send (each reads one page or more).
     public var scans = 0
@@ -40,6 +42,7 @@ final class ConsumerMetrics: @unchecked Sendable {
     let deadLetteredUndecodable: Counter
     let deadLetteredRejected: Counter
     let deadLetteredMisrouted: Counter
+    let deadLetteredUnauthenticated: Counter
     let batchSize: Recorder
     let batchDuration: Metrics.Timer
     let retries: Counter
@@ -62,6 +65,7 @@ final class ConsumerMetrics: @unchecked Sendable {
         deadLetteredUndecodable = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "undecodable")])
         deadLetteredRejected = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "rejected")])
         deadLetteredMisrouted = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "misrouted")])
+        deadLetteredUnauthenticated = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "unauthenticated")])
         batchSize = Recorder(label: "messaging_batch_size", dimensions: [g])
         batchDuration = Metrics.Timer(label: "messaging_batch_duration_seconds", dimensions: [g])
         retries = Counter(label: "messaging_batch_retries_total", dimensions: [g])
@@ -91,6 +95,7 @@ final class ConsumerMetrics: @unchecked Sendable {
         switch kind {
         case .rejected: deadLetteredRejected
         case .misrouted: deadLetteredMisrouted
+        case .unauthenticated: deadLetteredUnauthenticated
         default: deadLetteredUndecodable
         }
     }

@@ -1,3 +1,4 @@
+import Credentials
 import Kafka
 
 /// How an `OutboxRelay` publishes.
@@ -34,6 +35,10 @@ public struct RelayConfiguration: Sendable {
     public var statisticsInterval: Duration
     /// On shutdown, how long a send in progress may take before the producer is closed under it.
     public var shutdownGrace: Duration
+    /// The key every event written to this outbox is signed with (the service's; see
+    /// `EventAuthenticator`); nil writes unsigned events, which only an unauthenticated
+    /// consumer (tests, the messaging harness) accepts.
+    public var signer: EventSigner?
 
     public init(kafka: KafkaConfiguration, batchSize: Int = 1000, maxRowsInFlight: Int = 4000, scanLimit: Int? = nil,
                 fallbackInterval: Duration = .milliseconds(500),
@@ -41,7 +46,8 @@ public struct RelayConfiguration: Sendable {
                 leaseName: String = "outbox", leaseTTL: Duration = .seconds(10),
                 sendTimeout: Duration = .seconds(30), unreachableBound: Duration = .seconds(30),
                 stallBound: Duration = .seconds(180),
-                statisticsInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5)) {
+                statisticsInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5),
+                signer: EventSigner? = nil) {
         precondition(batchSize > 0 && maxRowsInFlight > 0 && sendTimeout > .zero)
         self.kafka = kafka
         self.batchSize = batchSize
@@ -56,6 +62,7 @@ public struct RelayConfiguration: Sendable {
         self.stallBound = stallBound
         self.statisticsInterval = statisticsInterval
         self.shutdownGrace = shutdownGrace
+        self.signer = signer
     }
 
     /// Producer properties that keep the broker side strict (see `OutboxRelay` for the ordering

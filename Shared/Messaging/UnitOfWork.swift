@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Foundation
 import Kafka
@@ -12,6 +13,8 @@ import Persistence
 public final class UnitOfWork {
     /// The transaction's connection, for the service's own tables.
     public let connection: any SQLConnection
+    /// Signs every event this unit emits (nil: unsigned; see `RelayConfiguration.signer`).
+    private let signer: EventSigner?
     private var pendingRows: [[SQLValue]] = []
     /// Events emitted so far in this unit (dead letters included).
     public private(set) var emittedCount = 0
@@ -35,14 +38,16 @@ public final class UnitOfWork {
     /// Sequences advanced in memory, written back by `flush`.
     private var dirtySequences: Set<SequenceKey> = []
 
-    init(connection: any SQLConnection) {
+    init(connection: any SQLConnection, signer: EventSigner?) {
         self.connection = connection
+        self.signer = signer
     }
 
     /// Runs `body` with a unit of work on `connection` (inside your own `write` body) and writes
-    /// the outbox rows afterwards. Wake the relay after the transaction committed.
-    public static func run<T>(on connection: any SQLConnection, _ body: (UnitOfWork) throws -> T) throws -> T {
-        let unit = UnitOfWork(connection: connection)
+    /// the outbox rows afterwards, signed by `signer`. Wake the relay after the transaction committed.
+    public static func run<T>(on connection: any SQLConnection, signer: EventSigner? = nil,
+                              _ body: (UnitOfWork) throws -> T) throws -> T {
+        let unit = UnitOfWork(connection: connection, signer: signer)
         let result = try body(unit)
         try unit.flush()
         return result
@@ -71,10 +76,15 @@ public final class UnitOfWork {
         let envelope = EventEnvelope(for: event, sequence: sequence, causedBy: cause, eventId: .timeOrdered(),
                                      correlationId: correlationId, traceparent: traceparent ?? self.traceparent)
         if !isDeadLetter { emittedTopics.insert(topic) }
-        let headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
+        var headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
+        let key = event.orderId.isEmpty ? nil : envelope.key
+        let payload = event.encodePayload()
+        if let signer {
+            let signature = try signer.signatureHeader(topic: topic, key: key, payload: payload, envelope: envelope)
+            headers.append((signature.name, signature.value))
+        }
         pendingRows.append([
-            .text(topic), event.orderId.isEmpty ? .null : .blob(envelope.key),
-            .blob(HeaderCodec.encode(headers)), .blob(event.encodePayload()),
+            .text(topic), key.map { .blob($0) } ?? .null, .blob(HeaderCodec.encode(headers)), .blob(payload),
         ])
         emittedCount += 1
         return envelope
@@ -220,7 +230,8 @@ public final class UnitOfWork {
 
 extension SQLDatabase {
     /// One transaction with a unit of work: `body` changes the service's tables through
-    /// `unit.connection` and emits events; the outbox rows commit with them, then `relay` is woken.
+    /// `unit.connection` and emits events; the outbox rows commit with them, signed with the
+    /// relay's signer, then `relay` is woken.
     ///
     /// While tracing (`MessageTracing`), inside a span (an HTTP request's), the transaction is a
     /// `db.transaction` span of its own and the events it emits are its children.
@@ -231,7 +242,7 @@ extension SQLDatabase {
         let written: (T, [Int64])
         do {
             written = try await write { connection -> (T, [Int64]) in
-                let unit = UnitOfWork(connection: connection)
+                let unit = UnitOfWork(connection: connection, signer: relay?.configuration.signer)
                 unit.traceparent = traceparent
                 let result = try body(unit)
                 try unit.flush()

@@ -82,6 +82,11 @@ public final class SQLiteDatabase: SQLDatabase {
             let synchronous = configuration.synchronous.rawValue
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(synchronous)") }
             clock = try pool.write { try SQLiteClock.anchored(in: $0) }
+            // The service's data is its own: the file and its WAL files (made now, in WAL mode)
+            // readable by this user only, whatever umask created them or an older version left.
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: configuration.path + suffix) {
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: configuration.path + suffix)
+            }
         } catch {
             throw SQLError.configuration("cannot open SQLite database at \(configuration.path): \(Self.mapError(error)); check the path and permissions, or set DATABASE_URL")
         }

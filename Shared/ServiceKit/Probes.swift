@@ -45,11 +45,14 @@ struct Probes {
         var topics: [String]
         var partitions: [Partition]
         var problems: [String]
+        /// Records this instance dead-lettered as not signed by their topic's writer, since it started.
+        var unauthenticated: Int
     }
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in try JSONResponse.make(["status": "ok"]) }
-        router.get("/readyz") { _, _ in
+    func add(to routes: EdgeRoutes) {
+        routes.getOpen("/healthz") { _, _, _ in try JSONResponse.make(["status": "ok"]) }
+        // Open, for orchestrators; the reasons (which may name hosts or errors) only for staff.
+        routes.getOpen("/readyz") { _, _, caller in
             var problems: [Problem.FieldError] = []
             let databaseState = await checkDatabase()
             if let databaseState { problems.append(.init(pointer: "/database", detail: databaseState)) }
@@ -57,6 +60,12 @@ struct Probes {
             problems += consumer.problems.map { .init(pointer: "/consumer", detail: $0) }
             problems += relay.problems.map { .init(pointer: "/relay", detail: $0) }
             guard problems.isEmpty else {
+                guard let caller, caller.principal.readsEverything else {
+                    let failed = Array(Set(problems.map(\.pointer))).sorted()
+                    throw Problem(status: 503, title: "Service Unavailable",
+                                  detail: "not ready: " + failed.map { $0.dropFirst() }.joined(separator: ", "),
+                                  errors: failed.map { .init(pointer: $0, detail: "not ready (an operator token shows why)") })
+                }
                 throw Problem(status: 503, title: "Service Unavailable",
                               detail: "not ready: " + problems.map(\.detail).joined(separator: "; "), errors: problems)
             }
@@ -65,7 +74,7 @@ struct Probes {
                 status: "ready", database: "ok", assignedPartitions: consumer.partitions.count,
                 outboxPending: relayStats.pendingRows, relayLeader: relayStats.isLeader))
         }
-        router.get("/consumer") { _, _ in
+        routes.get("/consumer", .staff) { _, _, _ in
             let group = runtime.configuration.groupID
             let stored = try await StoredOffsets.load(group: group, from: database)
             let report = runtime.report()
@@ -85,7 +94,7 @@ struct Probes {
             return try JSONResponse.make(ConsumerView(
                 group: group, instance: instance, topics: runtime.configuration.topics,
                 partitions: rows.values.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) },
-                problems: report.problems))
+                problems: report.problems, unauthenticated: runtime.statistics.unauthenticated))
         }
     }
 

@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Hummingbird
 import NIOCore
@@ -21,13 +22,19 @@ public struct Problem: Error, Codable, Sendable, CustomStringConvertible {
     public var status: Int
     public var detail: String
     public var errors: [FieldError]?
+    /// Response headers that belong to the problem (`Retry-After`, `WWW-Authenticate`); not in the body.
+    public var headers: HTTPFields = [:]
 
-    public init(status: Int, title: String, detail: String, type: String = "about:blank", errors: [FieldError]? = nil) {
+    enum CodingKeys: String, CodingKey { case type, title, status, detail, errors }
+
+    public init(status: Int, title: String, detail: String, type: String = "about:blank", errors: [FieldError]? = nil,
+                headers: HTTPFields = [:]) {
         self.type = type
         self.title = title
         self.status = status
         self.detail = detail
         self.errors = errors
+        self.headers = headers
     }
 
     public var description: String { "\(status) \(title): \(detail)" }
@@ -40,13 +47,34 @@ public struct Problem: Error, Codable, Sendable, CustomStringConvertible {
     public static func unprocessable(_ detail: String, errors: [FieldError]) -> Problem {
         Problem(status: 422, title: "Unprocessable Content", detail: detail, errors: errors)
     }
-    public static func unavailable(_ detail: String) -> Problem { Problem(status: 503, title: "Service Unavailable", detail: detail) }
+    public static func unavailable(_ detail: String, retryAfterSeconds: Int? = nil) -> Problem {
+        Problem(status: 503, title: "Service Unavailable", detail: detail,
+                headers: retryAfterSeconds.map { [.retryAfter: "\($0)"] } ?? [:])
+    }
+    public static func forbidden(_ detail: String) -> Problem { Problem(status: 403, title: "Forbidden", detail: detail) }
+    public static func tooManyRequests(retryAfterSeconds: Int) -> Problem {
+        Problem(status: 429, title: "Too Many Requests",
+                detail: "this caller's rate limit is reached; retry after \(retryAfterSeconds) s",
+                headers: [.retryAfter: "\(retryAfterSeconds)"])
+    }
+    /// 401: no token, or one that was refused. The body says only that; the reason is logged.
+    public static func unauthenticated(_ rejection: TokenRejection?) -> Problem {
+        let challenge = rejection == nil ? #"Bearer realm="order-saga""# : #"Bearer realm="order-saga", error="invalid_token""#
+        return Problem(status: 401, title: "Unauthorized",
+                       detail: rejection == nil ? "this endpoint needs a bearer token (Authorization: Bearer <token>)"
+                           : "the bearer token was not accepted (expired, not for this service, or not signed by a trusted key)",
+                       headers: [.wwwAuthenticate: challenge])
+    }
 }
 
-/// Turns every error, unknown routes and oversized bodies included, into a problem body; an
-/// unexpected error is logged and answered 500 without leaking internals beyond its text. A
-/// transient database error (disk full, lock timeout, connection lost) is 503 with
-/// `Retry-After`: the request was not applied, and the same request may succeed in a moment.
+/// The edge's refusals, as problems.
+typealias EdgeProblem = Problem
+
+/// Turns every error, unknown routes and oversized bodies included, into a problem body. An
+/// unexpected error is logged with a reference id and answered 500 with only that id: SQL
+/// errors, file paths and connection details stay in the log. A transient database error (disk
+/// full, lock timeout, connection lost) is 503 with `Retry-After`: the request was not applied,
+/// and the same request may succeed in a moment.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -58,9 +86,14 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as Problem {
             problem = error
+            headers = error.headers
         } catch let error as SQLError where error.isTransient {
-            context.logger.error("request failed for now", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            problem = .unavailable("nothing was applied: \(error); retry in a moment")
+            // The database's words stay in the log, under the id the caller can quote.
+            let reference = Self.reference()
+            context.logger.error("request failed for now", metadata: [
+                "path": "\(request.uri.path)", "error": "\(error)", "problem-id": "\(reference)",
+            ])
+            problem = .unavailable("nothing was applied; the service cannot take this request right now, retry in a moment (reference \(reference))")
             headers[.retryAfter] = "1"
         } catch is NIOTooManyBytesError {
             problem = Problem(status: 413, title: "Content Too Large", detail: "the request body is larger than this endpoint accepts")
@@ -72,11 +105,17 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             problem = Problem(status: error.status.code, title: error.status.reasonPhrase, detail: detail)
         } catch {
-            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            problem = Problem(status: 500, title: "Internal Server Error", detail: "\(error)")
+            let reference = Self.reference()
+            context.logger.error("request failed", metadata: [
+                "path": "\(request.uri.path)", "error": "\(error)", "problem-id": "\(reference)",
+            ])
+            problem = Problem(status: 500, title: "Internal Server Error",
+                              detail: "the request failed on our side; quote reference \(reference) when you report it")
         }
         return try JSONResponse.make(problem, status: .init(code: problem.status), contentType: "application/problem+json", headers: headers)
     }
+
+    static func reference() -> String { String(UUID().uuidString.lowercased().prefix(8)) }
 }
 
 public enum JSONResponse {

@@ -27,7 +27,8 @@ public protocol SagaService: Sendable {
     /// (see `BatchPrelude`). Default: nothing.
     func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws
 
-    func addRoutes(to router: Router<BasicRequestContext>)
+    /// Registers the service's HTTP routes, each with its access policy.
+    func addRoutes(to routes: EdgeRoutes)
 
     /// Long-running work besides consuming (a deadline sweeper, a delivery worker); shut down
     /// before the consumer and the relay.

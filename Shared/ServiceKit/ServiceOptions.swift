@@ -25,6 +25,14 @@ public struct ServiceOptions: ParsableArguments {
     @Option(help: .init(SettingsCatalog.offsetAnomaly.help)) var offsetAnomaly: String?
     @Option(help: .init(SettingsCatalog.messagingRetention.help)) var messagingRetentionMs: String?
     @Option(help: .init(SettingsCatalog.pruneInterval.help)) var pruneIntervalMs: String?
+    @Option(help: .init(SettingsCatalog.jwks.help)) var jwks: String?
+    @Option(help: .init(SettingsCatalog.tokenIssuer.help)) var tokenIssuer: String?
+    @Option(help: .init(SettingsCatalog.tokenAudience.help)) var tokenAudience: String?
+    @Option(help: .init(SettingsCatalog.signingKeyFile.help)) var signingKeyFile: String?
+    @Option(help: .init(SettingsCatalog.keyringFile.help)) var keyringFile: String?
+    @Option(help: .init(SettingsCatalog.httpMaxConnections.help)) var httpMaxConnections: String?
+    @Option(help: .init(SettingsCatalog.httpIdleTimeout.help)) var httpIdleTimeoutMs: String?
+    @Option(help: .init(SettingsCatalog.httpRequestTimeout.help)) var httpRequestTimeoutMs: String?
     @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
     var kafkaProperties: [String] = []
 
@@ -54,6 +62,20 @@ public struct ServiceOptions: ParsableArguments {
         guard let policy = OffsetAnomalyPolicy(rawValue: policyText.lowercased()) else {
             throw ValidationError("--offset-anomaly / OFFSET_ANOMALY must be hold or accept, got '\(policyText)'")
         }
+        let maxConnections = try SettingsCatalog.httpMaxConnections.integer(httpMaxConnections, environment: environment) ?? 4096
+        guard (1...1_000_000).contains(maxConnections) else {
+            throw ValidationError("--http-max-connections / HTTP_MAX_CONNECTIONS must be 1...1000000, got \(maxConnections)")
+        }
+        let security = SecuritySettings(
+            jwks: try SettingsCatalog.jwks.require(jwks, environment: environment),
+            tokenIssuer: SettingsCatalog.tokenIssuer.resolve(tokenIssuer, environment: environment) ?? "order-saga",
+            tokenAudience: SettingsCatalog.tokenAudience.resolve(tokenAudience, environment: environment) ?? "order-saga",
+            signingKeyFile: try SettingsCatalog.signingKeyFile.require(signingKeyFile, environment: environment),
+            keyringFile: try SettingsCatalog.keyringFile.require(keyringFile, environment: environment))
+        let limits = HTTPLimits(
+            maxConnections: maxConnections,
+            idleTimeout: try SettingsCatalog.httpIdleTimeout.duration(httpIdleTimeoutMs, environment: environment) ?? .seconds(10),
+            requestTimeout: try SettingsCatalog.httpRequestTimeout.duration(httpRequestTimeoutMs, environment: environment) ?? .seconds(10))
         return ServiceSettings(
             service: service, databaseURL: database, kafka: kafka,
             httpHost: SettingsCatalog.httpHost.resolve(httpHost, environment: environment) ?? "127.0.0.1",
@@ -62,7 +84,8 @@ public struct ServiceOptions: ParsableArguments {
             relaySendTimeout: try SettingsCatalog.relaySendTimeout.duration(relaySendTimeoutMs, environment: environment) ?? .seconds(30),
             offsetAnomalyPolicy: policy,
             messagingRetention: try SettingsCatalog.messagingRetention.duration(messagingRetentionMs, environment: environment) ?? .seconds(604_800),
-            pruneInterval: try SettingsCatalog.pruneInterval.duration(pruneIntervalMs, environment: environment) ?? .seconds(600))
+            pruneInterval: try SettingsCatalog.pruneInterval.duration(pruneIntervalMs, environment: environment) ?? .seconds(600),
+            security: security, httpLimits: limits)
     }
 }
 
@@ -145,11 +168,68 @@ public struct ServiceSettings: Sendable {
     public var offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold
     public var messagingRetention: Duration = .seconds(604_800)
     public var pruneInterval: Duration = .seconds(600)
+    public var security: SecuritySettings
+    public var httpLimits = HTTPLimits()
 
     public var consumerGroup: String { service.rawValue }
+
+    public init(service: ServiceName, databaseURL: String, kafka: KafkaConfiguration, httpHost: String, httpPort: Int,
+                seedFile: String?, logLevel: Logger.Level, logFormat: LogFormat = .text, instanceId: String,
+                stallBound: Duration = .seconds(180), relaySendTimeout: Duration = .seconds(30),
+                offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold, messagingRetention: Duration = .seconds(604_800),
+                pruneInterval: Duration = .seconds(600), security: SecuritySettings, httpLimits: HTTPLimits = HTTPLimits()) {
+        self.service = service
+        self.databaseURL = databaseURL
+        self.kafka = kafka
+        self.httpHost = httpHost
+        self.httpPort = httpPort
+        self.seedFile = seedFile
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+        self.instanceId = instanceId
+        self.stallBound = stallBound
+        self.relaySendTimeout = relaySendTimeout
+        self.offsetAnomalyPolicy = offsetAnomalyPolicy
+        self.messagingRetention = messagingRetention
+        self.pruneInterval = pruneInterval
+        self.security = security
+        self.httpLimits = httpLimits
+    }
 
     public func loadSeed() throws -> SeedCatalog {
         guard let seedFile else { throw ValidationError("this service needs a seed catalog: give --seed-file or set SEED_FILE") }
         return try SeedCatalog.load(path: seedFile)
+    }
+}
+
+/// Where a service finds its keys: the JWKS its callers' tokens are checked with, its own
+/// event-signing key, and the keyring of every signer.
+public struct SecuritySettings: Sendable {
+    public var jwks: String
+    public var tokenIssuer: String
+    public var tokenAudience: String
+    public var signingKeyFile: String
+    public var keyringFile: String
+
+    public init(jwks: String, tokenIssuer: String = "order-saga", tokenAudience: String = "order-saga",
+                signingKeyFile: String, keyringFile: String) {
+        self.jwks = jwks
+        self.tokenIssuer = tokenIssuer
+        self.tokenAudience = tokenAudience
+        self.signingKeyFile = signingKeyFile
+        self.keyringFile = keyringFile
+    }
+}
+
+/// What a stranger meets at the HTTP edge besides authentication.
+public struct HTTPLimits: Sendable {
+    public var maxConnections = 4096
+    public var idleTimeout: Duration = .seconds(10)
+    public var requestTimeout: Duration = .seconds(10)
+
+    public init(maxConnections: Int = 4096, idleTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(10)) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
     }
 }

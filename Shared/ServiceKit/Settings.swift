@@ -139,7 +139,13 @@ public enum SettingsCatalog {
         help: "JSON-lines file the file channel appends to")
     public static let webhookURL = SettingDescriptor(
         environment: "NOTIFICATION_WEBHOOK_URL", flag: "webhook-url", defaultValue: nil, services: [.notification], isRequired: false,
-        help: "URL the webhook channel POSTs each notification to")
+        help: "https URL the webhook channel POSTs each notification to (never logged: it often holds a token)")
+    public static let webhookSecretFile = SettingDescriptor(
+        environment: "NOTIFICATION_WEBHOOK_SECRET_FILE", flag: "webhook-secret-file", defaultValue: nil, services: [.notification], isRequired: false,
+        help: "file holding the webhook channel's HMAC secret (at least 32 bytes): every request carries Webhook-Timestamp and Webhook-Signature")
+    public static let webhookAllowHTTP = SettingDescriptor(
+        environment: "NOTIFICATION_WEBHOOK_ALLOW_HTTP", flag: "webhook-allow-http", defaultValue: "false", services: [.notification], isRequired: false,
+        help: "true lets the webhook URL be plain http (a receiver on loopback); the default takes https only")
 
     public static let stallTimeout = SettingDescriptor(
         environment: "STALL_TIMEOUT_MS", flag: "stall-timeout-ms", defaultValue: "180000", services: all4, isRequired: false,
@@ -160,11 +166,44 @@ public enum SettingsCatalog {
         environment: "IDEMPOTENCY_KEY_RETENTION_MS", flag: "idempotency-key-retention-ms", defaultValue: "86400000", services: [.order], isRequired: false,
         help: "an Idempotency-Key older than this is forgotten (default 24 h): the same key then places a new order")
 
+    public static let jwks = SettingDescriptor(
+        environment: "AUTH_JWKS", flag: "jwks", defaultValue: nil, services: all4, isRequired: true,
+        help: "JWKS file (re-read when it changes) or https URL with the Ed25519 keys bearer tokens are verified with")
+    public static let tokenIssuer = SettingDescriptor(
+        environment: "AUTH_ISSUER", flag: "token-issuer", defaultValue: "order-saga", services: all4, isRequired: false,
+        help: "the iss a bearer token must carry")
+    public static let tokenAudience = SettingDescriptor(
+        environment: "AUTH_AUDIENCE", flag: "token-audience", defaultValue: "order-saga", services: all4, isRequired: false,
+        help: "the aud a bearer token must include")
+    public static let signingKeyFile = SettingDescriptor(
+        environment: "EVENT_SIGNING_KEY_FILE", flag: "signing-key-file", defaultValue: nil, services: all4, isRequired: true,
+        help: "this service's Ed25519 event-signing key (saga-admin keys init writes events/<service>.key)")
+    public static let keyringFile = SettingDescriptor(
+        environment: "EVENT_KEYRING_FILE", flag: "keyring-file", defaultValue: nil, services: all4, isRequired: true,
+        help: "public keys of every event signer with their owners (keyring.json); re-read when it changes")
+    public static let httpMaxConnections = SettingDescriptor(
+        environment: "HTTP_MAX_CONNECTIONS", flag: "http-max-connections", defaultValue: "4096", services: all4, isRequired: false,
+        help: "open HTTP connections at most; beyond it new ones wait in the listen queue")
+    public static let httpIdleTimeout = SettingDescriptor(
+        environment: "HTTP_IDLE_TIMEOUT_MS", flag: "http-idle-timeout-ms", defaultValue: "10000", services: all4, isRequired: false,
+        help: "a connection without a complete request head for this long (idle between requests, or a head sent slowly) is closed")
+    public static let httpRequestTimeout = SettingDescriptor(
+        environment: "HTTP_REQUEST_TIMEOUT_MS", flag: "http-request-timeout-ms", defaultValue: "10000", services: all4, isRequired: false,
+        help: "a request whose body has not fully arrived this long after its head is closed")
+    public static let orderRateLimit = SettingDescriptor(
+        environment: "ORDER_RATE_LIMIT", flag: "order-rate-limit", defaultValue: "20", services: [.order], isRequired: false,
+        help: "POST /orders per second per caller on average (a burst of twice as many is fine); beyond it 429 with Retry-After")
+    public static let streamSubscribers = SettingDescriptor(
+        environment: "STREAM_MAX_SUBSCRIBERS", flag: "stream-max-subscribers", defaultValue: "256", services: [.notification], isRequired: false,
+        help: "open GET /notifications/stream connections at most; beyond it 503 with Retry-After")
+
     public static let all: [SettingDescriptor] = [
         database, bootstrap, bootstrapFile, devClusterTuning, sessionTimeout, staticMembership, httpHost, httpPort, seedFile,
         logLevel, logFormat, instanceId,
-        sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL,
+        sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL, webhookSecretFile, webhookAllowHTTP,
         stallTimeout, relaySendTimeout, offsetAnomaly, messagingRetention, pruneInterval, idempotencyKeyRetention,
+        jwks, tokenIssuer, tokenAudience, signingKeyFile, keyringFile,
+        httpMaxConnections, httpIdleTimeout, httpRequestTimeout, orderRateLimit, streamSubscribers,
     ]
 
     public static func settings(of service: ServiceName) -> [SettingDescriptor] {

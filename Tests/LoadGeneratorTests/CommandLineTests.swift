@@ -40,12 +40,14 @@ struct CommandLineTests {
 
     @Test("run refuses contradictory or impossible options before sending anything")
     func runValidation() {
-        let base = ["--bootstrap", "k:1", "--seed-file", "seed.json", "--rate", "10"]
+        let base = ["--bootstrap", "k:1", "--seed-file", "seed.json", "--rate", "10", "--keys", "/keys"]
         #expect(throws: (any Error).self) { try RunCommand.parse(base) } // neither --orders nor --duration
         #expect(throws: (any Error).self) { try RunCommand.parse(base + ["--orders", "5", "--duration", "3"]) }
         #expect(throws: (any Error).self) { try RunCommand.parse(base + ["--orders", "5", "--out-of-stock-share", "0.6", "--payment-failure-share", "0.6"]) }
         #expect(throws: (any Error).self) { try RunCommand.parse(base + ["--orders", "5", "--rate", "0"]) }
         #expect(throws: Never.self) { try RunCommand.parse(base + ["--orders", "5"]) }
+        // Without the deployment's keys it can neither place orders nor read the audit's state.
+        #expect(throws: (any Error).self) { try RunCommand.parse(Array(base.dropLast(2)) + ["--orders", "5"]) }
     }
 
     @Test("the JSON report carries config, counts, rate, latencies and the audit")

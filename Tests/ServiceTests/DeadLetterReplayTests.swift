@@ -17,7 +17,9 @@ final class DeadLetterReplayTests: XCTestCase {
 
     func kafkaTool(_ stack: SagaStack, _ arguments: [String]) throws -> ProcessResult {
         let result = try ChildProcess.run(try SagaStack.binary("kafka-tool").path,
-                                          arguments + ["--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster"], timeout: 120)
+                                          arguments + ["--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster",
+                                                       "--keyring-file", stack.keyringFile, "--signing-key-file", stack.operatorKeyFile],
+                                          timeout: 120)
         if result.status != 0 { print("kafka-tool \(arguments.joined(separator: " ")):\n\(result.stdout)\n\(result.stderr)") }
         return result
     }
@@ -68,7 +70,8 @@ final class DeadLetterReplayTests: XCTestCase {
 
         // A replay needs a selector; a refused one says what to give.
         let bare = try ChildProcess.run(try SagaStack.binary("kafka-tool").path,
-                                        ["deadletters", "replay", "--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster"], timeout: 60)
+                                        ["deadletters", "replay", "--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster",
+                                         "--keyring-file", stack.keyringFile, "--signing-key-file", stack.operatorKeyFile], timeout: 60)
         XCTAssertNotEqual(bare.status, 0)
         XCTAssertTrue(bare.stderr.contains("say which dead letters to replay"), bare.stderr)
     }

@@ -26,16 +26,17 @@ enum HTTP {
         }
     }
 
-    static func get(_ url: URL) throws -> Result { try send("GET", url) }
+    static func get(_ url: URL, token: String? = nil) throws -> Result { try send("GET", url, token: token) }
 
-    static func post(_ url: URL, json: String, headers: [String: String] = [:]) throws -> Result {
-        try send("POST", url, body: Data(json.utf8), headers: ["Content-Type": "application/json"].merging(headers) { $1 })
+    static func post(_ url: URL, json: String, headers: [String: String] = [:], token: String? = nil) throws -> Result {
+        try send("POST", url, body: Data(json.utf8), headers: ["Content-Type": "application/json"].merging(headers) { $1 }, token: token)
     }
 
     static func send(_ method: String, _ url: URL, body: Data? = nil, headers: [String: String] = [:],
-                     timeout: TimeInterval = 15) throws -> Result {
+                     token: String? = nil, timeout: TimeInterval = 15) throws -> Result {
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.httpBody = body
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let box = Box()

@@ -127,6 +127,7 @@ final class HostileInputEndToEndTests: XCTestCase {
             "audit", "--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster-tuning", "true",
             "--order-url", stack.url(.order, "").absoluteString, "--inventory-url", stack.url(.inventory, "").absoluteString,
             "--payment-url", stack.url(.payment, "").absoluteString, "--notification-url", stack.url(.notification, "").absoluteString,
+            "--keys", stack.keys.path,
         ], timeout: 240)
         if audit.status != 0 { print(audit.stdout.suffix(6000), audit.stderr.suffix(3000)) }
         XCTAssertEqual(audit.status, 0, "[\(backend)] the audit failed")
@@ -134,7 +135,7 @@ final class HostileInputEndToEndTests: XCTestCase {
 
     /// Last processed offset per partition of `topic`, as the service's GET /consumer says.
     static func processed(_ stack: SagaStack, _ service: ServiceName, topic: String) throws -> [Int32: Int64] {
-        let rows = try HTTP.get(stack.url(service, "/consumer")).json()["partitions"] as? [[String: Any]] ?? []
+        let rows = try HTTP.get(stack.url(service, "/consumer"), token: stack.operatorToken).json()["partitions"] as? [[String: Any]] ?? []
         var result: [Int32: Int64] = [:]
         for row in rows where row["topic"] as? String == topic {
             guard let partition = (row["partition"] as? NSNumber)?.int32Value,

@@ -21,7 +21,7 @@ struct SagaClient {
     func place(customer: String, _ lines: [Line], key: String? = nil,
                file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let response = try HTTP.post(stack.url(.order, "/orders"), json: body(customer: customer, lines: lines),
-                                     headers: key.map { ["Idempotency-Key": $0] } ?? [:])
+                                     headers: key.map { ["Idempotency-Key": $0] } ?? [:], token: stack.customerToken(customer))
         XCTAssertEqual(response.status, 202, response.text, file: file, line: line)
         guard let id = try response.json()["orderId"] as? String else {
             throw SagaStack.Failure(description: "no orderId in \(response)")
@@ -30,7 +30,7 @@ struct SagaClient {
     }
 
     func order(_ id: String) throws -> [String: Any] {
-        try HTTP.get(stack.url(.order, "/orders/\(id)")).json()
+        try HTTP.get(stack.url(.order, "/orders/\(id)"), token: stack.operatorToken).json()
     }
 
     /// Polls GET /orders/{id} until the order left PENDING.
@@ -44,18 +44,19 @@ struct SagaClient {
     /// Polls until the order has `count` notifications.
     func waitForNotifications(_ id: String, count: Int = 1, timeout: TimeInterval = 30) throws -> [[String: Any]] {
         try poll("\(count) notification(s) of \(id)", timeout: timeout) {
-            let items = try HTTP.get(stack.url(.notification, "/notifications?orderId=\(id)")).json()["items"] as? [[String: Any]] ?? []
+            let items = try HTTP.get(stack.url(.notification, "/notifications?orderId=\(id)"), token: stack.operatorToken)
+                .json()["items"] as? [[String: Any]] ?? []
             return items.filter { $0["state"] as? String == "SENT" }.count >= count ? items : nil
         }
     }
 
     func stock(_ sku: String) throws -> [String: Int64] {
-        let item = try HTTP.get(stack.url(.inventory, "/stock/\(sku)")).json()
+        let item = try HTTP.get(stack.url(.inventory, "/stock/\(sku)"), token: stack.operatorToken).json()
         return item.compactMapValues { ($0 as? NSNumber)?.int64Value }
     }
 
     func account(_ customer: String) throws -> [String: Any] {
-        try HTTP.get(stack.url(.payment, "/accounts/\(customer)")).json()
+        try HTTP.get(stack.url(.payment, "/accounts/\(customer)"), token: stack.operatorToken).json()
     }
 
     func balance(_ customer: String) throws -> Int64 {
@@ -63,16 +64,16 @@ struct SagaClient {
     }
 
     func payment(_ orderId: String) throws -> HTTP.Result {
-        try HTTP.get(stack.url(.payment, "/payments/\(orderId)"))
+        try HTTP.get(stack.url(.payment, "/payments/\(orderId)"), token: stack.operatorToken)
     }
 
     func reservation(_ orderId: String) throws -> HTTP.Result {
-        try HTTP.get(stack.url(.inventory, "/reservations/\(orderId)"))
+        try HTTP.get(stack.url(.inventory, "/reservations/\(orderId)"), token: stack.operatorToken)
     }
 
     /// Sum of one metric's samples whose labels contain every pair of `labels`.
     func metric(_ service: ServiceName, _ name: String, _ labels: [String: String] = [:]) throws -> Double {
-        let text = try HTTP.get(stack.url(service, "/metrics")).text
+        let text = try HTTP.get(stack.url(service, "/metrics"), token: stack.operatorToken).text
         var sum = 0.0
         for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
             guard labels.allSatisfy({ line.contains("\($0.key)=\"\($0.value)\"") }),

@@ -129,7 +129,7 @@ final class SagaEndToEndTests: XCTestCase {
         XCTAssertEqual(first, second)
         let conflict = try HTTP.post(try stack.url(.order, "/orders"),
                                      json: client.body(customer: "C-IDEM", lines: [.init(sku: "SKU-IDEM", quantity: 5)]),
-                                     headers: ["Idempotency-Key": key])
+                                     headers: ["Idempotency-Key": key], token: stack.customerToken("C-IDEM"))
         XCTAssertEqual(conflict.status, 409, conflict.text)
         XCTAssertEqual(conflict.header("Content-Type"), "application/problem+json")
         XCTAssertEqual(try client.waitForEnd(first)["status"] as? String, "CONFIRMED")

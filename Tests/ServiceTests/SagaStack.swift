@@ -1,3 +1,4 @@
+import Credentials
 import DevClusterAPI
 import Foundation
 import Kafka
@@ -10,7 +11,8 @@ import Glibc
 
 /// The whole platform as child processes for end-to-end tests: a dev cluster and the four
 /// real service executables, each on its own SQLite file and a free port, all in one temp
-/// directory. Services can be killed (SIGKILL), stopped (SIGSTOP) and restarted.
+/// directory, with a fresh set of keys (`keys/`: tokens, event signatures). Services can be
+/// killed (SIGKILL), stopped (SIGSTOP) and restarted.
 final class SagaStack: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -19,10 +21,14 @@ final class SagaStack: @unchecked Sendable {
     let cluster: DevClusterHarness
     let directory: URL
     let seedFile: URL
+    /// The keys folder (`saga-admin keys init`'s layout): every service's flags point into it.
+    let keys: URL
+    let tokens: TokenIssuer
     let sagaTimeoutMs: Int
     private(set) var ports: [ServiceName: Int] = [:]
     private var processes: [ServiceName: ChildProcess] = [:]
     private var starts: [ServiceName: Int] = [:]
+    private var minted: [String: String] = [:]
     private let lock = NSLock()
 
     /// Notification's channel flags; default: the file channel in the stack's directory.
@@ -48,6 +54,8 @@ final class SagaStack: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         seedFile = directory.appendingPathComponent("seed.json")
         try JSONEncoder().encode(seed).write(to: seedFile)
+        keys = directory.appendingPathComponent("keys")
+        tokens = try KeyMaterial.create(in: keys, issuer: "order-saga", audience: "order-saga").issuer
         self.sagaTimeoutMs = sagaTimeoutMs
         for service in ServiceName.allCases {
             ports[service] = try Self.freePort()
@@ -67,6 +75,25 @@ final class SagaStack: @unchecked Sendable {
         URL(string: "http://127.0.0.1:\(ports[service]!)\(path)")!
     }
 
+    /// A bearer token minted with the stack's issuer key (valid an hour), minted once per
+    /// roles and subject.
+    func token(_ roles: [Role], subject: String) -> String {
+        let key = roles.map(\.rawValue).sorted().joined(separator: ",") + "/" + subject
+        if let token = lock.withLock({ minted[key] }) { return token }
+        let tokens = tokens
+        let token = try! runAsync { try await tokens.token(subject: subject, roles: roles) }
+        lock.withLock { minted[key] = token }
+        return token
+    }
+
+    /// Reads everything: what the tests use to look at state.
+    var operatorToken: String { token([.operator], subject: "test-operator") }
+    func customerToken(_ customer: String) -> String { token([.customer], subject: customer) }
+
+    /// Flags that hand a tool (loadgen, kafka-tool) the stack's keys.
+    var keyringFile: String { keys.appendingPathComponent(KeyMaterial.keyringFile).path }
+    var operatorKeyFile: String { keys.appendingPathComponent(KeyMaterial.eventKeyFile(owner: EventKeyOwner.operator)).path }
+
     // MARK: processes
 
     func start(_ service: ServiceName) throws {
@@ -74,6 +101,9 @@ final class SagaStack: @unchecked Sendable {
             "--database", databases[service] ?? "sqlite://\(directory.appendingPathComponent("\(service.rawValue).db").path)",
             "--bootstrap-file", cluster.bootstrapFile.path, "--dev-cluster-tuning", "true", "--http-port", "\(ports[service]!)",
             "--seed-file", seedFile.path, "--log-level", logLevel, "--instance-id", service.rawValue,
+            "--jwks", keys.appendingPathComponent(KeyMaterial.jwksFile).path,
+            "--signing-key-file", keys.appendingPathComponent(KeyMaterial.eventKeyFile(owner: service.rawValue)).path,
+            "--keyring-file", keyringFile,
         ]
         if service == .order { arguments += ["--saga-timeout-ms", "\(sagaTimeoutMs)", "--sweep-interval-ms", "200"] }
         if service == .notification {

@@ -18,7 +18,23 @@ final class ServiceOptionsTests: XCTestCase {
     }
 
     func kafka(_ arguments: [String], _ environment: [String: String], service: ServiceName = .inventory) throws -> KafkaConfiguration {
-        try ServiceOptions.parse(arguments + ["--seed-file", "/seed.json"]).resolve(for: service, environment: environment).kafka
+        try ServiceOptions.parse(arguments + ["--seed-file", "/seed.json"] + Self.keys).resolve(for: service, environment: environment).kafka
+    }
+
+    static let keys = ["--jwks", "/keys/jwks.json", "--signing-key-file", "/keys/events/inventory.key", "--keyring-file", "/keys/keyring.json"]
+
+    /// A service without its keys does not start, and says which setting is missing.
+    func testTheKeysAreRequired() throws {
+        for (index, flag) in ["--jwks", "--signing-key-file", "--keyring-file"].enumerated() {
+            var arguments = ["--bootstrap", "k:9092", "--seed-file", "/seed.json"] + Self.keys
+            arguments.removeSubrange(2 * index + 4 ... 2 * index + 5)
+            do {
+                _ = try ServiceOptions.parse(arguments).resolve(for: .inventory, environment: [:])
+                XCTFail("started without \(flag)")
+            } catch {
+                XCTAssertTrue(ServiceOptions.message(for: error).contains(flag), ServiceOptions.message(for: error))
+            }
+        }
     }
 
     func servers(_ arguments: [String], _ environment: [String: String]) throws -> String? {

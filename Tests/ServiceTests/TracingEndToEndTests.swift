@@ -218,7 +218,7 @@ final class TracingEndToEndTests: XCTestCase {
         // Some gauges appear with their first sample (consumer lag: librdkafka's statistics, every 5 s).
         _ = try? poll("every queried metric on some /metrics", timeout: 30) { () -> Bool? in
             for service in ServiceName.allCases {
-                exported[service] = DashboardQueries.sampleNames(try HTTP.get(stack.url(service, "/metrics")).text)
+                exported[service] = DashboardQueries.sampleNames(try HTTP.get(stack.url(service, "/metrics"), token: stack.operatorToken).text)
             }
             return queried.isSubset(of: exported.values.reduce(into: Set<String>()) { $0.formUnion($1) }) ? true : nil
         }
@@ -257,6 +257,7 @@ final class TracingEndToEndTests: XCTestCase {
             "--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster-tuning", "true",
             "--order-url", stack.url(.order, "").absoluteString, "--inventory-url", stack.url(.inventory, "").absoluteString,
             "--payment-url", stack.url(.payment, "").absoluteString, "--notification-url", stack.url(.notification, "").absoluteString,
+            "--keys", stack.keys.path,
         ], timeout: 60)
     }
 

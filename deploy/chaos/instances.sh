@@ -100,12 +100,12 @@ restart_instance() { # name [wrapper words...]
 }
 
 metric_value() { # name metric-regex: the first sample's value, or nothing
-    curl -fsS --max-time 2 "$(instance_url "$1")/metrics" 2>/dev/null | awk -v m="$2" '$1 ~ "^" m "($|\\{)" { print $2; exit }'
+    curl -fsS --max-time 2 -H "Authorization: Bearer $MONITOR_TOKEN" "$(instance_url "$1")/metrics" 2>/dev/null | awk -v m="$2" '$1 ~ "^" m "($|\\{)" { print $2; exit }'
 }
 
 # The sum of a metric over its label sets (0 when absent).
 metric_sum() { # name metric
-    curl -fsS --max-time 2 "$(instance_url "$1")/metrics" 2>/dev/null \
+    curl -fsS --max-time 2 -H "Authorization: Bearer $MONITOR_TOKEN" "$(instance_url "$1")/metrics" 2>/dev/null \
         | awk -v m="$2" '$1 ~ "^" m "($|\\{)" { sum += $2 } END { print sum + 0 }'
 }
 

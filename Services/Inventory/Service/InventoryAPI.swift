@@ -4,6 +4,9 @@ import Persistence
 import ServiceKit
 
 /// GET /stock, /stock/{sku}, /reservations, /reservations/{orderId} (Services/API.md).
+///
+/// Stock levels and the reservation listing are for operators and the auditor (sales figures);
+/// a customer may read the reservation of its own order (another's answers 404).
 struct InventoryAPI: Sendable {
     let database: any SQLDatabase
 
@@ -39,30 +42,29 @@ struct InventoryAPI: Sendable {
         }
     }
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/stock") { _, _ in
-            let items = try await database.read { try $0.query("SELECT * FROM stock ORDER BY sku").map(StockView.init) }
+    func add(to routes: EdgeRoutes) {
+        routes.get("/stock", .staff) { _, _, _ in
+            let items = try await database.read { try InventoryStore.stockRows(on: $0).map(StockView.init) }
             return try JSONResponse.make(["items": items])
         }
-        router.get("/stock/:sku") { _, context in
+        routes.get("/stock/:sku", .staff) { _, context, _ in
             let sku = context.parameters.get("sku") ?? ""
-            guard let item = try await database.read({ try $0.query("SELECT * FROM stock WHERE sku = ?", [.text(sku)]).first.map(StockView.init) }) else {
+            guard let item = try await database.read({ try InventoryStore.stockRow(sku, on: $0).map(StockView.init) }) else {
                 throw Problem.notFound("no SKU \(sku)")
             }
             return try JSONResponse.make(item)
         }
-        router.get("/reservations") { request, _ in
+        routes.get("/reservations", .staff) { request, _, _ in
             let page = try PageRequest(request)
             let items = try await database.read { connection in
-                try connection.query("SELECT * FROM reservations WHERE order_id > ? ORDER BY order_id LIMIT ?",
-                                     [.text(page.after ?? ""), .integer(Int64(page.limit + 1))])
-                    .map { ReservationView(try InventoryStore.reservation($0)) }
+                try InventoryStore.reservationPage(after: page.after ?? "", limit: page.limit + 1, on: connection).map(ReservationView.init)
             }
             return try JSONResponse.make(Page(items: items, limit: page.limit, id: \.orderId))
         }
-        router.get("/reservations/:orderId") { _, context in
+        routes.get("/reservations/:orderId", .requires(.customer, .operator, .auditor)) { _, context, caller in
             let orderId = context.parameters.get("orderId") ?? ""
-            guard let record = try await database.read({ try InventoryStore.reservation(orderId, on: $0) }) else {
+            guard let record = try await database.read({ try InventoryStore.reservation(orderId, on: $0) }),
+                  caller.mayRead(customer: record.customerId) else {
                 throw Problem.notFound("no reservation for order \(orderId)")
             }
             return try JSONResponse.make(ReservationView(record))

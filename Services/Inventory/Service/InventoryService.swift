@@ -29,7 +29,7 @@ struct InventoryService: SagaService {
         try InventoryEventHandler.handle(event, unit)
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        api.add(to: router)
+    func addRoutes(to routes: EdgeRoutes) {
+        api.add(to: routes)
     }
 }

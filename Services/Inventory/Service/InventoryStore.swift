@@ -6,6 +6,19 @@ import ServiceKit
 
 /// Reads and writes `stock` and `reservations` inside a caller's transaction.
 enum InventoryStore {
+    static func stockRows(on connection: any SQLConnection) throws -> [SQLRow] {
+        try connection.query("SELECT * FROM stock ORDER BY sku")
+    }
+
+    static func stockRow(_ sku: String, on connection: any SQLConnection) throws -> SQLRow? {
+        try connection.query("SELECT * FROM stock WHERE sku = ?", [.text(sku)]).first
+    }
+
+    static func reservationPage(after: String, limit: Int, on connection: any SQLConnection) throws -> [ReservationRecord] {
+        try connection.query("SELECT * FROM reservations WHERE order_id > ? ORDER BY order_id LIMIT ?",
+                             [.text(after), .integer(Int64(limit))]).map(reservation)
+    }
+
     static func reservation(_ orderId: String, on connection: any SQLConnection) throws -> ReservationRecord? {
         try connection.query("SELECT * FROM reservations WHERE order_id = ?", [.text(orderId)]).first.map(reservation)
     }

@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Kafka
 import Logging
@@ -9,12 +10,14 @@ struct SnapshotCollector: Sendable {
     let instances: [ServiceInstance]
     let kafka: KafkaConfiguration
     let topicReadTimeout: Duration
+    /// Who wrote each record: one its topic's writer did not sign is not an event (nil: all are).
+    let authenticator: EventAuthenticator?
     let logger: Logger
 
     func collect(acceptedOrderIds: Set<String>?) async throws -> AuditSnapshot {
         // Topics first: once the system has drained, every record of an order listed below
         // is already there.
-        let topics = try await TopicReader.read(configuration: kafka, timeout: topicReadTimeout, logger: logger)
+        let topics = try await TopicReader.read(configuration: kafka, timeout: topicReadTimeout, authenticator: authenticator, logger: logger)
         async let orders = state.orders()
         async let stock = state.stock()
         async let reservations = state.reservations()

@@ -9,6 +9,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     @OptionGroup var urls: ServiceURLOptions
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var credentials: CredentialOptions
     @Option(help: "Seconds a failing audit is re-read while the services may still be applying the last events (a consumer that fell behind during faults still has to sell or release what the saga decided).")
     var auditSettle = 30.0
     @Option(help: "Seconds allowed to read the saga topics.") var topicReadTimeout = 120.0
@@ -22,6 +23,7 @@ struct AuditCommand: AsyncParsableCommand {
         }
         _ = try instanceOptions.resolve(defaults: try urls.resolve())
         _ = try kafka.configuration()
+        _ = try credentials.keysDirectory()
         _ = try log.level()
     }
 
@@ -29,11 +31,13 @@ struct AuditCommand: AsyncParsableCommand {
         let logger = Console.logger("loadgen", level: try log.level())
         let urls = try self.urls.resolve()
         let kafka = try self.kafka.configuration()
-        let http = ServiceHTTPClient(connections: 8)
+        let credentials = try await self.credentials.load()
+        let http = ServiceHTTPClient(connections: 8, defaultToken: credentials.auditorToken)
         let clock = SystemLoadClock()
         let runner = AuditRunner(
             collector: SnapshotCollector(state: StateReader(http: http, urls: urls), instances: try instanceOptions.resolve(defaults: urls),
-                                         kafka: kafka, topicReadTimeout: .seconds(topicReadTimeout), logger: logger),
+                                         kafka: kafka, topicReadTimeout: .seconds(topicReadTimeout),
+                                         authenticator: credentials.authenticator, logger: logger),
             settle: .seconds(auditSettle), clock: clock, logger: logger)
         let result: AuditResult
         do {

@@ -15,6 +15,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var urls: ServiceURLOptions
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var credentials: CredentialOptions
     @Option(help: "Seed catalog the services were started with (or env SEED_FILE); write one with `loadgen seed`.")
     var seedFile: String?
     @Option(help: "Orders per second.") var rate: Double
@@ -76,6 +77,7 @@ struct RunCommand: AsyncParsableCommand {
         _ = try seedPath()
         _ = try urls.resolve()
         _ = try kafka.configuration()
+        _ = try credentials.keysDirectory()
         _ = try log.level()
     }
 
@@ -99,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
             auditSettle: .seconds(auditSettle), topicReadTimeout: .seconds(topicReadTimeout),
             instances: try instanceOptions.resolve(defaults: try urls.resolve()),
             faultWindowsPath: faultWindows, recoveryBound: .seconds(recoveryBound), readyFile: readyFile,
-            logger: Console.logger("loadgen", level: try log.level()))
+            credentials: try await credentials.load(), logger: Console.logger("loadgen", level: try log.level()))
 
         let stop = StopSignal()
         stop.install()

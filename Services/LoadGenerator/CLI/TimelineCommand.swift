@@ -11,6 +11,7 @@ struct TimelineCommand: AsyncParsableCommand {
     @Flag(help: "Print the timeline as JSON instead of the waterfall.") var json = false
     @OptionGroup var urls: ServiceURLOptions
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var credentials: CredentialOptions
     @Option(help: "Seconds allowed to read the order's partitions.") var topicReadTimeout = 30.0
     @OptionGroup var log: LogLevelOption
 
@@ -18,11 +19,13 @@ struct TimelineCommand: AsyncParsableCommand {
         guard topicReadTimeout > 0 else { throw ValidationError("--topic-read-timeout must be positive") }
         _ = try urls.resolve()
         _ = try kafka.configuration()
+        _ = try credentials.keysDirectory()
         _ = try log.level()
     }
 
     func run() async throws {
-        let http = ServiceHTTPClient(connections: 2)
+        let credentials = try await self.credentials.load()
+        let http = ServiceHTTPClient(connections: 2, defaultToken: credentials.auditorToken)
         let reader = TimelineReader(kafka: try kafka.configuration(), http: http, urls: try urls.resolve(),
                                     timeout: .seconds(topicReadTimeout), logger: Console.logger("loadgen", level: try log.level()))
         let timeline: OrderTimeline

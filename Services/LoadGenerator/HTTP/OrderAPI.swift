@@ -15,10 +15,11 @@ protocol OrderPlacing: Sendable {
     func place(_ order: OrderRequest, idempotencyKey: String?) async -> PlaceOrderResult
 }
 
-/// `POST /orders` over HTTP (Services/API.md).
+/// `POST /orders` over HTTP (Services/API.md), as the order's customer (its own token).
 struct HTTPOrderPlacing: OrderPlacing {
     let http: ServiceHTTPClient
     let baseURL: String
+    let credentials: LoadCredentials
 
     func place(_ order: OrderRequest, idempotencyKey: String?) async -> PlaceOrderResult {
         struct Accepted: Decodable { let orderId: String }
@@ -27,7 +28,8 @@ struct HTTPOrderPlacing: OrderPlacing {
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
         let reply: HTTPReply
         do {
-            reply = try await http.send(.POST, baseURL + "/orders", headers: headers, body: Array(body))
+            let token = try await credentials.customerToken(order.customerId)
+            reply = try await http.send(.POST, baseURL + "/orders", headers: headers, body: Array(body), token: token)
         } catch {
             return .failed("\(error)")
         }

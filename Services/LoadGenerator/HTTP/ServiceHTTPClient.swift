@@ -16,25 +16,31 @@ struct HTTPFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// JSON over AsyncHTTPClient, for the Order API and the audit's listings.
+/// JSON over AsyncHTTPClient, for the Order API and the audit's listings. Every request carries
+/// a bearer token: the one given to `send`, else `defaultToken` (the auditor's).
 final class ServiceHTTPClient: Sendable {
     private let client: HTTPClient
+    let defaultToken: String?
     static let maxBody = 64 << 20
 
     /// `connections` bounds the HTTP/1 connections per service: requests beyond it queue in
     /// the pool, and that wait is part of the measured latency, as it would be for a client.
-    init(connections: Int) {
+    /// Idle connections are dropped well before the services close them (their idle timeout,
+    /// 10 s by default), so a request never goes out on a connection the server is closing.
+    init(connections: Int, defaultToken: String?) {
+        self.defaultToken = defaultToken
         var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        configuration.connectionPool = .init(idleTimeout: .seconds(4), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.timeout = .init(connect: .seconds(5))
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     func send(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-              timeout: Duration = .seconds(30)) async throws -> HTTPReply {
+              token: String? = nil, timeout: Duration = .seconds(30)) async throws -> HTTPReply {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        if let token = token ?? defaultToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Kafka
 import Logging
@@ -24,7 +25,7 @@ final class EventFollower: Sendable {
     }
 
     static func start(configuration: KafkaConfiguration, tracker: OrderTracker, clock: any LoadClock,
-                      logger: Logger) async throws -> EventFollower {
+                      authenticator: EventAuthenticator?, logger: Logger) async throws -> EventFollower {
         let watermarks = try await TopicExtent.watermarks(of: topics, configuration: configuration, logger: logger)
         let consumer = try KafkaConsumer(configuration: configuration,
                                          partitions: watermarks.mapValues(\.high), logger: logger)
@@ -32,7 +33,7 @@ final class EventFollower: Sendable {
             do {
                 for try await batch in consumer.batches() {
                     for message in batch {
-                        if let event = FollowedEvent(message) { await tracker.observe(event, at: clock.now()) }
+                        if let event = FollowedEvent(message, authenticator: authenticator) { await tracker.observe(event, at: clock.now()) }
                     }
                 }
             } catch {

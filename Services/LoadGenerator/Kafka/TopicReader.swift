@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Kafka
 import Logging
@@ -15,7 +16,7 @@ enum TopicReader {
     }
 
     static func read(configuration: KafkaConfiguration, topics: [String] = sagaTopics, timeout: Duration,
-                     clock: any LoadClock = SystemLoadClock(), logger: Logger) async throws -> Contents {
+                     authenticator: EventAuthenticator?, clock: any LoadClock = SystemLoadClock(), logger: Logger) async throws -> Contents {
         let watermarks = try await TopicExtent.watermarks(of: topics, configuration: configuration, logger: logger)
         var remaining = watermarks.filter { $0.value.high > $0.value.low }
         var contents = Contents(records: [], undecodable: [], watermarks: Dictionary(uniqueKeysWithValues: watermarks.map {
@@ -42,7 +43,7 @@ enum TopicReader {
             }
             for message in batch {
                 guard let end = remaining[message.topicPartition]?.high, message.offset < end else { continue }
-                switch TopicRecordDecoder.decode(message, partitionCount: partitionCounts[message.topic]) {
+                switch TopicRecordDecoder.decode(message, partitionCount: partitionCounts[message.topic], authenticator: authenticator) {
                 case .success(let record): contents.records.append(record)
                 case .failure(let failure): contents.undecodable.append(failure.description)
                 }

@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Kafka
 
@@ -9,17 +10,24 @@ enum TopicRecordDecoder {
     }
 
     /// A record the consumers would not take as an event is not one for the audit either: an
-    /// invalid envelope or payload, or a key or partition that is not its order's (given the
-    /// topic's `partitionCount`), which the consumers dead-letter.
-    static func decode(_ message: ConsumedMessage, partitionCount: Int32? = nil) -> Result<AuditSnapshot.TopicRecord, Failure> {
+    /// invalid envelope or payload, one its topic's writer did not sign (given an
+    /// `authenticator`), or a key or partition that is not its order's (given the topic's
+    /// `partitionCount`), which the consumers dead-letter.
+    static func decode(_ message: ConsumedMessage, partitionCount: Int32? = nil,
+                       authenticator: EventAuthenticator? = nil) -> Result<AuditSnapshot.TopicRecord, Failure> {
         let decoded: DecodedEvent
+        let headers = message.headers.map { (name: $0.key, value: $0.value) }
         do {
-            decoded = try DecodedEvent(headers: message.headers.map { (name: $0.key, value: $0.value) },
-                                       payload: message.value, topic: message.topic)
+            decoded = try DecodedEvent(headers: headers, payload: message.value, topic: message.topic)
         } catch {
             return .failure(Failure(description: "\(message.topic)[\(message.partition)]@\(message.offset): \(error)"))
         }
         let envelope = decoded.envelope
+        if let authenticator,
+           case .rejected(let why) = authenticator.check(topic: message.topic, key: message.key, payload: message.value,
+                                                         envelope: envelope, headers: headers) {
+            return .failure(Failure(description: "\(message.topic)[\(message.partition)]@\(message.offset): unauthenticated, dead-lettered by the consumers: \(why)"))
+        }
         let key = Array(envelope.orderId.utf8)
         guard message.key == key else {
             return .failure(Failure(description: "\(message.topic)[\(message.partition)]@\(message.offset): its key is not its order-id \(envelope.orderId) (misrouted, dead-lettered by the consumers)"))

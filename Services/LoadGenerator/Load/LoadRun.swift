@@ -26,6 +26,7 @@ struct LoadRunSettings: Sendable {
     var recoveryBound: Duration = .seconds(60)
     /// Written (the start's unix ms) when the first order is due, for a script that times faults.
     var readyFile: String? = nil
+    var credentials: LoadCredentials
     var logger: Logger
 }
 
@@ -33,7 +34,7 @@ struct LoadRunSettings: Sendable {
 enum LoadRun {
     static func execute(_ settings: LoadRunSettings, stop: StopSignal) async throws -> RunReport {
         let clock = SystemLoadClock()
-        let http = ServiceHTTPClient(connections: settings.connections)
+        let http = ServiceHTTPClient(connections: settings.connections, defaultToken: settings.credentials.auditorToken)
         do {
             let report = try await execute(settings, clock: clock, http: http, stop: stop)
             await http.shutdown()
@@ -54,7 +55,8 @@ enum LoadRun {
         try await ReadinessCheck(http: http, urls: settings.urls, clock: clock).wait(timeout: settings.readyTimeout)
 
         let tracker = OrderTracker()
-        let follower = try await EventFollower.start(configuration: settings.kafka, tracker: tracker, clock: clock, logger: logger)
+        let follower = try await EventFollower.start(configuration: settings.kafka, tracker: tracker, clock: clock,
+                                                     authenticator: settings.credentials.authenticator, logger: logger)
         let sampler = try settings.faultWindowsPath.map { _ in
             try ConsumerSampler(http: http, instances: settings.instances, kafka: settings.kafka, logger: logger)
         }
@@ -68,7 +70,8 @@ enum LoadRun {
             await ProgressReporter(tracker: tracker, clock: clock, start: start, interactive: Console.stderrIsTerminal).run()
         }
 
-        let sender = OrderSender(api: HTTPOrderPlacing(http: http, baseURL: settings.urls.order), tracker: tracker, clock: clock)
+        let sender = OrderSender(api: HTTPOrderPlacing(http: http, baseURL: settings.urls.order, credentials: settings.credentials),
+                                 tracker: tracker, clock: clock)
         await OpenLoopScheduler(rate: settings.rate, count: settings.orders)
             .run(clock: clock, start: start, shouldStop: { stop.isStopped }) { arrival in
                 await sender.send(planner.order(arrival.index), arrival: arrival)
@@ -93,7 +96,8 @@ enum LoadRun {
         if settings.audit {
             let runner = AuditRunner(
                 collector: SnapshotCollector(state: state, instances: settings.instances, kafka: settings.kafka,
-                                             topicReadTimeout: settings.topicReadTimeout, logger: logger),
+                                             topicReadTimeout: settings.topicReadTimeout,
+                                             authenticator: settings.credentials.authenticator, logger: logger),
                 settle: settings.auditSettle, clock: clock, logger: logger)
             do {
                 audit = try await runner.run(acceptedOrderIds: await tracker.acceptedOrderIds)

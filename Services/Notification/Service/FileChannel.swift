@@ -6,7 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Appends one JSON line per notification to a file (tests and operators read it back).
+/// Appends one JSON line per notification to a file (tests and operators read it back), readable
+/// by this service's user only: it holds customers' messages.
 /// The file is opened once with O_APPEND and each line goes out in one write(2), so lines
 /// never interleave even with another process appending. No fsync: a line lost in a machine
 /// crash is re-delivered, because the row is marked SENT only after the write returned.
@@ -20,9 +21,14 @@ final class FileChannel: NotificationChannel, @unchecked Sendable {
 
     init(path: String) throws {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw FileChannelError("cannot open the notification file \(path): \(String(cString: strerror(errno)))")
+        }
+        // A file made by an earlier version may be world-readable.
+        guard fchmod(descriptor, 0o600) == 0 else {
+            close(descriptor)
+            throw FileChannelError("cannot make the notification file \(path) private: \(String(cString: strerror(errno)))")
         }
     }
 

@@ -6,7 +6,8 @@ import NIOCore
 ///
 /// Each subscriber has a bounded buffer; a client that falls that far behind is disconnected
 /// rather than silently skipped or allowed to grow memory without bound. It can reconnect and
-/// catch up with GET /notifications.
+/// catch up with GET /notifications. A subscriber may be limited to one customer's
+/// notifications, and there are at most `maxSubscribers` at once.
 final class NotificationBroadcaster: @unchecked Sendable {
     struct Subscription: Sendable {
         let id: UInt64
@@ -15,8 +16,10 @@ final class NotificationBroadcaster: @unchecked Sendable {
     }
 
     let bufferLimit: Int
+    let maxSubscribers: Int
     private let lock = NSLock()
-    private var subscribers: [UInt64: AsyncStream<ByteBuffer>.Continuation] = [:]
+    /// Each subscriber's stream and the customer it is limited to (nil: every customer).
+    private var subscribers: [UInt64: (continuation: AsyncStream<ByteBuffer>.Continuation, customer: String?)] = [:]
     private var nextId: UInt64 = 0
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -24,26 +27,31 @@ final class NotificationBroadcaster: @unchecked Sendable {
         return encoder
     }()
 
-    init(bufferLimit: Int = 1024) {
+    init(bufferLimit: Int = 1024, maxSubscribers: Int = 256) {
         self.bufferLimit = bufferLimit
+        self.maxSubscribers = maxSubscribers
     }
 
     var subscriberCount: Int { lock.withLock { subscribers.count } }
 
-    func subscribe() -> Subscription {
+    /// A new subscription to `customer`'s notifications (nil: everyone's), or nil when
+    /// `maxSubscribers` are open already.
+    func subscribe(customer: String?) -> Subscription? {
         let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(bufferLimit))
-        let id = lock.withLock {
+        let id = lock.withLock { () -> UInt64? in
+            guard subscribers.count < maxSubscribers else { return nil }
             nextId += 1
-            subscribers[nextId] = continuation
+            subscribers[nextId] = (continuation, customer)
             return nextId
         }
+        guard let id else { return nil }
         return Subscription(id: id, stream: stream, continuation: continuation)
     }
 
     /// Removes the subscriber and ends its stream; idempotent.
     func unsubscribe(_ id: UInt64) {
-        let continuation = lock.withLock { subscribers.removeValue(forKey: id) }
-        continuation?.finish()
+        let subscriber = lock.withLock { subscribers.removeValue(forKey: id) }
+        subscriber?.continuation.finish()
     }
 
     func publish(_ notifications: [NotificationView]) {
@@ -51,11 +59,11 @@ final class NotificationBroadcaster: @unchecked Sendable {
         let current = lock.withLock { subscribers }
         guard !current.isEmpty else { return }
         let frames = notifications.compactMap { view in
-            (try? encoder.encode(view)).map { ServerSentEvents.event("notification", data: $0) }
+            (try? encoder.encode(view)).map { (customer: view.customerId, frame: ServerSentEvents.event("notification", data: $0)) }
         }
-        for (id, continuation) in current {
-            for frame in frames {
-                if case .dropped = continuation.yield(frame) {
+        for (id, subscriber) in current {
+            for (customer, frame) in frames where subscriber.customer == nil || subscriber.customer == customer {
+                if case .dropped = subscriber.continuation.yield(frame) {
                     unsubscribe(id)
                     break
                 }

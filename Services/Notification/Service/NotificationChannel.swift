@@ -32,13 +32,26 @@ enum ChannelKind: String, Sendable, CaseIterable {
     }
 }
 
-/// The resolved channel settings (`--channel`, `--notification-file`, `--webhook-url`).
-enum ChannelSettings: Sendable {
+/// The resolved channel settings (`--channel`, `--notification-file`, `--webhook-url`, ...).
+/// Its description names the channel, never the webhook's URL or secret.
+enum ChannelSettings: Sendable, CustomStringConvertible {
     case log
     case file(path: String)
-    case webhook(URL)
+    case webhook(URL, secret: [UInt8])
 
-    static func resolve(channel: String?, file: String?, webhookURL: String?) throws -> ChannelSettings {
+    /// The shortest HMAC secret taken: a guessable one would let anybody sign.
+    static let minimumSecretBytes = 32
+
+    var description: String {
+        switch self {
+        case .log: "log"
+        case .file(let path): "file \(path)"
+        case .webhook(let url, _): "webhook (\(url.scheme ?? "?") to \(url.host ?? "?"))"
+        }
+    }
+
+    static func resolve(channel: String?, file: String?, webhookURL: String?, webhookSecretFile: String? = nil,
+                        allowHTTP: Bool = false) throws -> ChannelSettings {
         let name = (channel ?? "log").lowercased()
         switch ChannelKind(rawValue: name) {
         case .log:
@@ -52,11 +65,25 @@ enum ChannelSettings: Sendable {
             guard let text = webhookURL, !text.isEmpty else {
                 throw ValidationError("the webhook channel needs a URL: give --webhook-url or set NOTIFICATION_WEBHOOK_URL")
             }
+            // The URL itself stays out of the messages: it often carries a token.
             guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
                   url.host != nil else {
-                throw ValidationError("--webhook-url / NOTIFICATION_WEBHOOK_URL must be an http(s) URL, got '\(text)'")
+                throw ValidationError("--webhook-url / NOTIFICATION_WEBHOOK_URL must be an https URL (it is not a URL)")
             }
-            return .webhook(url)
+            guard scheme == "https" || allowHTTP else {
+                throw ValidationError("--webhook-url / NOTIFICATION_WEBHOOK_URL must be https; plain http only with --webhook-allow-http true (NOTIFICATION_WEBHOOK_ALLOW_HTTP)")
+            }
+            guard let secretFile = webhookSecretFile, !secretFile.isEmpty else {
+                throw ValidationError("the webhook channel signs every request: give --webhook-secret-file or set NOTIFICATION_WEBHOOK_SECRET_FILE")
+            }
+            guard let secret = FileManager.default.contents(atPath: secretFile) else {
+                throw ValidationError("cannot read the webhook secret file \(secretFile)")
+            }
+            let trimmed = Array(secret).reversed().drop { $0 == 0x0A || $0 == 0x0D }.reversed()
+            guard trimmed.count >= minimumSecretBytes else {
+                throw ValidationError("the webhook secret in \(secretFile) has \(trimmed.count) bytes; use at least \(minimumSecretBytes) (e.g. openssl rand -hex 32)")
+            }
+            return .webhook(url, secret: Array(trimmed))
         case nil:
             throw ValidationError("--channel / NOTIFICATION_CHANNEL must be one of \(ChannelKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
         }
@@ -66,7 +93,7 @@ enum ChannelSettings: Sendable {
         switch self {
         case .log: LogChannel(logger: logger)
         case .file(let path): try FileChannel(path: path)
-        case .webhook(let url): WebhookChannel(url: url, logger: logger)
+        case .webhook(let url, let secret): WebhookChannel(url: url, secret: secret, logger: logger)
         }
     }
 }

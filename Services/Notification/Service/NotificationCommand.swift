@@ -11,6 +11,9 @@ struct NotificationCommand: AsyncParsableCommand {
     @Option(name: .customLong("channel"), help: .init(SettingsCatalog.notificationChannel.help)) var channel: String?
     @Option(name: .customLong("notification-file"), help: .init(SettingsCatalog.notificationFile.help)) var notificationFile: String?
     @Option(name: .customLong("webhook-url"), help: .init(SettingsCatalog.webhookURL.help)) var webhookURL: String?
+    @Option(help: .init(SettingsCatalog.webhookSecretFile.help)) var webhookSecretFile: String?
+    @Option(help: .init(SettingsCatalog.webhookAllowHTTP.help)) var webhookAllowHttp: String?
+    @Option(help: .init(SettingsCatalog.streamSubscribers.help)) var streamMaxSubscribers: String?
 
     func run() async throws {
         let settings = try options.resolve(for: .notification)
@@ -18,9 +21,13 @@ struct NotificationCommand: AsyncParsableCommand {
         let channelSettings = try ChannelSettings.resolve(
             channel: SettingsCatalog.notificationChannel.resolve(channel),
             file: SettingsCatalog.notificationFile.resolve(notificationFile),
-            webhookURL: SettingsCatalog.webhookURL.resolve(webhookURL))
+            webhookURL: SettingsCatalog.webhookURL.resolve(webhookURL),
+            webhookSecretFile: SettingsCatalog.webhookSecretFile.resolve(webhookSecretFile),
+            allowHTTP: try SettingsCatalog.webhookAllowHTTP.bool(webhookAllowHttp) ?? false)
+        let subscribers = try SettingsCatalog.streamSubscribers.integer(streamMaxSubscribers) ?? 256
+        guard subscribers >= 1 else { throw ValidationError("--stream-max-subscribers / STREAM_MAX_SUBSCRIBERS must be at least 1") }
         try await ServiceRunner.run(NotificationService.self, settings: settings) { context in
-            try NotificationService(context: context, channel: channelSettings)
+            try NotificationService(context: context, channel: channelSettings, maxStreamSubscribers: subscribers)
         }
     }
 }

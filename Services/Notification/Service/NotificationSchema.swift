@@ -34,5 +34,9 @@ enum NotificationSchema {
             "ALTER TABLE notifications ADD COLUMN correlation_id TEXT",
             "ALTER TABLE notifications ADD COLUMN traceparent TEXT",
         ]),
+        // A customer's own listing (GET /notifications with a customer token).
+        Migration(id: "notification-003-customer-listing", both: [
+            "CREATE INDEX notifications_customer ON notifications (customer_id, notification_id)",
+        ]),
     ]
 }

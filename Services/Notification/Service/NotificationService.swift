@@ -20,13 +20,15 @@ struct NotificationService: SagaService {
 
     let context: ServiceContext
     let channel: any NotificationChannel
-    let broadcaster = NotificationBroadcaster()
+    let broadcaster: NotificationBroadcaster
     let worker: DeliveryWorker
     let api: NotificationAPI
     let deliveryInterval: Duration
 
-    init(context: ServiceContext, channel settings: ChannelSettings, deliveryInterval: Duration = .milliseconds(100)) throws {
+    init(context: ServiceContext, channel settings: ChannelSettings, deliveryInterval: Duration = .milliseconds(100),
+         maxStreamSubscribers: Int = 256) throws {
         self.context = context
+        broadcaster = NotificationBroadcaster(maxSubscribers: maxStreamSubscribers)
         let logger = context.makeLogger("delivery")
         channel = try settings.makeChannel(logger: logger)
         worker = DeliveryWorker(database: context.database, relay: context.relay, channel: channel,
@@ -40,8 +42,8 @@ struct NotificationService: SagaService {
         try NotificationEventHandler.handle(event, unit, channel: channel.kind)
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        api.add(to: router)
+    func addRoutes(to routes: EdgeRoutes) {
+        api.add(to: routes)
     }
 
     func backgroundServices() -> [any Service] {

@@ -14,9 +14,15 @@ enum NotificationStore {
                              [.text(orderId)]).map(stored)
     }
 
-    static func page(after: String?, limit: Int, on connection: any SQLConnection) throws -> [StoredNotification] {
-        try connection.query("SELECT * FROM notifications WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
-                             [.text(after ?? ""), .integer(Int64(limit))]).map(stored)
+    /// A page after `after` in id order; only `customer`'s when given.
+    static func page(after: String?, limit: Int, customer: String? = nil, on connection: any SQLConnection) throws -> [StoredNotification] {
+        if let customer {
+            return try connection.query("""
+                SELECT * FROM notifications WHERE customer_id = ? AND notification_id > ? ORDER BY notification_id LIMIT ?
+                """, [.text(customer), .text(after ?? ""), .integer(Int64(limit))]).map(stored)
+        }
+        return try connection.query("SELECT * FROM notifications WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                                    [.text(after ?? ""), .integer(Int64(limit))]).map(stored)
     }
 
     /// Records a notification to deliver. False if the (order, kind) row exists already: a

@@ -1,16 +1,20 @@
 import Hummingbird
+import ServiceKit
 import ServiceLifecycle
 
 /// GET /notifications/stream: server-sent events, one `event: notification` per notification
-/// SENT after the client connected, and a heartbeat comment every 15 s.
+/// SENT after the client connected (only `customer`'s, when given), and a heartbeat comment
+/// every 15 s. Beyond the broadcaster's cap of open streams: 503 with Retry-After.
 enum NotificationStream {
     static let heartbeatInterval = Duration.seconds(15)
 
-    static func response(_ broadcaster: NotificationBroadcaster) -> Response {
+    static func response(_ broadcaster: NotificationBroadcaster, customer: String?) throws -> Response {
+        guard let subscription = broadcaster.subscribe(customer: customer) else {
+            throw Problem.unavailable("too many open notification streams; retry later", retryAfterSeconds: 5)
+        }
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         headers[HTTPFields.Element.Name("X-Accel-Buffering")!] = "no"  // reverse proxies: pass events through at once
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let subscription = broadcaster.subscribe()
             let heartbeat = Task { [continuation = subscription.continuation] in
                 while (try? await Task.sleep(for: heartbeatInterval)) != nil {
                     continuation.yield(ServerSentEvents.heartbeat)

@@ -4,33 +4,37 @@ import Hummingbird
 import Messaging
 import OrderCore
 import Persistence
+import Credentials
 import ServiceKit
 
 /// POST /orders, GET /orders/{id}, GET /orders (Services/API.md).
+///
+/// A customer places orders for itself only and sees only its own (another's answers 404, as if
+/// it did not exist); operators and the auditor see every order.
 struct OrderAPI: Sendable {
     let database: any SQLDatabase
     let relay: OutboxRelay
     let prices: PriceList
     let policy: OrderPolicy
+    let rateLimiter: RateLimiter
 
     static let maxIdempotencyKeyLength = 200
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.post("/orders") { request, _ in try await place(request) }
-        router.get("/orders/:id") { _, context in
+    func add(to routes: EdgeRoutes) {
+        routes.post("/orders", .requires(.customer)) { request, _, caller in try await place(request, caller) }
+        routes.get("/orders/:id", .requires(.customer, .operator, .auditor)) { _, context, caller in
             let orderId = context.parameters.get("id") ?? ""
             let view = try await database.read { connection -> OrderView? in
-                guard let order = try OrderStore.load(orderId, on: connection) else { return nil }
+                guard let order = try OrderStore.load(orderId, on: connection), caller.mayRead(customer: order.customerId) else { return nil }
                 return OrderView(order, history: try OrderStore.history(orderId, on: connection))
             }
             guard let view else { throw Problem.notFound("no order \(orderId)") }
             return try JSONResponse.make(view)
         }
-        router.get("/orders") { request, _ in
+        routes.get("/orders", .requires(.customer, .operator, .auditor)) { request, _, caller in
             let page = try PageRequest(request)
             let rows = try await database.read { connection in
-                try connection.query("SELECT * FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?",
-                                     [.text(page.after ?? ""), .integer(Int64(page.limit + 1))]).map(OrderStore.record)
+                try OrderStore.page(after: page.after ?? "", limit: page.limit + 1, customer: caller.listingScope, on: connection)
             }
             let items = rows.map {
                 OrderSummary(orderId: $0.orderId, customerId: $0.customerId, status: $0.status.rawValue,
@@ -45,9 +49,16 @@ struct OrderAPI: Sendable {
         case replayed(OrderRecord)
     }
 
-    private func place(_ request: Request) async throws -> Response {
+    private func place(_ request: Request, _ caller: Caller) async throws -> Response {
+        let principal = caller.principal.subject
+        if let wait = rateLimiter.take(principal) {
+            throw Problem.tooManyRequests(retryAfterSeconds: max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0)))
+        }
         let key = try idempotencyKey(request)
         let body = try await PlaceOrderBody.parse(request)
+        guard body.customerId == caller.principal.customerId else {
+            throw Problem.forbidden("a customer places orders for itself only: customerId must be \(principal), the customer of the token")
+        }
         let command = body.command(orderId: UUID().uuidString.lowercased())
         // Validation first, outside any transaction; the order is timed inside it.
         if case .failure(let failure) = OrderDecider.place(command, prices: prices, policy: policy, now: 0) {
@@ -55,11 +66,11 @@ struct OrderAPI: Sendable {
         }
         let placement: Placement
         do {
-            placement = try await write(command, key: key, fingerprint: body.fingerprint)
+            placement = try await write(command, principal: principal, key: key, fingerprint: body.fingerprint)
         } catch let error as SQLError where key != nil {
             // Two requests with one new key at once (PostgreSQL): the loser's insert of the key
             // fails; by now the winner's row is committed, so answer from it.
-            guard let replay = try await replayed(key: key!, fingerprint: body.fingerprint) else { throw error }
+            guard let replay = try await replayed(principal: principal, key: key!, fingerprint: body.fingerprint) else { throw error }
             placement = .replayed(replay)
         }
         switch placement {
@@ -75,34 +86,37 @@ struct OrderAPI: Sendable {
 
     /// One transaction: the key (if any), the PENDING order and its OrderPlaced in the outbox.
     /// Placed-at and deadline come from the database's clock, the one the sweeper decides by.
-    private func write(_ command: PlaceOrder, key: String?, fingerprint: String) async throws -> Placement {
+    private func write(_ command: PlaceOrder, principal: String, key: String?, fingerprint: String) async throws -> Placement {
         let (prices, policy) = (prices, policy)
         return try await database.unitOfWork(waking: relay) { unit -> Placement in
-            if let key, let existing = try Self.existing(key: key, fingerprint: fingerprint, on: unit.connection) {
+            if let key, let existing = try Self.existing(principal: principal, key: key, fingerprint: fingerprint, on: unit.connection) {
                 return .replayed(existing)
             }
             let transition = try OrderDecider.place(command, prices: prices, policy: policy,
                                                     now: try unit.connection.databaseTimeMillis()).mapError(\.problem).get()
             _ = try OrderTransitionWriter.apply(transition, causedBy: nil, unit: unit)
             if let key {
-                _ = try unit.connection.execute(
-                    "INSERT INTO idempotency_keys (idempotency_key, request_fingerprint, order_id, created_at_ms) VALUES (?, ?, ?, ?)",
-                    [.text(key), .text(fingerprint), .text(transition.to.orderId), .integer(EventEnvelope.nowUnixMs())])
+                _ = try unit.connection.execute("""
+                    INSERT INTO idempotency_keys (principal, idempotency_key, request_fingerprint, order_id, created_at_ms)
+                    VALUES (?, ?, ?, ?, ?)
+                    """, [.text(principal), .text(key), .text(fingerprint), .text(transition.to.orderId), .integer(EventEnvelope.nowUnixMs())])
             }
             return .created(transition.to)
         }
     }
 
-    private func replayed(key: String, fingerprint: String) async throws -> OrderRecord? {
-        try await database.read { try Self.existing(key: key, fingerprint: fingerprint, on: $0) }
+    private func replayed(principal: String, key: String, fingerprint: String) async throws -> OrderRecord? {
+        try await database.read { try Self.existing(principal: principal, key: key, fingerprint: fingerprint, on: $0) }
     }
 
-    /// The order stored for `key`; a conflict if the key was used for a different order.
-    private static func existing(key: String, fingerprint: String, on connection: any SQLConnection) throws -> OrderRecord? {
+    /// The order `principal` placed with `key`; a conflict if it used the key for a different
+    /// order. Keys are the caller's own: another caller's use of the same key is not seen.
+    private static func existing(principal: String, key: String, fingerprint: String, on connection: any SQLConnection) throws -> OrderRecord? {
         guard let row = try connection.query(
-            "SELECT request_fingerprint, order_id FROM idempotency_keys WHERE idempotency_key = ?", [.text(key)]).first else { return nil }
+            "SELECT request_fingerprint, order_id FROM idempotency_keys WHERE principal = ? AND idempotency_key = ?",
+            [.text(principal), .text(key)]).first else { return nil }
         guard row.string("request_fingerprint") == fingerprint else {
-            throw Problem.conflict("Idempotency-Key \(key) was already used for a different order (\(row.string("order_id") ?? "?")); use a new key for a new order")
+            throw Problem.conflict("Idempotency-Key \(key) was already used for a different order; use a new key for a new order")
         }
         guard let orderId = row.string("order_id"), let order = try OrderStore.load(orderId, on: connection) else {
             throw SQLError.permanent("idempotency key \(key) points to a missing order")

@@ -12,6 +12,7 @@ struct OrderCommand: AsyncParsableCommand {
     @Option(help: .init(SettingsCatalog.sagaTimeout.help)) var sagaTimeoutMs: String?
     @Option(help: .init(SettingsCatalog.sweepInterval.help)) var sweepIntervalMs: String?
     @Option(help: .init(SettingsCatalog.idempotencyKeyRetention.help)) var idempotencyKeyRetentionMs: String?
+    @Option(help: .init(SettingsCatalog.orderRateLimit.help)) var orderRateLimit: String?
 
     func run() async throws {
         let settings = try options.resolve(for: .order)
@@ -20,9 +21,13 @@ struct OrderCommand: AsyncParsableCommand {
         guard timeout > 0, sweep > 0 else { throw ValidationError("saga timeout and sweep interval must be positive milliseconds") }
         let policy = OrderPolicy(sagaTimeoutMs: Int64(timeout))
         let keyRetention = try SettingsCatalog.idempotencyKeyRetention.duration(idempotencyKeyRetentionMs) ?? .seconds(86_400)
+        let rateText = SettingsCatalog.orderRateLimit.resolve(orderRateLimit) ?? "20"
+        guard let rate = Double(rateText), rate > 0, rate <= 1_000_000 else {
+            throw ValidationError("--order-rate-limit / ORDER_RATE_LIMIT must be a positive number of orders per second, got '\(rateText)'")
+        }
         try await ServiceRunner.run(OrderService.self, settings: settings) { context in
             try OrderService(context: context, policy: policy, sweepInterval: .milliseconds(sweep),
-                             idempotencyKeyRetention: keyRetention)
+                             idempotencyKeyRetention: keyRetention, ordersPerSecondPerCaller: rate)
         }
     }
 }

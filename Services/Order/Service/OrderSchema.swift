@@ -54,5 +54,30 @@ enum OrderSchema {
             "ALTER TABLE orders ADD COLUMN correlation_id TEXT",
             "ALTER TABLE orders ADD COLUMN traceparent TEXT",
         ]),
+        // Idempotency-Keys belong to the caller that sent them (the token's subject): one
+        // customer's key can neither replay nor reveal another's order. Keys kept from before
+        // belong to the customer of their order, the only one who could place it.
+        Migration(id: "order-004-idempotency-keys-per-principal", both: [
+            """
+            CREATE TABLE idempotency_keys_by_principal (
+                principal TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                request_fingerprint TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (principal, idempotency_key)
+            )
+            """,
+            """
+            INSERT INTO idempotency_keys_by_principal (principal, idempotency_key, request_fingerprint, order_id, created_at_ms)
+            SELECT o.customer_id, k.idempotency_key, k.request_fingerprint, k.order_id, k.created_at_ms
+            FROM idempotency_keys k JOIN orders o ON o.order_id = k.order_id
+            """,
+            "DROP TABLE idempotency_keys",
+            "ALTER TABLE idempotency_keys_by_principal RENAME TO idempotency_keys",
+            "CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at_ms)",
+            // A customer's own listing (GET /orders with a customer token).
+            "CREATE INDEX orders_customer ON orders (customer_id, order_id)",
+        ]),
     ]
 }

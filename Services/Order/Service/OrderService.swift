@@ -21,12 +21,14 @@ struct OrderService: SagaService {
     let sweepInterval: Duration
     let idempotencyKeyRetention: Duration
 
-    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration, idempotencyKeyRetention: Duration = .seconds(86_400)) throws {
+    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration, idempotencyKeyRetention: Duration = .seconds(86_400),
+         ordersPerSecondPerCaller: Double = 20) throws {
         let seed = try context.settings.loadSeed()
         let prices = PriceList(currency: seed.currency,
                                unitPrices: Dictionary(uniqueKeysWithValues: seed.skus.map { ($0.sku, $0.unitPrice) }))
         self.context = context
-        api = OrderAPI(database: context.database, relay: context.relay, prices: prices, policy: policy)
+        api = OrderAPI(database: context.database, relay: context.relay, prices: prices, policy: policy,
+                       rateLimiter: RateLimiter(perSecond: ordersPerSecondPerCaller, burst: max(1, Int(2 * ordersPerSecondPerCaller))))
         sweeper = DeadlineSweeper(database: context.database, relay: context.relay, logger: context.makeLogger("sweeper"))
         self.sweepInterval = sweepInterval
         self.idempotencyKeyRetention = idempotencyKeyRetention
@@ -36,8 +38,8 @@ struct OrderService: SagaService {
         try OrderEventHandler.handle(event, unit)
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        api.add(to: router)
+    func addRoutes(to routes: EdgeRoutes) {
+        api.add(to: routes)
     }
 
     func backgroundServices() -> [any Service] {

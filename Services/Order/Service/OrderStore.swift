@@ -52,13 +52,23 @@ enum OrderStore {
         while true {
             let deleted = try await database.write { connection in
                 try connection.execute("""
-                    DELETE FROM idempotency_keys WHERE idempotency_key IN (
-                        SELECT idempotency_key FROM idempotency_keys WHERE created_at_ms < ? LIMIT 5000)
+                    DELETE FROM idempotency_keys WHERE (principal, idempotency_key) IN (
+                        SELECT principal, idempotency_key FROM idempotency_keys WHERE created_at_ms < ? LIMIT 5000)
                     """, [.integer(cutoff)])
             }
             total += deleted
             if deleted < 5000 { return total }
         }
+    }
+
+    /// A page of orders after `after` in id order; only `customer`'s when given.
+    static func page(after: String, limit: Int, customer: String?, on connection: any SQLConnection) throws -> [OrderRecord] {
+        if let customer {
+            return try connection.query("SELECT * FROM orders WHERE customer_id = ? AND order_id > ? ORDER BY order_id LIMIT ?",
+                                        [.text(customer), .text(after), .integer(Int64(limit))]).map(record)
+        }
+        return try connection.query("SELECT * FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?",
+                                    [.text(after), .integer(Int64(limit))]).map(record)
     }
 
     static func history(_ orderId: String, on connection: any SQLConnection) throws -> [OrderView.HistoryEntry] {

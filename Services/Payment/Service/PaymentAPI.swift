@@ -4,6 +4,9 @@ import Persistence
 import ServiceKit
 
 /// GET /payments/{orderId}, /payments, /accounts/{customerId}, /accounts (Services/API.md).
+///
+/// A customer sees its own payments and account only (another's answers 404); the account
+/// listing is for operators and the auditor.
 struct PaymentAPI: Sendable {
     let database: any SQLDatabase
 
@@ -45,36 +48,34 @@ struct PaymentAPI: Sendable {
         }
     }
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/payments") { request, _ in
+    func add(to routes: EdgeRoutes) {
+        routes.get("/payments", .requires(.customer, .operator, .auditor)) { request, _, caller in
             let page = try PageRequest(request)
             let items = try await database.read { connection in
-                try connection.query("SELECT * FROM payments WHERE order_id > ? ORDER BY order_id LIMIT ?",
-                                     [.text(page.after ?? ""), .integer(Int64(page.limit + 1))])
-                    .map { PaymentView(try PaymentStore.payment($0)) }
+                try PaymentStore.paymentPage(after: page.after ?? "", limit: page.limit + 1, customer: caller.listingScope, on: connection)
+                    .map(PaymentView.init)
             }
             return try JSONResponse.make(Page(items: items, limit: page.limit, id: \.orderId))
         }
-        router.get("/payments/:orderId") { _, context in
+        routes.get("/payments/:orderId", .requires(.customer, .operator, .auditor)) { _, context, caller in
             let orderId = context.parameters.get("orderId") ?? ""
-            guard let record = try await database.read({ try PaymentStore.payment(orderId, on: $0) }) else {
+            guard let record = try await database.read({ try PaymentStore.payment(orderId, on: $0) }),
+                  caller.mayRead(customer: record.customerId) else {
                 throw Problem.notFound("no payment for order \(orderId)")
             }
             return try JSONResponse.make(PaymentView(record))
         }
-        router.get("/accounts") { request, _ in
+        routes.get("/accounts", .staff) { request, _, _ in
             let page = try PageRequest(request)
             let items = try await database.read { connection in
-                try connection.query("SELECT * FROM accounts WHERE customer_id > ? ORDER BY customer_id LIMIT ?",
-                                     [.text(page.after ?? ""), .integer(Int64(page.limit + 1))]).map(AccountView.init)
+                try PaymentStore.accountPage(after: page.after ?? "", limit: page.limit + 1, on: connection).map(AccountView.init)
             }
             return try JSONResponse.make(Page(items: items, limit: page.limit, id: \.customerId))
         }
-        router.get("/accounts/:customerId") { _, context in
+        routes.get("/accounts/:customerId", .requires(.customer, .operator, .auditor)) { _, context, caller in
             let customerId = context.parameters.get("customerId") ?? ""
-            guard let item = try await database.read({
-                try $0.query("SELECT * FROM accounts WHERE customer_id = ?", [.text(customerId)]).first.map(AccountView.init)
-            }) else {
+            guard caller.mayRead(customer: customerId),
+                  let item = try await database.read({ try PaymentStore.accountRow(customerId, on: $0) }).map(AccountView.init) else {
                 throw Problem.notFound("no account for customer \(customerId)")
             }
             return try JSONResponse.make(item)

@@ -28,5 +28,9 @@ enum PaymentSchema {
             )
             """,
         ]),
+        // A customer's own listing (GET /payments with a customer token).
+        Migration(id: "payment-002-customer-listing", both: [
+            "CREATE INDEX payments_customer ON payments (customer_id, order_id)",
+        ]),
     ]
 }

@@ -29,7 +29,7 @@ struct PaymentService: SagaService {
         try PaymentEventHandler.handle(event, unit)
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        api.add(to: router)
+    func addRoutes(to routes: EdgeRoutes) {
+        api.add(to: routes)
     }
 }

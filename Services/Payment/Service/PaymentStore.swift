@@ -10,6 +10,25 @@ enum PaymentStore {
         try connection.query("SELECT * FROM payments WHERE order_id = ?", [.text(orderId)]).first.map(payment)
     }
 
+    /// A page of payments after `after` in order-id order; only `customer`'s when given.
+    static func paymentPage(after: String, limit: Int, customer: String?, on connection: any SQLConnection) throws -> [PaymentRecord] {
+        if let customer {
+            return try connection.query("SELECT * FROM payments WHERE customer_id = ? AND order_id > ? ORDER BY order_id LIMIT ?",
+                                        [.text(customer), .text(after), .integer(Int64(limit))]).map(payment)
+        }
+        return try connection.query("SELECT * FROM payments WHERE order_id > ? ORDER BY order_id LIMIT ?",
+                                    [.text(after), .integer(Int64(limit))]).map(payment)
+    }
+
+    static func accountPage(after: String, limit: Int, on connection: any SQLConnection) throws -> [SQLRow] {
+        try connection.query("SELECT * FROM accounts WHERE customer_id > ? ORDER BY customer_id LIMIT ?",
+                             [.text(after), .integer(Int64(limit))])
+    }
+
+    static func accountRow(_ customerId: String, on connection: any SQLConnection) throws -> SQLRow? {
+        try connection.query("SELECT * FROM accounts WHERE customer_id = ?", [.text(customerId)]).first
+    }
+
     /// The account, locked until commit on PostgreSQL (SQLite has a single writer).
     static func account(_ customerId: String, on connection: any SQLConnection) throws -> Account? {
         let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""

@@ -102,6 +102,10 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
 
     /// A valid event in the wrong place: its key or partition does not match its order-id.
     case misrouted // = 3
+
+    /// Not signed by the topic's writer: no signature, a key that is not the writer's, a
+    /// signature that does not verify, or a replay-of without an operator's replay signature.
+    case unauthenticated // = 4
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -114,6 +118,7 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
       case 1: self = .undecodable
       case 2: self = .rejected
       case 3: self = .misrouted
+      case 4: self = .unauthenticated
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -124,6 +129,7 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
       case .undecodable: return 1
       case .rejected: return 2
       case .misrouted: return 3
+      case .unauthenticated: return 4
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -134,6 +140,7 @@ public nonisolated struct Saga_V1_DeadLetter: Sendable {
       .undecodable,
       .rejected,
       .misrouted,
+      .unauthenticated,
     ]
 
   }
@@ -277,7 +284,7 @@ nonisolated extension Saga_V1_DeadLetter: SwiftProtobuf.Message, SwiftProtobuf._
 }
 
 nonisolated extension Saga_V1_DeadLetter.ErrorKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_KIND_UNSPECIFIED\0\u{1}ERROR_KIND_UNDECODABLE\0\u{1}ERROR_KIND_REJECTED\0\u{1}ERROR_KIND_MISROUTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_KIND_UNSPECIFIED\0\u{1}ERROR_KIND_UNDECODABLE\0\u{1}ERROR_KIND_REJECTED\0\u{1}ERROR_KIND_MISROUTED\0\u{1}ERROR_KIND_UNAUTHENTICATED\0")
 }
 
 nonisolated extension Saga_V1_DeadLetter.Header: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

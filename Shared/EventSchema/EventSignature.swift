@@ -1,0 +1,104 @@
+import Foundation
+
+/// Who wrote a record, proven: every service signs what it writes (Ed25519) and every reader
+/// checks that the signer is the topic's writer in the catalog before it believes a byte of it.
+///
+/// The signature travels in the `signature` header as `<key-id>:<base64url signature>` and
+/// covers, in one canonical byte string: the key id, the topic, the record key, the payload and
+/// every envelope header a decision reads (all of `EventEnvelope.Header.all` except
+/// `traceparent`, which the relay rewrites at send time and nothing decides on). The envelope
+/// is signed in its canonical text form, so a reader that decoded `ABC…` and `abc…` as the same
+/// UUID also checks the same bytes. The partition is not covered (a producer does not know it
+/// before the send); a record moved to another partition is caught by the co-partitioning check.
+///
+/// A replayed dead letter carries the original record, still under its producer's signature,
+/// plus `replay-of` and a `replay-signature` by an operator key over the same fields and the
+/// `replay-of` value: only an operator can make a copy count as new.
+public enum EventSignature {
+    public static let header = "signature"
+    public static let replayHeader = "replay-signature"
+
+    static let eventDomain = Array("order-saga event signature v1\u{0}".utf8)
+    static let replayDomain = Array("order-saga replay signature v1\u{0}".utf8)
+
+    /// The bytes an event's signature covers.
+    public static func message(keyId: String, topic: String, key: [UInt8]?, payload: [UInt8]?,
+                               envelope: EventEnvelope) -> [UInt8] {
+        var out = eventDomain
+        out.reserveCapacity(256 + (payload?.count ?? 0))
+        appendFields(keyId: keyId, topic: topic, key: key, payload: payload, envelope: envelope, to: &out)
+        return out
+    }
+
+    /// The bytes an operator's replay signature covers: the event's fields and `replayOf`.
+    public static func replayMessage(keyId: String, topic: String, key: [UInt8]?, payload: [UInt8]?,
+                                     envelope: EventEnvelope, replayOf: UUID) -> [UInt8] {
+        var out = replayDomain
+        appendFields(keyId: keyId, topic: topic, key: key, payload: payload, envelope: envelope, to: &out)
+        append(Array(replayOf.uuidString.lowercased().utf8), to: &out)
+        return out
+    }
+
+    private static func appendFields(keyId: String, topic: String, key: [UInt8]?, payload: [UInt8]?,
+                                     envelope: EventEnvelope, to out: inout [UInt8]) {
+        append(Array(keyId.utf8), to: &out)
+        append(Array(topic.utf8), to: &out)
+        append(key, to: &out)
+        append(payload, to: &out)
+        for header in envelope.headers() where header.name != EventEnvelope.Header.traceparent {
+            append(Array(header.name.utf8), to: &out)
+            append(header.value, to: &out)
+        }
+    }
+
+    /// A length-prefixed field (4 bytes, big-endian); absent is the length 0xFFFFFFFF.
+    private static func append(_ bytes: [UInt8]?, to out: inout [UInt8]) {
+        let length = bytes.map { UInt32($0.count) } ?? UInt32.max
+        withUnsafeBytes(of: length.bigEndian) { out.append(contentsOf: $0) }
+        if let bytes { out.append(contentsOf: bytes) }
+    }
+
+    /// `<key-id>:<base64url signature>`.
+    public static func headerValue(keyId: String, signature: some DataProtocol) -> [UInt8] {
+        Array("\(keyId):\(Base64URL.encode(Array(signature)))".utf8)
+    }
+
+    /// The key id and signature bytes of a header value, or nil when it is not of that form.
+    public static func parseHeaderValue(_ value: [UInt8]) -> (keyId: String, signature: [UInt8])? {
+        guard value.count <= 256, let colon = value.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let keyId = String(decoding: value[..<colon], as: UTF8.self)
+        guard SigningKeyID.isValid(keyId),
+              let signature = Base64URL.decode(Array(value[value.index(after: colon)...])), signature.count == 64 else { return nil }
+        return (keyId, signature)
+    }
+}
+
+/// Key ids: 1 to 64 of `A-Z a-z 0-9 . _ -`, so they can sit in a header and a file name.
+public enum SigningKeyID {
+    public static func isValid(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count) && id.utf8.allSatisfy {
+            (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
+        }
+    }
+}
+
+/// Base64url without padding (RFC 4648 §5), as JOSE writes keys and signatures.
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
+
+    public static func decode(_ bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F }) else {
+            return nil
+        }
+        var text = String(decoding: bytes, as: UTF8.self)
+            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.utf8.count % 4 != 0 { text += "=" }
+        return Data(base64Encoded: text).map(Array.init)
+    }
+}
