@@ -123,14 +123,7 @@ final class HostileInputEndToEndTests: XCTestCase {
         }
 
         // 4. The audit over everything, hostile records included.
-        let audit = try ChildProcess.run(try SagaStack.binary("loadgen").path, [
-            "audit", "--bootstrap-file", stack.cluster.bootstrapFile.path, "--dev-cluster-tuning", "true",
-            "--order-url", stack.url(.order, "").absoluteString, "--inventory-url", stack.url(.inventory, "").absoluteString,
-            "--payment-url", stack.url(.payment, "").absoluteString, "--notification-url", stack.url(.notification, "").absoluteString,
-            "--keys", stack.keys.path,
-        ], timeout: 240)
-        if audit.status != 0 { print(audit.stdout.suffix(6000), audit.stderr.suffix(3000)) }
-        XCTAssertEqual(audit.status, 0, "[\(backend)] the audit failed")
+        XCTAssertEqual(try stack.audit().status, 0, "[\(backend)] the audit failed")
     }
 
     /// Last processed offset per partition of `topic`, as the service's GET /consumer says.

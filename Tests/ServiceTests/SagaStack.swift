@@ -169,6 +169,19 @@ final class SagaStack: @unchecked Sendable {
         throw Failure(description: "\(service.executable) not ready after \(timeout) s: \(logs(service).suffix(3000))")
     }
 
+    /// `loadgen audit` over the stack as it is now (every topic, every service's state, read as
+    /// the auditor); its output is printed when it fails.
+    func audit(timeout: TimeInterval = 240) throws -> ProcessResult {
+        let result = try ChildProcess.run(try Self.binary("loadgen").path, [
+            "audit", "--bootstrap-file", cluster.bootstrapFile.path, "--dev-cluster-tuning", "true",
+            "--order-url", url(.order, "").absoluteString, "--inventory-url", url(.inventory, "").absoluteString,
+            "--payment-url", url(.payment, "").absoluteString, "--notification-url", url(.notification, "").absoluteString,
+            "--keys", keys.path,
+        ], timeout: timeout)
+        if result.status != 0 { print(result.stdout.suffix(6000), result.stderr.suffix(3000)) }
+        return result
+    }
+
     // MARK: helpers
 
     static func binary(_ name: String) throws -> URL {
