@@ -38,7 +38,7 @@ final class KafkaTLSSettingsTests: XCTestCase {
     }
 
     func kafka(_ arguments: [String], _ environment: [String: String]) throws -> KafkaConfiguration {
-        try ServiceOptions.parse(arguments + ["--seed-file", "/seed.json"]).resolve(for: .order, environment: environment).kafka
+        try ServiceOptions.parse(arguments + ["--seed-file", "/seed.json"] + ServiceOptionsTests.keys).resolve(for: .order, environment: environment).kafka
     }
 
     func refusal(_ arguments: [String], _ environment: [String: String]) -> String {
