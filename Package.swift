@@ -97,6 +97,14 @@ let package = Package(
             path: "Shared/EventSchema",
             exclude: ["Contracts"]
         ),
+        // The options every client of the brokers takes: TLS from files, -X properties.
+        .target(
+            name: "KafkaCLI",
+            dependencies: ["Kafka", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Shared/KafkaCLI"
+        ),
+        // Who may do what on the bus: the brokers' ACLs derived from the topic catalog.
+        .target(name: "BusAccess", dependencies: ["Kafka", "EventSchema"], path: "Shared/BusAccess"),
         // The storage contract and its two backends: SQLite (GRDB) and PostgreSQL (postgres-nio).
         .target(
             name: "Persistence",
@@ -172,7 +180,7 @@ let package = Package(
         .executableTarget(
             name: "KafkaTool",
             dependencies: [
-                "Kafka", "EventSchema", "Messaging", "Persistence", "Credentials",
+                "Kafka", "KafkaCLI", "EventSchema", "Messaging", "Persistence", "BusAccess", "Credentials",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -199,7 +207,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Messaging", "Kafka", "EventSchema", "Persistence", "Observability", "Credentials",
+                "Messaging", "Kafka", "KafkaCLI", "EventSchema", "Persistence", "Observability", "Credentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -253,7 +261,7 @@ let package = Package(
         .executableTarget(
             name: "LoadGenerator",
             dependencies: [
-                "Kafka", "EventSchema", "DevClusterAPI", "Credentials",
+                "Kafka", "KafkaCLI", "EventSchema", "DevClusterAPI", "BusAccess", "Credentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -277,7 +285,9 @@ let package = Package(
         .testTarget(
             name: "DeployTests",
             // DevCluster: a real Kafka-protocol server for the brokers' health check.
-            dependencies: ["ServiceKit", "Observability", "EventSchema", "DevCluster", "DevClusterTesting", .product(name: "Yams", package: "Yams")],
+            // BusAccess: the ACLs the compose stack applies.
+            dependencies: ["ServiceKit", "Observability", "EventSchema", "BusAccess", "Kafka", "Persistence", "DevCluster", "DevClusterTesting",
+                           .product(name: "Yams", package: "Yams")],
             path: "Tests/DeployTests"
         ),
         .testTarget(

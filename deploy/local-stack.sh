@@ -46,8 +46,9 @@ Options:
   --base-port P         HTTP ports P..P+3 for order, inventory, payment, notification (default 8080);
                         instance k (from 0) adds 10*k
   --instances N         instances of each service (default 1; >1 needs --postgres)
-  --postgres URL        postgres://user:pw@host:port: one database per service, saga_<service>,
-                        dropped and created afresh (the role needs CREATEDB)
+  --postgres URL        postgres://user:pw@host:port[?options]: one database per service, saga_<service>,
+                        dropped and created afresh (the role needs CREATEDB); options go to every
+                        database URL, e.g. ?sslmode=verify-full&sslrootcert=ca.crt as in compose
   --saga-timeout-ms MS  Order's saga deadline (default 30000)
   --users               (root) run each instance as its own system user saga-<service>-<k> (created
                         when missing, group saga), so that iptables rules can single out one instance
@@ -245,10 +246,17 @@ log "dev cluster up: $(<"$RUN_DIR/bootstrap"), control $(<"$RUN_DIR/control")"
 
 # --- databases -----------------------------------------------------------------------------
 SERVICES=(order inventory payment notification)
+# --postgres is a server URL, perhaps with query options (TLS: sslmode, sslrootcert, sslcert,
+# sslkey, as compose's services use them): the database name goes before the options.
+POSTGRES_BASE=${POSTGRES%%\?*}
+POSTGRES_BASE=${POSTGRES_BASE%/}
+POSTGRES_QUERY=""
+if [[ $POSTGRES == *\?* ]]; then POSTGRES_QUERY="?${POSTGRES#*\?}"; fi
+postgres_url() { echo "$POSTGRES_BASE/$1$POSTGRES_QUERY"; }
 database_url() {
     local service=$1
     if [[ -n $POSTGRES ]]; then
-        echo "${POSTGRES%/}/saga_$service"
+        postgres_url "saga_$service"
     else
         echo "sqlite://$RUN_DIR/data/$service.db"
     fi
@@ -260,8 +268,8 @@ database_url() {
 recreate_database() {
     local name=$1 attempt error
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        if error=$(psql "${POSTGRES%/}/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" 2>&1 >/dev/null); then
-            psql "${POSTGRES%/}/postgres" -qc "CREATE DATABASE $name" >/dev/null
+        if error=$(psql "$(postgres_url postgres)" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" 2>&1 >/dev/null); then
+            psql "$(postgres_url postgres)" -qc "CREATE DATABASE $name" >/dev/null
             return
         fi
         log "dropping $name failed (attempt $attempt): $error"

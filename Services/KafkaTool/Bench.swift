@@ -45,7 +45,7 @@ struct Bench: AsyncParsableCommand {
         let configuration = try connection.configuration()
         let servers = configuration["bootstrap.servers"]!
         // Both clients get exactly the producer properties the platform uses.
-        let shared = KafkaConfiguration.producerDefaults.merging(connection.properties.reduce(into: [:]) { result, property in
+        let shared = KafkaConfiguration.producerDefaults.merging(connection.client.properties.reduce(into: [:]) { result, property in
             let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { result[parts[0]] = parts[1] }
         }) { _, new in new }

@@ -1,19 +1,27 @@
 import ArgumentParser
+import BusAccess
 import EventSchema
 import Foundation
 import Kafka
+import KafkaCLI
 import Logging
 
 @main
 struct KafkaTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-tool",
-        abstract: "Produce, consume, create the catalog's topics, benchmark, inspect and replay dead letters, show and reset stored offsets, with the platform's own Kafka library.",
-        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self, DeadLetters.self, Offsets.self])
+        abstract: "Produce, consume, create the catalog's topics and ACLs, benchmark, inspect and replay dead letters, show and reset stored offsets, with the platform's own Kafka library.",
+        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self, DeadLetters.self, Offsets.self, ACLs.self])
 }
 
-/// Where the cluster is and how to talk to it; shared by every subcommand.
+/// Where the cluster is and how to talk to it; shared by every subcommand. TLS settings fall
+/// back to the KAFKA_TLS_* variables, so a subcommand that builds its connection from parts
+/// (`offsets`) keeps them.
 struct ConnectionOptions: ParsableArguments {
+    /// The client id, and the prefix of the group ids kafka-tool may use (the operator's ACLs,
+    /// `BusAccess`): its partition readers' throwaway groups and `consume --group`.
+    static let clientID = BusAccess.operatorTool
+
     @Option(help: "Bootstrap servers, host:port[,host:port]. Default: $KAFKA_BOOTSTRAP.")
     var bootstrap: String?
 
@@ -23,10 +31,14 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Apply the short timeouts the embedded dev cluster needs (see Services/DevCluster/README.md).")
     var devCluster = false
 
-    @Option(name: .customShort("X"), help: "A librdkafka property, key=value (repeatable).")
-    var properties: [String] = []
+    @OptionGroup var client: KafkaClientOptions
 
-    func configuration() throws -> KafkaConfiguration {
+    /// Whether a cluster is named at all (for subcommands to which Kafka is optional).
+    func isGiven(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        bootstrap != nil || bootstrapFile != nil || !(environment["KAFKA_BOOTSTRAP"] ?? "").isEmpty
+    }
+
+    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KafkaConfiguration {
         let servers: String
         if let bootstrap {
             servers = bootstrap
@@ -35,20 +47,14 @@ struct ConnectionOptions: ParsableArguments {
                 throw ValidationError("cannot read --bootstrap-file \(bootstrapFile); is the dev cluster running?")
             }
             servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else if let fromEnvironment = ProcessInfo.processInfo.environment["KAFKA_BOOTSTRAP"] {
+        } else if let fromEnvironment = environment["KAFKA_BOOTSTRAP"] {
             servers = fromEnvironment
         } else {
             throw ValidationError("say where Kafka is: --bootstrap host:port, --bootstrap-file FILE or KAFKA_BOOTSTRAP")
         }
-        var configuration = KafkaConfiguration(bootstrapServers: servers)
+        var configuration = KafkaConfiguration(bootstrapServers: servers, ["client.id": Self.clientID])
         if devCluster { configuration = configuration.merging(KafkaConfiguration.devClusterTuning) }
-        for property in properties {
-            guard let equals = property.firstIndex(of: "=") else {
-                throw ValidationError("-X \(property): expected key=value")
-            }
-            configuration[String(property[..<equals])] = String(property[property.index(after: equals)...])
-        }
-        return configuration
+        return try client.apply(to: configuration, environment: environment)
     }
 }
 

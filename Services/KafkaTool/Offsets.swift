@@ -22,16 +22,15 @@ struct Offsets: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Per partition: the last processed offset, and with a bootstrap, the log's start and end and what is wrong.")
         @OptionGroup var target: Target
-        @Option(help: "Bootstrap servers (compare with the logs); optional.") var bootstrap: String?
-        @Option(help: "Read the bootstrap servers from this file.") var bootstrapFile: String?
+        /// Optional: with a bootstrap (flag or KAFKA_BOOTSTRAP), the offsets are compared with the logs.
+        @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             let database = try await openDatabase(url: target.database, logger: makeLogger("kafka-tool.offsets"))
             let stored = try await StoredOffsets.load(group: target.group, from: database)
             await database.close()
             var marks: [TopicPartition: Watermarks] = [:]
-            if bootstrap != nil || bootstrapFile != nil {
-                let connection = try ConnectionOptions.parse((bootstrap.map { ["--bootstrap", $0] } ?? []) + (bootstrapFile.map { ["--bootstrap-file", $0] } ?? []))
+            if connection.isGiven() {
                 let reader = try KafkaWatermarkReader(configuration: try connection.configuration(), logger: makeLogger("kafka-tool.offsets"))
                 marks = (try? await reader.watermarks(topics: Array(Set(stored.keys.map(\.topic))).sorted())) ?? [:]
                 await reader.close()
@@ -63,8 +62,8 @@ struct Offsets: AsyncParsableCommand {
         @Option(help: "The next offset to read (records before it count as processed).") var to: Int64?
         @Flag(help: "Resume from the log's start (needs a bootstrap).") var toEarliest = false
         @Flag(help: "Resume from the log's end, skipping what is there (needs a bootstrap).") var toLatest = false
-        @Option(help: "Bootstrap servers, for --to-earliest / --to-latest.") var bootstrap: String?
-        @Option(help: "Read the bootstrap servers from this file.") var bootstrapFile: String?
+        /// For --to-earliest / --to-latest.
+        @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
             guard [to != nil, toEarliest, toLatest].filter({ $0 }).count == 1 else {
@@ -77,10 +76,9 @@ struct Offsets: AsyncParsableCommand {
             let target = TopicPartition(topic: topic, partition: partition)
             var next = to ?? 0
             if to == nil {
-                guard bootstrap != nil || bootstrapFile != nil else {
-                    throw ValidationError("--to-earliest and --to-latest need --bootstrap or --bootstrap-file")
+                guard connection.isGiven() else {
+                    throw ValidationError("--to-earliest and --to-latest need --bootstrap, --bootstrap-file or KAFKA_BOOTSTRAP")
                 }
-                let connection = try ConnectionOptions.parse((bootstrap.map { ["--bootstrap", $0] } ?? []) + (bootstrapFile.map { ["--bootstrap-file", $0] } ?? []))
                 let reader = try KafkaWatermarkReader(configuration: try connection.configuration(), logger: makeLogger("kafka-tool.offsets"))
                 let marks = try await reader.watermarks(topics: [topic])
                 await reader.close()

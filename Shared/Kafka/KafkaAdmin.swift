@@ -139,6 +139,110 @@ public final class KafkaAdmin: @unchecked Sendable {
         }
     }
 
+    /// Every ACL binding the cluster holds; bindings outside `KafkaACL`'s model (another
+    /// resource type, a match pattern) come back in `foreign`, described.
+    public func describeACLs(timeout: Duration = .seconds(30)) async throws -> (acls: [KafkaACL], foreign: [String]) {
+        let timeoutMs = milliseconds(timeout)
+        return try await worker.run { [native] in
+            var errorText = [CChar](repeating: 0, count: 512)
+            guard let filter = rd_kafka_AclBindingFilter_new(
+                RD_KAFKA_RESOURCE_ANY, nil, RD_KAFKA_RESOURCE_PATTERN_ANY, nil, nil,
+                RD_KAFKA_ACL_OPERATION_ANY, RD_KAFKA_ACL_PERMISSION_TYPE_ANY, &errorText, errorText.count) else {
+                throw KafkaError.local(text(errorText), operation: "describe ACLs")
+            }
+            defer { rd_kafka_AclBinding_destroy(filter) }
+            let event = try Self.request(native, RD_KAFKA_ADMIN_OP_DESCRIBEACLS, "describe ACLs", timeoutMs) { options, queue in
+                rd_kafka_DescribeAcls(native.pointer, filter, options, queue)
+            }
+            defer { rd_kafka_event_destroy(event) }
+            var count = 0
+            let bindings = rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(event), &count)
+            var acls: [KafkaACL] = []
+            var foreign: [String] = []
+            for i in 0..<count {
+                guard let binding = bindings?[i] else { continue }
+                let read = KafkaACL.from(native: binding)
+                if let acl = read.acl { acls.append(acl) } else { foreign.append(read.description) }
+            }
+            return (acls.sorted(), foreign)
+        }
+    }
+
+    /// Creates the bindings (an existing one is left as it is); throws the first refusal.
+    public func createACLs(_ acls: [KafkaACL], timeout: Duration = .seconds(30)) async throws {
+        guard !acls.isEmpty else { return }
+        let timeoutMs = milliseconds(timeout)
+        try await worker.run { [native] in
+            var bindings: [OpaquePointer?] = []
+            defer { bindings.forEach { rd_kafka_AclBinding_destroy($0) } }
+            for acl in acls { bindings.append(try acl.makeNativeBinding()) }
+            let event = try Self.request(native, RD_KAFKA_ADMIN_OP_CREATEACLS, "create ACLs", timeoutMs) { options, queue in
+                bindings.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_CreateAcls(native.pointer, buffer.baseAddress, buffer.count, options, queue)
+                }
+            }
+            defer { rd_kafka_event_destroy(event) }
+            var count = 0
+            let results = rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(event), &count)
+            for i in 0..<count {
+                if let error = rd_kafka_acl_result_error(results?[i]) {
+                    let acl = i < acls.count ? "\(acls[i])" : "ACL #\(i)"
+                    throw KafkaError(rd_kafka_error_code(error), operation: "create ACL \(acl)",
+                                     message: String(cString: rd_kafka_error_string(error)))
+                }
+            }
+        }
+    }
+
+    /// Deletes exactly these bindings; throws the first refusal.
+    public func deleteACLs(_ acls: [KafkaACL], timeout: Duration = .seconds(30)) async throws {
+        guard !acls.isEmpty else { return }
+        let timeoutMs = milliseconds(timeout)
+        try await worker.run { [native] in
+            var filters: [OpaquePointer?] = []
+            defer { filters.forEach { rd_kafka_AclBinding_destroy($0) } }
+            for acl in acls { filters.append(try acl.makeNativeBinding(filter: true)) }
+            let event = try Self.request(native, RD_KAFKA_ADMIN_OP_DELETEACLS, "delete ACLs", timeoutMs) { options, queue in
+                filters.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_DeleteAcls(native.pointer, buffer.baseAddress, buffer.count, options, queue)
+                }
+            }
+            defer { rd_kafka_event_destroy(event) }
+            var count = 0
+            let responses = rd_kafka_DeleteAcls_result_responses(rd_kafka_event_DeleteAcls_result(event), &count)
+            for i in 0..<count {
+                if let error = rd_kafka_DeleteAcls_result_response_error(responses?[i]) {
+                    let acl = i < acls.count ? "\(acls[i])" : "ACL #\(i)"
+                    throw KafkaError(rd_kafka_error_code(error), operation: "delete ACL \(acl)",
+                                     message: String(cString: rd_kafka_error_string(error)))
+                }
+            }
+        }
+    }
+
+    /// Sends one admin request and waits for its result event (the caller destroys it); a
+    /// request-level error (the broker refused or does not support it) is thrown.
+    private static func request(_ native: NativeHandle, _ kind: rd_kafka_admin_op_t, _ what: String, _ timeoutMs: Int32,
+                                send: (OpaquePointer?, OpaquePointer?) -> Void) throws -> OpaquePointer {
+        var errorText = [CChar](repeating: 0, count: 512)
+        let queue = rd_kafka_queue_new(native.pointer)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(native.pointer, kind)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errorText, errorText.count)
+        send(options, queue)
+        guard let event = rd_kafka_queue_poll(queue, timeoutMs + 1000) else {
+            throw KafkaError.local("no answer within \(timeoutMs) ms", operation: what)
+        }
+        let eventError = rd_kafka_event_error(event)
+        if eventError != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let message = String(cString: rd_kafka_event_error_string(event))
+            rd_kafka_event_destroy(event)
+            throw KafkaError(eventError, operation: what, message: message)
+        }
+        return event
+    }
+
     public func close() async {
         await worker.run { [native] in rd_kafka_destroy(native.pointer) }
         worker.stop()

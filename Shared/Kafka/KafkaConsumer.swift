@@ -79,9 +79,16 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     private convenience init(unjoined configuration: KafkaConfiguration, logger: Logger) throws {
         var configuration = configuration
-        // librdkafka 2.0.2 refuses assign() without a group.id; this one never joins or commits.
-        configuration["group.id"] = "unjoined-\(UUID().uuidString)"
+        // librdkafka 2.0.2 refuses assign() without a group.id; this one never joins or commits,
+        // but librdkafka still looks up its coordinator, which a broker with ACLs allows only
+        // for groups the client may use: named after the client id, as its ACLs' group prefix.
+        configuration["group.id"] = Self.unjoinedGroupID(clientID: configuration["client.id"])
         try self.init(configuration: configuration, groupID: nil, hooks: RebalanceHooks(), logger: logger, onStatistics: nil)
+    }
+
+    /// `<client.id>-<uuid>`, or `unjoined-<uuid>` without a client id.
+    public static func unjoinedGroupID(clientID: String?) -> String {
+        "\(clientID.flatMap { $0.isEmpty ? nil : $0 } ?? "unjoined")-\(UUID().uuidString)"
     }
 
     public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)

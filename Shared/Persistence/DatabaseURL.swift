@@ -93,11 +93,19 @@ enum PostgresURL {
             switch item.name {
             case "sslmode":
                 switch value {
-                case "disable": configuration.tls = .disable
-                case "prefer", "allow": configuration.tls = .prefer
-                case "require", "verify-ca", "verify-full": configuration.tls = .require
-                default: throw SQLError.configuration("invalid sslmode=\(value) in '\(redacted)'; use disable, prefer or require")
+                case "allow": configuration.tls = .prefer
+                default:
+                    guard let mode = PostgresDatabase.TLSMode(rawValue: value) else {
+                        throw SQLError.configuration("invalid sslmode=\(value) in '\(redacted)'; use disable, prefer, require, verify-ca or verify-full")
+                    }
+                    configuration.tls = mode
                 }
+            case "sslrootcert":
+                configuration.tlsFiles.rootCertificate = try file(item.name, value, redacted)
+            case "sslcert":
+                configuration.tlsFiles.certificate = try file(item.name, value, redacted)
+            case "sslkey":
+                configuration.tlsFiles.key = try file(item.name, value, redacted)
             case "pool_size":
                 guard let size = Int(value), size >= 1 else {
                     throw SQLError.configuration("invalid pool_size=\(value) in '\(redacted)'; use a positive integer")
@@ -135,11 +143,29 @@ enum PostgresURL {
             }
         }
         configuration.keepalives = keepalivesOn ? keepalives : nil
+        if (configuration.tlsFiles.certificate == nil) != (configuration.tlsFiles.key == nil) {
+            throw SQLError.configuration("sslcert and sslkey go together (a client certificate and its key) in '\(redacted)'")
+        }
+        if configuration.tls == .disable, configuration.tlsFiles != PostgresDatabase.TLSFiles() {
+            throw SQLError.configuration("sslrootcert, sslcert and sslkey need TLS, which sslmode=disable turns off, in '\(redacted)'")
+        }
         return configuration
     }
 
+    /// A file a URL option names; it must exist now, so that a typo fails at start-up, naming the option.
+    private static func file(_ name: String, _ value: String, _ url: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard !value.isEmpty, FileManager.default.fileExists(atPath: value, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw SQLError.configuration("\(name)=\(value) in '\(url)': no such file")
+        }
+        guard FileManager.default.isReadableFile(atPath: value) else {
+            throw SQLError.configuration("\(name)=\(value) in '\(url)': the file is not readable by this process; check its owner and mode")
+        }
+        return value
+    }
+
     static let options = [
-        "sslmode", "pool_size", "search_path", "application_name", "connect_timeout", "lock_timeout_ms",
+        "sslmode", "sslrootcert", "sslcert", "sslkey", "pool_size", "search_path", "application_name", "connect_timeout", "lock_timeout_ms",
         "statement_timeout_ms", "idle_in_transaction_timeout_ms", "keepalives", "keepalives_idle",
         "keepalives_interval", "keepalives_count",
     ]

@@ -39,8 +39,29 @@ import PostgresNIO
 ///
 /// Cancelling the calling task does not interrupt a transaction that has started.
 public final class PostgresDatabase: SQLDatabase {
+    /// libpq's `sslmode`s. `prefer` and `require` encrypt without checking who answers (unless
+    /// a root certificate is given, which makes them `verify-ca`, as in libpq); `verify-ca`
+    /// checks the server's certificate against the root certificates; `verify-full` also checks
+    /// that it names the host dialled (a DNS name, or an IP address against its IP entries).
     public enum TLSMode: String, Sendable {
         case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
+    /// PEM files for TLS: the CA certificates to verify the server with (`sslrootcert`; the
+    /// system's store when absent), and this client's certificate and key (`sslcert`,
+    /// `sslkey`), for a server that authenticates clients by certificate.
+    public struct TLSFiles: Sendable, Equatable {
+        public var rootCertificate: String?
+        public var certificate: String?
+        public var key: String?
+
+        public init(rootCertificate: String? = nil, certificate: String? = nil, key: String? = nil) {
+            self.rootCertificate = rootCertificate
+            self.certificate = certificate
+            self.key = key
+        }
     }
 
     public enum IsolationLevel: String, Sendable {
@@ -57,6 +78,7 @@ public final class PostgresDatabase: SQLDatabase {
         /// Defaults to the user name, as libpq does.
         public var database: String?
         public var tls: TLSMode = .disable
+        public var tlsFiles = TLSFiles()
         /// Connections, and therefore transactions running at once.
         public var poolSize: Int = 4
         /// Isolation of `write` transactions.
@@ -93,6 +115,7 @@ public final class PostgresDatabase: SQLDatabase {
         }
 
         /// `postgres://user:password@host:port/database?sslmode=disable&pool_size=4&search_path=s&application_name=a&connect_timeout=10`,
+        /// libpq's `sslrootcert`, `sslcert` and `sslkey` (paths to PEM files),
         /// plus `lock_timeout_ms`, `statement_timeout_ms`, `idle_in_transaction_timeout_ms` (0 = off)
         /// and libpq's `keepalives` (0 or 1), `keepalives_idle`, `keepalives_interval` (seconds),
         /// `keepalives_count`.
@@ -270,15 +293,7 @@ struct PGSettings: Sendable {
         self.logger = logger
         self.writeBegin = "BEGIN ISOLATION LEVEL \(configuration.isolation.rawValue)"
 
-        do {
-            switch configuration.tls {
-            case .disable: tls = .disable
-            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            }
-        } catch {
-            throw SQLError.configuration("cannot set up TLS for PostgreSQL: \(error)")
-        }
+        tls = try Self.tls(configuration.tls, configuration.tlsFiles)
         var options = PostgresConnection.Configuration.Options()
         // Bounds the handshake; the TCP connect has its own bound in `openChannel`.
         options.connectTimeout = .milliseconds(configuration.connectTimeout.milliseconds)
@@ -286,6 +301,38 @@ struct PGSettings: Sendable {
         if !Self.isIPAddress(configuration.host) { options.tlsServerName = configuration.host }
         options.additionalStartupParameters = Self.startupParameters(configuration)
         self.options = options
+    }
+
+    /// postgres-nio's TLS setting for an sslmode and its files.
+    static func tls(_ mode: PostgresDatabase.TLSMode, _ files: PostgresDatabase.TLSFiles) throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable: return .disable
+        case .prefer, .require: tls.certificateVerification = files.rootCertificate == nil ? .none : .noHostnameVerification
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        do {
+            if let root = files.rootCertificate {
+                // Parsed now, so that a file that holds no certificate fails at start-up.
+                let roots = try NIOSSLCertificate.fromPEMFile(root)
+                guard !roots.isEmpty else { throw SQLError.configuration("sslrootcert=\(root) holds no PEM certificate") }
+                tls.trustRoots = .certificates(roots)
+            }
+            if let certificate = files.certificate, let key = files.key {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
+            let context = try NIOSSLContext(configuration: tls)
+            return mode == .prefer ? .prefer(context) : .require(context)
+        } catch let error as SQLError {
+            throw error
+        } catch {
+            throw SQLError.configuration("""
+                cannot set up TLS for PostgreSQL from sslrootcert=\(files.rootCertificate ?? "(system store)"), \
+                sslcert=\(files.certificate ?? "-"), sslkey=\(files.key ?? "-") (PEM files; the key unencrypted): \(error)
+                """)
+        }
     }
 
     /// Session settings sent in the startup message, so that every connection, including one

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kafka
+import KafkaCLI
 import Logging
 import Messaging
 import Observability
@@ -33,8 +34,8 @@ public struct ServiceOptions: ParsableArguments {
     @Option(help: .init(SettingsCatalog.httpMaxConnections.help)) var httpMaxConnections: String?
     @Option(help: .init(SettingsCatalog.httpIdleTimeout.help)) var httpIdleTimeoutMs: String?
     @Option(help: .init(SettingsCatalog.httpRequestTimeout.help)) var httpRequestTimeoutMs: String?
-    @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
-    var kafkaProperties: [String] = []
+    /// TLS (the KAFKA_TLS_* settings of SettingsCatalog) and -X properties.
+    @OptionGroup var kafkaClient: KafkaClientOptions
 
     public init() {}
 
@@ -91,7 +92,7 @@ public struct ServiceOptions: ParsableArguments {
 
 extension ServiceOptions {
     /// librdkafka properties: bootstrap, the dev-cluster tuning, the group session and static
-    /// membership, then `-X` properties, which win over everything.
+    /// membership, TLS, then `-X` properties, which win over everything (but may carry no secret).
     func kafkaConfiguration(for service: ServiceName, environment: [String: String]) throws -> KafkaConfiguration {
         let servers: String
         do {
@@ -122,12 +123,7 @@ extension ServiceOptions {
             kafka["group.instance.id"] = try Self.groupInstanceID(service: service, instance: name)
         }
 
-        for property in kafkaProperties {
-            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("-X expects key=value, got '\(property)'") }
-            kafka[parts[0]] = parts[1]
-        }
-        return kafka
+        return try kafkaClient.apply(to: kafka, environment: environment)
     }
 
     /// `<service>-<instance>`, in the characters and length Kafka accepts for a group instance id.

@@ -107,6 +107,19 @@ public enum SettingsCatalog {
             so a restarted instance gets its partitions back without a rebalance; the name must be unique per \
             instance and stable across its restarts. Real Kafka only (the dev cluster's mock ignores it)
             """)
+    // TLS to the brokers (KafkaTLS): paths to PEM files, and a key password only from a file.
+    public static let kafkaTLSCA = SettingDescriptor(
+        environment: KafkaTLS.caVariable, flag: KafkaTLS.caFlag, defaultValue: nil, services: all4, isRequired: false,
+        help: "PEM file of the CA that signed the brokers' certificates; any KAFKA_TLS_* setting turns TLS on (security.protocol=ssl)")
+    public static let kafkaTLSCertificate = SettingDescriptor(
+        environment: KafkaTLS.certificateVariable, flag: KafkaTLS.certificateFlag, defaultValue: nil, services: all4, isRequired: false,
+        help: "PEM file of this client's certificate, for brokers that require client certificates (with KAFKA_TLS_KEY_FILE)")
+    public static let kafkaTLSKey = SettingDescriptor(
+        environment: KafkaTLS.keyVariable, flag: KafkaTLS.keyFlag, defaultValue: nil, services: all4, isRequired: false,
+        help: "PEM file of this client's private key (with KAFKA_TLS_CERT_FILE)")
+    public static let kafkaTLSKeyPassword = SettingDescriptor(
+        environment: KafkaTLS.keyPasswordVariable, flag: KafkaTLS.keyPasswordFlag, defaultValue: nil, services: all4, isRequired: false,
+        help: "file holding the password of an encrypted private key (never the password itself)")
     public static let httpHost = SettingDescriptor(
         environment: "HTTP_HOST", flag: "http-host", defaultValue: "127.0.0.1", services: all4, isRequired: false,
         help: "HTTP listen address (0.0.0.0 in containers)")
@@ -198,7 +211,8 @@ public enum SettingsCatalog {
         help: "open GET /notifications/stream connections at most; beyond it 503 with Retry-After")
 
     public static let all: [SettingDescriptor] = [
-        database, bootstrap, bootstrapFile, devClusterTuning, sessionTimeout, staticMembership, httpHost, httpPort, seedFile,
+        database, bootstrap, bootstrapFile, devClusterTuning, sessionTimeout, staticMembership,
+        kafkaTLSCA, kafkaTLSCertificate, kafkaTLSKey, kafkaTLSKeyPassword, httpHost, httpPort, seedFile,
         logLevel, logFormat, instanceId,
         sagaTimeout, sweepInterval, notificationChannel, notificationFile, webhookURL, webhookSecretFile, webhookAllowHTTP,
         stallTimeout, relaySendTimeout, offsetAnomaly, messagingRetention, pruneInterval, idempotencyKeyRetention,

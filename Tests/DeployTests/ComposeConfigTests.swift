@@ -8,24 +8,33 @@ import Yams
 /// top-level `name`, which 1.29 predates, so 1.29 is given the file without that one line and
 /// checks everything else. No Docker engine is needed for either.
 final class ComposeConfigTests: XCTestCase {
-    /// The documented ways to run the file: plain, every profile, and the scale-out variant
-    /// (ephemeral host ports) from the comments and deploy/README.md.
-    static let variants: [(label: String, arguments: [String], environment: [String: String])] = [
-        ("default", [], [:]),
-        ("all profiles", ["--profile", "load", "--profile", "chaos", "--profile", "metrics"], [:]),
+    static let allProfiles = ["--profile", "load", "--profile", "chaos", "--profile", "metrics", "--profile", "ops"]
+
+    /// The documented ways to run the file: plain, every profile, the scale-out variant
+    /// (ephemeral host ports) and PostgreSQL published on the host (an override file), from the
+    /// comments and deploy/README.md.
+    static let variants: [(label: String, arguments: [String], environment: [String: String], overrides: [String])] = [
+        ("default", [], [:], []),
+        ("all profiles", allProfiles, [:], []),
         ("scaled (ephemeral host ports)", [], [
             "ORDER_PUBLISH": "127.0.0.1::8080", "INVENTORY_PUBLISH": "127.0.0.1::8081",
             "PAYMENT_PUBLISH": "127.0.0.1::8082", "NOTIFICATION_PUBLISH": "127.0.0.1::8083",
-        ]),
+        ], []),
+        ("PostgreSQL published on the loopback", [], [:], ["deploy/docker-compose.postgres-port.yml"]),
+        ("Jaeger's OTLP receiver published on the loopback", [], [:], ["deploy/docker-compose.otlp-port.yml"]),
     ]
 
-    /// How to hand the file to a Compose front end: v1 reads it from stdin, less the top-level
-    /// `name` (relative paths still resolve against deploy/); v2 reads the file itself.
-    static func invocation(of tool: [String], _ arguments: [String]) throws -> (arguments: [String], input: String?) {
+    /// How to hand the file (and override files) to a Compose front end: v1 gets a copy less the
+    /// top-level `name`, with deploy/ as the project directory so relative paths resolve as
+    /// before; v2 reads the files themselves.
+    static func invocation(of tool: [String], _ arguments: [String], overrides: [String] = []) throws -> [String] {
+        let extra = overrides.flatMap { ["-f", $0] }
         if tool.count == 1 {
-            return (["--project-directory", "deploy", "-f", "-"] + arguments, try Deploy.composeTextWithoutName())
+            let copy = FileManager.default.temporaryDirectory.appendingPathComponent("compose-v1-\(UUID().uuidString).yml")
+            try Deploy.composeTextWithoutName().write(to: copy, atomically: true, encoding: .utf8)
+            return ["--project-directory", "deploy", "-f", copy.path] + extra + arguments
         }
-        return (Array(tool.dropFirst()) + ["-f", "deploy/docker-compose.yml"] + arguments, nil)
+        return Array(tool.dropFirst()) + ["-f", "deploy/docker-compose.yml"] + extra + arguments
     }
 
     /// Every Compose front end on this machine, as the command prefix that runs it.
@@ -62,9 +71,9 @@ final class ComposeConfigTests: XCTestCase {
         }
         for tool in tools {
             for variant in Self.variants {
-                let (arguments, input) = try Self.invocation(of: tool, variant.arguments + ["config"])
+                let arguments = try Self.invocation(of: tool, variant.arguments + ["config", "-q"], overrides: variant.overrides)
                 let result = try runCommand(tool[0], arguments, in: Deploy.root,
-                                            environment: Self.environment(adding: variant.environment), input: input)
+                                            environment: Self.environment(adding: variant.environment))
                 XCTAssertEqual(result.status, 0, """
                     `\(tool[0]) \(arguments.joined(separator: " "))` (\(variant.label)) rejected the file:
                     \(result.stderr)
@@ -79,13 +88,12 @@ final class ComposeConfigTests: XCTestCase {
         guard let tool = Self.composeTools().first else {
             throw XCTSkip("no Compose front end; testComposeAcceptsTheFile reports it")
         }
-        let (arguments, input) = try Self.invocation(
-            of: tool, ["--profile", "load", "--profile", "chaos", "--profile", "metrics", "config"])
+        let arguments = try Self.invocation(of: tool, Self.allProfiles + ["config"])
         // The file uses no variable that is not defaulted, so an empty environment renders the
         // same on both sides.
         var environment = Self.environment(adding: [:])
         environment["PWD"] = nil
-        let result = try runCommand(tool[0], arguments, in: Deploy.root, environment: environment, input: input)
+        let result = try runCommand(tool[0], arguments, in: Deploy.root, environment: environment)
         guard result.status == 0 else {
             XCTFail("compose config failed: \(result.stderr)")
             return

@@ -1,6 +1,7 @@
 import EventSchema
 import Foundation
 import Observability
+import Persistence
 import ServiceKit
 import XCTest
 import Yams
@@ -96,13 +97,15 @@ final class ComposeContractTests: XCTestCase {
 
     // MARK: - PostgreSQL
 
-    func testEachServiceHasItsOwnDatabaseFromInitSQL() throws {
+    /// One role per service, owning its database (ComposeSecurityTests check the roles' rights,
+    /// TLS and that no password exists): each service's URL names its own database and role.
+    func testEachServiceHasItsOwnDatabaseAndRoleFromInitSQL() throws {
         let sql = try Deploy.text(Deploy.postgresInit)
             .split(separator: "\n").map { $0.components(separatedBy: "--")[0] }.joined(separator: "\n")
-        let roles = matches(#"CREATE\s+ROLE\s+"?(\w+)"?\s+LOGIN\s+PASSWORD\s+'([^']*)'"#, in: sql)
+        let roles = Set(matches(#"CREATE\s+ROLE\s+"?(\w+)"?\s+LOGIN"#, in: sql).map { $0[0] })
         let databases = Set(matches(#"CREATE\s+DATABASE\s+"?(\w+)"?"#, in: sql).map { $0[0] })
         XCTAssertEqual(databases, Set(ServiceName.allCases.map(\.rawValue)), "init.sql creates one database per service")
-        XCTAssertEqual(roles.count, 1, "init.sql creates the services' role")
+        XCTAssertEqual(roles, databases, "init.sql creates one login role per service, named as its database")
 
         let postgres = try Deploy.service("postgres", in: services)
         XCTAssertTrue(postgres.image.map { $0.hasPrefix("postgres:15") } ?? false, "postgres image pinned to 15: \(postgres.image ?? "none")")
@@ -117,16 +120,27 @@ final class ComposeContractTests: XCTestCase {
             XCTAssertTrue(["postgres", "postgresql"].contains(components.scheme ?? ""), "\(name.rawValue): \(url) is not PostgreSQL")
             XCTAssertEqual(components.host, "postgres", "\(name.rawValue): DATABASE_URL must name the postgres service")
             XCTAssertEqual(components.port ?? 5432, 5432)
-            if let role = roles.first {
-                XCTAssertEqual(components.user, role[0], "\(name.rawValue): user of \(url)")
-                XCTAssertEqual(components.password, role[1], "\(name.rawValue): password of \(url)")
-            }
             let database = String(components.path.drop { $0 == "/" })
             XCTAssertTrue(databases.contains(database), "\(name.rawValue): database '\(database)' is not created by init.sql")
+            XCTAssertEqual(components.user, database, "\(name.rawValue) logs in as the role that owns its database")
             if let other = used.updateValue(name, forKey: database) {
                 XCTFail("\(name.rawValue) and \(other.rawValue) share the database \(database)")
             }
+            // Parsed as the service parses it: the options exist and the files are named.
+            let configuration = try PostgresDatabase.Configuration(url: url.replacingOccurrences(of: "/etc/saga/tls/", with: Self.pkiFolder(name.rawValue)))
+            XCTAssertEqual(configuration.tls, .verifyFull)
         }
+    }
+
+    /// A folder with the files a service's pki volume holds, for parsing its DATABASE_URL here
+    /// (the URL parser checks that the files exist).
+    static func pkiFolder(_ identity: String) -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("compose-contract-pki/\(identity)/")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for file in ["ca.crt", "tls.crt", "tls.key"] {
+            FileManager.default.createFile(atPath: folder.appendingPathComponent(file).path, contents: Data("placeholder\n".utf8))
+        }
+        return folder.path + "/"
     }
 
     // MARK: - Kafka
@@ -236,17 +250,21 @@ final class ComposeContractTests: XCTestCase {
         }
     }
 
-    func testTopicInitScriptPassesShellcheck() throws {
+    /// The one-shot jobs' inline scripts (acl-init, topic-init) pass shellcheck.
+    func testInlineScriptsPassShellcheck() throws {
         guard let shellcheck = findOnPath("shellcheck") else { throw XCTSkip("shellcheck not installed") }
-        let topicInit = try Deploy.service("topic-init", in: services)
-        let invocation = topicInit.invocation
-        guard let dashC = invocation.firstIndex(of: "-c"), dashC + 1 < invocation.count else {
-            throw XCTSkip("topic-init does not run an inline shell script")
+        for name in ["acl-init", "topic-init"] {
+            let job = try Deploy.service(name, in: services)
+            let invocation = job.invocation
+            guard let dashC = invocation.firstIndex(of: "-c"), dashC + 1 < invocation.count else {
+                XCTFail("\(name) runs \(invocation), expected [shell, -c, script]")
+                continue
+            }
+            let shell = invocation[..<dashC].last ?? "/bin/sh"
+            let script = "#!\(shell)\n" + invocation[dashC + 1] + "\n"
+            let result = try runCommand(shellcheck, ["-"], in: Deploy.root, input: script)
+            XCTAssertEqual(result.status, 0, "shellcheck on \(name)'s script:\n\(result.stdout)\(result.stderr)")
         }
-        let shell = invocation[..<dashC].last ?? "/bin/sh"
-        let script = "#!\(shell)\n" + invocation[dashC + 1] + "\n"
-        let result = try runCommand(shellcheck, ["-"], in: Deploy.root, input: script)
-        XCTAssertEqual(result.status, 0, "shellcheck on topic-init's script:\n\(result.stdout)\(result.stderr)")
     }
 
     // MARK: - health and start order
@@ -263,6 +281,7 @@ final class ComposeContractTests: XCTestCase {
                 XCTAssertEqual(dependencies[node.name], "service_healthy", "\(name.rawValue) waits for \(node.name)")
             }
             XCTAssertEqual(dependencies["postgres"], "service_healthy", "\(name.rawValue) waits for postgres")
+            XCTAssertEqual(dependencies["pki-init"], "service_completed_successfully", "\(name.rawValue) waits for its certificate")
             XCTAssertEqual(dependencies["topic-init"], "service_completed_successfully", "\(name.rawValue) waits for the topics")
 
             let published = service.ports
@@ -310,7 +329,7 @@ final class ComposeContractTests: XCTestCase {
     }
 
     func testProfiles() throws {
-        let core = Set(ServiceName.allCases.map(\.rawValue) + kafkaNodes.map(\.name) + ["postgres", "topic-init"])
+        let core = Set(ServiceName.allCases.map(\.rawValue) + kafkaNodes.map(\.name) + ["postgres", "pki-init", "acl-init", "topic-init", "jaeger"])
         for name in core {
             XCTAssertEqual(try Deploy.service(name, in: services).profiles, [], "\(name) starts with a plain `up`")
         }
@@ -352,6 +371,10 @@ final class ComposeContractTests: XCTestCase {
         for name in ServiceName.allCases {
             XCTAssertEqual(chaos.dependencies[name.rawValue], "service_healthy", "chaos waits for \(name.rawValue)")
         }
+
+        let kafkaTool = try Deploy.service("kafka-tool", in: services)
+        XCTAssertEqual(kafkaTool.profiles, ["ops"])
+        XCTAssertEqual(YAMLValue.strings(kafkaTool.body["entrypoint"]), ["kafka-tool"], "`run --rm kafka-tool <subcommand>`")
 
         let prometheus = try Deploy.service("prometheus", in: services)
         XCTAssertEqual(prometheus.profiles, ["metrics"])

@@ -96,10 +96,11 @@ struct Dockerfile {
 final class DockerfileTests: XCTestCase {
     /// Packages .ci/run installs only for tests and tooling, never to compile: the generated
     /// protobuf code is committed, kcat/PostgreSQL/shellcheck/docker-compose serve the tests,
-    /// iptables/faketime/jq the fault matrix (deploy/chaos.sh, run on the local stack only).
+    /// iptables/faketime/jq the fault matrix (deploy/chaos.sh, run on the local stack only),
+    /// a JRE the brokers' TLS layer (Java's, as Kafka's; Tests/Tools/KafkaTLSServer.java).
     /// Anything else .ci/run installs is taken to be a build dependency the image needs too.
     static let testOnlyPackages: Set<String> = ["kcat", "protobuf-compiler", "postgresql", "shellcheck", "curl", "docker-compose",
-                                                "iptables", "faketime", "jq"]
+                                                "iptables", "faketime", "jq", "openjdk-17-jre-headless"]
 
     /// What compose runs from the image: the four services, topic-init's kafka-tool, loadgen.
     static let products = ServiceName.allCases.map(\.executable) + ["kafka-tool", "loadgen"]
@@ -157,7 +158,7 @@ final class DockerfileTests: XCTestCase {
         let runtime = try XCTUnwrap(dockerfile.stage(named: "runtime"), "a stage named runtime (compose builds target: runtime)")
         XCTAssertEqual(dockerfile.rootImage(of: runtime), "debian:bookworm-slim")
         let installed = dockerfile.aptPackages(of: runtime)
-        for package in ["librdkafka1", "ca-certificates", "curl"] {
+        for package in ["librdkafka1", "ca-certificates", "curl", "openssl"] {   // openssl: pki-init (make-pki.sh)
             XCTAssertTrue(installed.contains(package), "the runtime must install \(package); installs \(installed.sorted())")
         }
         XCTAssertFalse(installed.contains("librdkafka-dev"), "headers belong in the builder only")

@@ -2,9 +2,11 @@
 import Foundation
 import XCTest
 
-/// The brokers' health check, run for real: against a server that speaks Kafka (the dev
-/// cluster's brokers, librdkafka's mock) it passes; against nothing, or against a server that
-/// speaks something else, it fails. It must not start a JVM.
+/// The brokers' health check, run for real. The brokers speak TLS and require a client
+/// certificate on every listener, so the check sends a TLS ClientHello and wants a ServerHello:
+/// against Java's TLS set up as a broker's (BrokerTLSServer: the keystore and CA make-pki.sh
+/// makes, client certificates required) it passes; against a plaintext Kafka broker (the dev
+/// cluster's, librdkafka's mock), an HTTP server or nothing, it fails. It must not start a JVM.
 final class KafkaHealthcheckTests: XCTestCase {
     /// Where the check connects in the container: the node's own INTERNAL listener.
     static let target = "/dev/tcp/127.0.0.1/9092"
@@ -48,16 +50,23 @@ final class KafkaHealthcheckTests: XCTestCase {
         }
     }
 
-    func testTheCheckPassesOnlyAgainstAKafkaBroker() throws {
+    func testTheCheckPassesOnlyAgainstATLSListener() throws {
         let (_, script) = try healthcheck()
+        let pki = try TestPKI.make(["kafka-1"])
+        defer { try? FileManager.default.removeItem(at: pki) }
+        let tls = try BrokerTLSServer(pki: pki, identity: "kafka-1")
+        defer { tls.stop() }
+        let healthy = try run(script, against: "127.0.0.1:\(tls.port)")
+        XCTAssertEqual(healthy.status, 0, "a TLS listener that requires client certificates answers with a ServerHello: \(healthy.stderr)")
+        XCTAssertTrue(try tls.nextOutcome(timeout: 20).hasPrefix("failed"), "the check shows no certificate, so it gets no further")
+
+        // A broker that speaks Kafka in plaintext is not what compose runs.
         let cluster = try DevClusterHarness()
         defer { cluster.stop() }
         let broker = try XCTUnwrap(cluster.bootstrap.split(separator: ",").first.map(String.init))
+        XCTAssertNotEqual(try run(script, against: broker).status, 0, "a plaintext Kafka broker fails the check")
 
-        let healthy = try run(script, against: broker)
-        XCTAssertEqual(healthy.status, 0, "a Kafka broker answers ApiVersions: \(healthy.stderr)")
-
-        // The dev cluster's control API is HTTP: it answers, but not as Kafka does.
+        // The dev cluster's control API is HTTP: it answers, but not with TLS.
         let control = try XCTUnwrap(URLComponents(string: cluster.controlURL))
         let http = try run(script, against: "127.0.0.1:\(try XCTUnwrap(control.port))")
         XCTAssertNotEqual(http.status, 0, "an HTTP server is not a broker")
@@ -83,3 +92,4 @@ final class KafkaHealthcheckTests: XCTestCase {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+

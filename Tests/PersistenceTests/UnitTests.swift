@@ -175,3 +175,59 @@ final class PostgresDecodingTests: XCTestCase {
         XCTAssertEqual(PGConnection.formatTimestamp(micros: .max, utc: true), "infinity")
     }
 }
+
+/// `sslmode` and the TLS files of a PostgreSQL URL, as libpq names them; the files must exist.
+final class PostgresTLSURLTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("pg-tls-url-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["ca.crt", "tls.crt", "tls.key"] {
+            FileManager.default.createFile(atPath: folder.appendingPathComponent(name).path, contents: Data("x\n".utf8))
+        }
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func testTheModesAndFilesParse() throws {
+        for (mode, expected) in [("disable", PostgresDatabase.TLSMode.disable), ("allow", .prefer), ("prefer", .prefer),
+                                 ("require", .require), ("verify-ca", .verifyCA), ("verify-full", .verifyFull)] {
+            XCTAssertEqual(try PostgresDatabase.Configuration(url: "postgres://u@h/db?sslmode=\(mode)").tls, expected, mode)
+        }
+        let configuration = try PostgresDatabase.Configuration(
+            url: "postgres://order@postgres/order?sslmode=verify-full&sslrootcert=\(path("ca.crt"))&sslcert=\(path("tls.crt"))&sslkey=\(path("tls.key"))")
+        XCTAssertEqual(configuration.tlsFiles, PostgresDatabase.TLSFiles(rootCertificate: path("ca.crt"), certificate: path("tls.crt"), key: path("tls.key")))
+        XCTAssertNil(configuration.password)
+    }
+
+    func testBadTLSOptionsSayWhatToFix() {
+        for (query, expected) in [
+            ("sslmode=verify", "use disable, prefer, require, verify-ca or verify-full"),
+            ("sslmode=verify-full&sslrootcert=/nonexistent/ca.crt", "sslrootcert=/nonexistent/ca.crt in 'postgres://u:***@h/db"),
+            ("sslmode=verify-full&sslrootcert=/nonexistent/ca.crt", "no such file"),
+            ("sslmode=verify-full&sslcert=\(path("tls.crt"))", "sslcert and sslkey go together"),
+            ("sslmode=disable&sslrootcert=\(path("ca.crt"))", "need TLS, which sslmode=disable turns off"),
+            ("sslmode=verify-full&sslkey=\(folder.path)", "sslkey=\(folder.path)"),
+        ] {
+            XCTAssertThrowsError(try PostgresDatabase.Configuration(url: "postgres://u:secret@h/db?\(query)"), query) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should say \(expected)")
+                XCTAssertFalse("\(error)".contains("secret"), "no password in messages: \(error)")
+            }
+        }
+    }
+
+    /// A file that is not PEM fails when the connection is set up, naming the files.
+    func testAFileThatIsNotPEMFailsBeforeAnyConnection() async {
+        do {
+            _ = try await openDatabase(url: "postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=\(path("ca.crt"))")
+            XCTFail("a root certificate file without a certificate must be refused")
+        } catch {
+            XCTAssertTrue("\(error)".contains("sslrootcert=\(path("ca.crt"))"), "\(error)")
+        }
+    }
+}

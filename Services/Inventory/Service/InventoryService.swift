@@ -10,7 +10,7 @@ struct InventoryService: SagaService {
     static let migrations = InventorySchema.migrations
     static let handledEventTypes: Set<EventType>? = InventoryDecider.handledEvents
     static let emittedTopics = [TopicCatalog.inventory.name]
-    static let consumedTopics = [TopicCatalog.orders.name, TopicCatalog.payments.name]
+    static let consumedTopics = TopicCatalog.topics(readBy: name.rawValue)
 
     let api: InventoryAPI
 

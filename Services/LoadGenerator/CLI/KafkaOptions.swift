@@ -1,18 +1,23 @@
 import ArgumentParser
+import BusAccess
 import Foundation
 import Kafka
+import KafkaCLI
 
-/// Where Kafka is, read like the services read it (Services/API.md): flags, then environment;
-/// either bootstrap flag beats both bootstrap variables (`KafkaBootstrap`).
+/// Where Kafka is and how to reach it, read like the services read it (Services/API.md): flags,
+/// then environment; either bootstrap flag beats both bootstrap variables (`KafkaBootstrap`).
 struct KafkaOptions: ParsableArguments {
+    /// The client id, and the prefix of the throwaway group ids of its partition readers: the
+    /// brokers' ACLs let the load generator use groups with this prefix only (`BusAccess`).
+    static let clientID = BusAccess.loadGenerator
+
     @Option(help: "Kafka bootstrap servers host:port,... (or env KAFKA_BOOTSTRAP).")
     var bootstrap: String?
     @Option(help: "File holding the bootstrap servers, as the dev cluster writes it (or env KAFKA_BOOTSTRAP_FILE).")
     var bootstrapFile: String?
     @Option(help: "true for the embedded dev cluster: short timeouts; false (the default) on real Kafka (or env KAFKA_DEV_CLUSTER_TUNING).")
     var devClusterTuning: String?
-    @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable).")
-    var properties: [String] = []
+    @OptionGroup var client: KafkaClientOptions
 
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KafkaConfiguration {
         let servers: String
@@ -21,17 +26,12 @@ struct KafkaOptions: ParsableArguments {
         } catch let failure as KafkaBootstrap.Failure {
             throw ValidationError(failure.description)
         }
-        var configuration = KafkaConfiguration(bootstrapServers: servers)
+        var configuration = KafkaConfiguration(bootstrapServers: servers, ["client.id": Self.clientID])
         if try parseBool(devClusterTuning ?? environment["KAFKA_DEV_CLUSTER_TUNING"].nonEmpty ?? "false",
                          option: "--dev-cluster-tuning") {
             configuration = configuration.merging(KafkaConfiguration.devClusterTuning)
         }
-        for property in properties {
-            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("-X expects key=value, got '\(property)'") }
-            configuration[parts[0]] = parts[1]
-        }
-        return configuration
+        return try client.apply(to: configuration, environment: environment)
     }
 }
 

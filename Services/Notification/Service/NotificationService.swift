@@ -12,7 +12,7 @@ import ServiceLifecycle
 struct NotificationService: SagaService {
     static let name = ServiceName.notification
     static let migrations = NotificationSchema.migrations
-    static let consumedTopics = [TopicCatalog.orders.name]
+    static let consumedTopics = TopicCatalog.topics(readBy: name.rawValue)
     /// The consumer emits nothing: NotificationSent comes from the delivery worker.
     static let emittedTopics: [String] = []
     /// OrderPlaced (two thirds of orders.v1) is skipped undecoded.

@@ -13,7 +13,7 @@ struct OrderService: SagaService {
     static let name = ServiceName.order
     static let migrations = OrderSchema.migrations
     static let emittedTopics = [TopicCatalog.orders.name]
-    static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.payments.name]
+    static let consumedTopics = TopicCatalog.topics(readBy: name.rawValue)
 
     let context: ServiceContext
     let api: OrderAPI

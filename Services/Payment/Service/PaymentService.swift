@@ -10,7 +10,7 @@ struct PaymentService: SagaService {
     static let migrations = PaymentSchema.migrations
     static let handledEventTypes: Set<EventType>? = PaymentDecider.handledEvents
     static let emittedTopics = [TopicCatalog.payments.name]
-    static let consumedTopics = [TopicCatalog.inventory.name, TopicCatalog.orders.name]
+    static let consumedTopics = TopicCatalog.topics(readBy: name.rawValue)
 
     let api: PaymentAPI
 
