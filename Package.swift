@@ -286,7 +286,8 @@ let package = Package(
             name: "DeployTests",
             // DevCluster: a real Kafka-protocol server for the brokers' health check.
             // BusAccess: the ACLs the compose stack applies.
-            dependencies: ["ServiceKit", "Observability", "EventSchema", "BusAccess", "Kafka", "Persistence", "DevCluster", "DevClusterTesting",
+            // SagaAdmin: make-pki.sh makes the application's keys with it.
+            dependencies: ["ServiceKit", "Observability", "EventSchema", "BusAccess", "Kafka", "Persistence", "DevCluster", "DevClusterTesting", "SagaAdmin",
                            .product(name: "Yams", package: "Yams")],
             path: "Tests/DeployTests"
         ),

@@ -31,8 +31,8 @@ esac
 PORT=$3
 
 mkdir -p "$DIR"
-PKI_CHOWN=false bash "$ROOT/deploy/pki/make-pki.sh" "$DIR/pki" postgres order inventory kafka-tool 2>/dev/null
-PKI_CHOWN=false bash "$ROOT/deploy/pki/make-pki.sh" "$DIR/other-pki" postgres order 2>/dev/null
+PKI_CHOWN=false PKI_APP_KEYS=false bash "$ROOT/deploy/pki/make-pki.sh" "$DIR/pki" postgres order inventory kafka-tool 2>/dev/null
+PKI_CHOWN=false PKI_APP_KEYS=false bash "$ROOT/deploy/pki/make-pki.sh" "$DIR/other-pki" postgres order 2>/dev/null
 # The server's key must belong to the server's user (PostgreSQL refuses it otherwise).
 chown -R postgres:postgres "$DIR/pki/postgres"
 chmod 0755 "$DIR" "$DIR/pki"

@@ -185,6 +185,7 @@ load_stack() { # run_dir
     [[ -n $KEYS_DIR ]] || die "$RUN_DIR/stack.env names no KEYS_DIR: start the stack with this version of deploy/local-stack.sh"
     CONTROL=$(<"$RUN_DIR/control")
     # The fault classes read /metrics as a monitor (a day's token, minted from the run's keys).
+    # shellcheck disable=SC2034  # read by deploy/chaos/instances.sh
     MONITOR_TOKEN=$("$BIN_DIR/saga-admin" token --keys "$KEYS_DIR" --role monitor --subject chaos --ttl-seconds 86400)
     # shellcheck disable=SC2034  # read by the fault classes
     BOOTSTRAP_FILE=$RUN_DIR/bootstrap

@@ -130,6 +130,31 @@ final class ComposeSecurityTests: XCTestCase {
         }
     }
 
+    /// The application's keys come from the identity's own volume: each service verifies tokens
+    /// with the JWKS and signs with its own event key, the load generator mints from the issuer's
+    /// key, kafka-tool signs replays with the operators' key, Prometheus scrapes with a monitor
+    /// token (make-pki.sh puts each file where these point; PKIScriptTests).
+    func testEveryPartyUsesItsOwnShareOfTheApplicationKeys() throws {
+        for name in BusAccess.services {
+            let service = try Deploy.service(name, in: services)
+            let folder = try XCTUnwrap(service.volumes.first { $0.source == "pki-\(name)" }?.target, "\(name) mounts pki-\(name)")
+            XCTAssertEqual(service.environment["AUTH_JWKS"], "\(folder)/jwks.json", name)
+            XCTAssertEqual(service.environment["EVENT_SIGNING_KEY_FILE"], "\(folder)/event-signing.key", name)
+            XCTAssertEqual(service.environment["EVENT_KEYRING_FILE"], "\(folder)/keyring.json", name)
+        }
+        let loadgen = try Deploy.service("loadgen", in: services)
+        XCTAssertEqual(loadgen.environment["SAGA_KEYS_DIR"], loadgen.volumes.first { $0.source == "pki-loadgen" }?.target)
+        let tool = try Deploy.service("kafka-tool", in: services)
+        let toolFolder = try XCTUnwrap(tool.volumes.first { $0.source == "pki-kafka-tool" }?.target)
+        XCTAssertEqual(tool.environment["EVENT_SIGNING_KEY_FILE"], "\(toolFolder)/event-signing.key")
+        let prometheus = try Deploy.service("prometheus", in: services)
+        let secrets = try XCTUnwrap(prometheus.volumes.first { $0.source == "pki-prometheus" }?.target, "Prometheus mounts its token")
+        let scrape = try Deploy.text(Deploy.folder.appendingPathComponent("prometheus.yml"))
+        let jobs = scrape.components(separatedBy: "- job_name:").count - 1
+        XCTAssertEqual(scrape.components(separatedBy: "credentials_file: \(secrets)/monitor.token").count - 1, jobs,
+                       "every scrape job presents the monitor token")
+    }
+
     /// acl-init applies exactly BusAccess's ACLs, as a super user, before anything needs them.
     func testComposeAppliesExactlyTheACLsOfTheCatalog() throws {
         let aclInit = try service("acl-init")

@@ -1,5 +1,6 @@
 import BusAccess
 import Foundation
+@testable import DevClusterTesting
 import XCTest
 
 /// deploy/pki/make-pki.sh, run for real with openssl: it makes every identity the compose stack
@@ -21,6 +22,7 @@ final class PKIScriptTests: XCTestCase {
     func make(_ identities: [String] = []) throws -> CommandResult {
         var environment = ProcessInfo.processInfo.environment
         environment["PKI_CHOWN"] = "false"
+        environment["SAGA_ADMIN"] = try DevClusterHarness.binary().deletingLastPathComponent().appendingPathComponent("saga-admin").path
         let result = try runCommand("/bin/bash", [Self.script.path, out.path] + identities, in: Deploy.root,
                                     environment: environment, timeout: 100)
         XCTAssertEqual(result.status, 0, "make-pki.sh failed: \(result.stderr)")
@@ -83,6 +85,7 @@ final class PKIScriptTests: XCTestCase {
                 XCTAssertFalse(try Deploy.text(folder.appendingPathComponent("admin.password")).isEmpty)
                 continue
             }
+            if kind == "monitor" { continue }
             let certificate = folder.appendingPathComponent("tls.crt").path
             XCTAssertEqual(try openssl(["verify", "-CAfile", ca, certificate]).status, 0, "\(name)'s certificate verifies")
             let subject = try openssl(["x509", "-in", certificate, "-noout", "-subject", "-nameopt", "RFC2253"]).stdout
@@ -108,6 +111,44 @@ final class PKIScriptTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("order/ca.key").path), "the CA's key stays in ca/")
     }
 
+    /// Each identity gets its share of the application's keys and nothing more: a service its own
+    /// event key (never another's, never the token issuer's), the load generator the token
+    /// issuer's key, kafka-tool the operators' event key, Prometheus a monitor token; private
+    /// ones readable by their owner only. A second run keeps the same keys.
+    func testEachIdentityGetsItsShareOfTheApplicationKeysOnly() throws {
+        try make()
+        let master = out.appendingPathComponent("ca/app-keys")
+        func text(_ path: String) throws -> String { try Deploy.text(out.appendingPathComponent(path)) }
+        func mode(_ path: String) throws -> Int? {
+            try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent(path).path)[.posixPermissions] as? Int
+        }
+        for service in BusAccess.services {
+            XCTAssertEqual(try text("\(service)/event-signing.key"), try Deploy.text(master.appendingPathComponent("events/\(service).key")))
+            XCTAssertEqual(try mode("\(service)/event-signing.key"), 0o400)
+            XCTAssertEqual(try text("\(service)/jwks.json"), try Deploy.text(master.appendingPathComponent("jwks.json")))
+            XCTAssertEqual(try text("\(service)/keyring.json"), try Deploy.text(master.appendingPathComponent("keyring.json")))
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(service)/token-issuer.jwk").path),
+                           "\(service) cannot mint tokens")
+        }
+        XCTAssertEqual(try text("loadgen/token-issuer.jwk"), try Deploy.text(master.appendingPathComponent("token-issuer.jwk")))
+        XCTAssertEqual(try mode("loadgen/token-issuer.jwk"), 0o400)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("loadgen/event-signing.key").path), "loadgen signs no events")
+        XCTAssertEqual(try text("kafka-tool/event-signing.key"), try Deploy.text(master.appendingPathComponent("events/operator.key")))
+        let token = try text("prometheus/monitor.token").trimmingCharacters(in: .whitespacesAndNewlines)
+        let claims = try XCTUnwrap(token.split(separator: ".").dropFirst().first.flatMap { Data(base64Encoded: Self.padded(String($0))) })
+        XCTAssertTrue(String(decoding: claims, as: UTF8.self).contains(#""roles":["monitor"]"#), String(decoding: claims, as: UTF8.self))
+        XCTAssertEqual(try mode("prometheus/monitor.token"), 0o400)
+
+        let keyring = try text("order/keyring.json")
+        try make()
+        XCTAssertEqual(try text("order/keyring.json"), keyring, "a second run keeps the keys")
+    }
+
+    static func padded(_ base64url: String) -> String {
+        let text = base64url.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        return text + String(repeating: "=", count: (4 - text.count % 4) % 4)
+    }
+
     func testASecondRunKeepsWhatIsGoodAndRemakesWhatAnotherCASigned() throws {
         try make(["order", "payment"])
         let order = out.appendingPathComponent("order/tls.crt")
@@ -119,6 +160,7 @@ final class PKIScriptTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: other) }
         var environment = ProcessInfo.processInfo.environment
         environment["PKI_CHOWN"] = "false"
+        environment["PKI_APP_KEYS"] = "false"
         XCTAssertEqual(try runCommand("/bin/bash", [Self.script.path, other.path, "payment"], in: Deploy.root, environment: environment).status, 0)
         try FileManager.default.removeItem(at: payment)
         try FileManager.default.copyItem(at: other.appendingPathComponent("payment/tls.crt"), to: payment)

@@ -14,7 +14,7 @@ final class KafkaTLSSettingsTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script, folder.path, "order"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PKI_CHOWN": "false"]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["PKI_CHOWN": "false", "PKI_APP_KEYS": "false"]) { $1 }
         process.standardError = FileHandle.nullDevice
         try? process.run()
         process.waitUntilExit()

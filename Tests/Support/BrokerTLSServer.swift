@@ -75,7 +75,7 @@ enum TestPKI {
 
     static func make(_ identities: [String]) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("test-pki-\(UUID().uuidString.prefix(8))")
-        let result = try ChildProcess.run("/usr/bin/env", ["PKI_CHOWN=false", "bash", script.path, folder.path] + identities, timeout: 120)
+        let result = try ChildProcess.run("/usr/bin/env", ["PKI_CHOWN=false", "PKI_APP_KEYS=false", "bash", script.path, folder.path] + identities, timeout: 120)
         guard result.status == 0 else { throw BrokerTLSServer.Failure(description: "make-pki.sh failed: \(result.stderr)") }
         return folder
     }

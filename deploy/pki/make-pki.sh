@@ -5,8 +5,10 @@
 #
 #   deploy/pki/make-pki.sh OUT_DIR [IDENTITY...]     # default: every identity below
 #
-# OUT_DIR/ca/            ca.crt, ca.key: only pki-init mounts this one
-# OUT_DIR/<identity>/    ca.crt, tls.crt, tls.key and what else the identity needs (below)
+# OUT_DIR/ca/            ca.crt, ca.key: only pki-init mounts this one; app-keys/: the
+#                        deployment's token and event keys (saga-admin keys init), the master set
+# OUT_DIR/<identity>/    ca.crt, tls.crt, tls.key and what else the identity needs (below),
+#                        and its share of the application keys (app_keys_of below)
 #
 # Keys are EC P-256, unencrypted PEM, mode 0400 and owned by the user that reads them (a key
 # password kept beside the key in the same volume would protect nothing the volume does not):
@@ -15,7 +17,8 @@
 #
 # Environment: PKI_CHOWN=false leaves every file owned by whoever runs the script (tests,
 # a machine without the containers' users); otherwise the script runs as root and needs
-# CAP_CHOWN only.
+# CAP_CHOWN only. SAGA_ADMIN: the saga-admin binary (default: the one on PATH, as in the image).
+# PKI_APP_KEYS=false makes certificates only (tests of the TLS layer), and says so.
 set -euo pipefail
 
 # identity  uid    kind     subjectAltNames (server certificates only)
@@ -33,6 +36,7 @@ loadgen       10001  client   -
 kafka-tool    10001  client   -
 postgres      999    postgres DNS:postgres,DNS:localhost,IP:127.0.0.1
 grafana       472    secret   -
+prometheus    65534  monitor  -
 '
 
 CA_DAYS=1825
@@ -128,13 +132,62 @@ make_secret() { # dir file uid
     rm -f "$work"
 }
 
+# The application's keys (README, Security): one set for the deployment, made once by
+# saga-admin and kept in pki-ca; each identity gets only its share. A service: the JWKS its
+# callers' tokens are checked with, the keyring, its own event-signing key. The load generator:
+# the token issuer's key (it mints its customers' tokens) and the keyring. kafka-tool: the
+# operators' event key (replays) and the keyring. Prometheus: a monitor token, minted anew at
+# each start (a year's worth).
+SAGA_ADMIN=${SAGA_ADMIN:-saga-admin}
+APP_KEYS=${PKI_APP_KEYS:-true}
+[[ $APP_KEYS == true || $APP_KEYS == false ]] || die "PKI_APP_KEYS must be true or false, not '$APP_KEYS'"
+make_app_keys() {
+    local keys=$OUT/ca/app-keys
+    if [[ $APP_KEYS == false ]]; then
+        log "application keys left out (PKI_APP_KEYS=false): certificates only"
+        return
+    fi
+    [[ -s $keys/keyring.json ]] && return
+    command -v "$SAGA_ADMIN" >/dev/null || die "saga-admin not found (SAGA_ADMIN=$SAGA_ADMIN)"
+    log "making the application keys (tokens, event signatures)"
+    "$SAGA_ADMIN" keys init --dir "$keys" >/dev/null
+}
+
+app_keys_of() { # name uid kind dir
+    local name=$1 uid=$2 kind=$3 dir=$4 keys=$OUT/ca/app-keys work
+    [[ $APP_KEYS == true ]] || return 0
+    case $name in
+        order | inventory | payment | notification)
+            install_file "$keys/jwks.json" "$dir/jwks.json" 0444 "$uid"
+            install_file "$keys/keyring.json" "$dir/keyring.json" 0444 "$uid"
+            install_file "$keys/events/$name.key" "$dir/event-signing.key" 0400 "$uid"
+            ;;
+        loadgen)
+            install_file "$keys/token-issuer.jwk" "$dir/token-issuer.jwk" 0400 "$uid"
+            install_file "$keys/keyring.json" "$dir/keyring.json" 0444 "$uid"
+            ;;
+        kafka-tool)
+            install_file "$keys/events/operator.key" "$dir/event-signing.key" 0400 "$uid"
+            install_file "$keys/keyring.json" "$dir/keyring.json" 0444 "$uid"
+            ;;
+    esac
+    if [[ $kind == monitor ]]; then
+        work=$(mktemp)
+        "$SAGA_ADMIN" token --keys "$keys" --role monitor --subject "$name" --ttl-seconds 31536000 >"$work"
+        install_file "$work" "$dir/monitor.token" 0400 "$uid"
+        rm -f "$work"
+    fi
+}
+
 make_identity() { # name uid kind sans
     local name=$1 uid=$2 kind=$3 sans=$4 dir=$OUT/$1
     mkdir -p "$dir"
     chmod 0755 "$dir"
     install_file "$OUT/ca/ca.crt" "$dir/ca.crt" 0444 "$uid"
+    app_keys_of "$name" "$uid" "$kind" "$dir"
     case $kind in
         secret) make_secret "$dir" admin.password "$uid"; return ;;
+        monitor) return ;;
         broker) make_secret "$dir" keystore.password "$uid" ;;
         postgres) make_secret "$dir" superuser.password "$uid" ;;
     esac
@@ -150,6 +203,7 @@ for name in "$@"; do
 done
 
 make_ca
+make_app_keys
 while read -r name uid kind sans; do
     [[ -n $name ]] || continue
     if (($#)) && [[ " $* " != *" $name "* ]]; then continue; fi
