@@ -70,7 +70,7 @@ struct RunJudgementTests {
         // Every order confirmed 300 ms after its 202 right through the window: no cut.
         var pause = FaultWindow(fault: "broker-pause-all", start: 10_000, end: 20_000, evidence: ["control call answered 200"], cut: true)
         let uncut = try #require(felt(pause).windows.first).felt
-        #expect(uncut.missing == ["no cut: confirmed 10/s on every partition during the fault against 10/s before (a cut is below 25 %)"])
+        #expect(uncut.missing == ["no cut: confirmed 10/s on every partition during the fault against 9.70/s before (a cut is below 25 %)"])
         pause.partitions = [0, 3]
         let stalled = (0..<300).map { i -> OrderLife in
             let accepted = Int64(i) * 100
@@ -82,7 +82,7 @@ struct RunJudgementTests {
                                           samples: .unavailable("not sampled"), recoveryBoundSeconds: 60))
         let shown = try #require(cut.windows.first).felt
         #expect(shown.missing.isEmpty, "\(shown)")
-        #expect(shown.evidence.last == "the flow was cut: confirmed 0/s on its 2 partitions during the fault against 1.67/s before")
+        #expect(shown.evidence.last == "the flow was cut: confirmed 0/s on its 2 partitions during the fault against 1.70/s before")
     }
 
     @Test("a restart in which the service exited by itself fails the run; retries are reported")

@@ -4,7 +4,7 @@ import Foundation
 import Kafka
 import Logging
 @testable import Messaging
-import Persistence
+@testable import Persistence
 import XCTest
 
 /// The batch transaction without Kafka: offsets, inbox, dead letters, retries, on both backends.
@@ -265,7 +265,10 @@ final class BatchProcessorTests: XCTestCase {
                     return (rows.first?.int("n") ?? 0) > 0
                 }
             } else {
-                try await Task.sleep(for: .milliseconds(200))  // lets it reach BEGIN IMMEDIATE; correct either way
+                // The second owner's writer is in its transaction while the first holds the
+                // database's write lock: it waits in BEGIN IMMEDIATE (SQLite's busy handler).
+                let waiting = try XCTUnwrap(second as? SQLiteDatabase)
+                try await eventually("second owner waiting on the write lock") { waiting.writersWaitingOrRunning == 1 }
             }
             gate.open()
             let slowOutcome = try await slowRun.value
@@ -273,6 +276,7 @@ final class BatchProcessorTests: XCTestCase {
             XCTAssertEqual(slowOutcome.handled, 5)
             XCTAssertEqual(fastOutcome.handled, 0, "[\(store.backend)]")
             XCTAssertEqual(fastOutcome.skippedOffset, 5)
+            XCTAssertEqual(fastOutcome.retries, 0, "[\(store.backend)] the second owner waited for the lock rather than failing on it")
             let counts = try await AppliedTable.counts(first)
             XCTAssertEqual(counts.count, 5)
             XCTAssertTrue(counts.values.allSatisfy { $0 == 1 })
