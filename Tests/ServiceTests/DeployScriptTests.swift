@@ -1,6 +1,7 @@
 import Foundation
 import ServiceKit
 import XCTest
+@testable import LoadGenerator
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -136,44 +137,20 @@ final class DeployScriptTests: XCTestCase {
         ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"])
     }
 
-    /// The matrix JSON as `loadgen matrix-report` writes it: every field of a row, so that a
-    /// field the verdict depends on cannot be added without this test reading it.
-    struct MatrixJSON: Decodable {
-        struct Row: Decodable {
-            let fault: String
-            let verdict: String
-            let orders: Int?
-            let violations: Int?
-            let cancelledByTimeout: Int?
-            let timeoutDuringFault: Int?
-            let acceptedPerSecond: Double?
-            let baselineAcceptedPerSecond: Double?
-            let confirmedPerSecond: Double?
-            let baselineConfirmedPerSecond: Double?
-            let progressScope: String?
-            let stalled: Bool
-            let recoverySeconds: Double?
-            let hang: Bool
-            let duplicatesAbsorbed: Int?
-            let idempotencyMismatches: Int?
-            let duplicateOrderIds: Int?
-            let serverErrorsExplained: Int?
-            let serverErrorsUnexplained: Int?
-            let notChecked: [String]
-            let notCheckedAllowed: Bool
-            let felt: [String]
-            let notFelt: [String]
-            let restartRetries: Int
-            let restartCrashes: [String]
-            let failures: [String]
-        }
-        let title: String
-        let rows: [Row]
-    }
+    /// Every field of a matrix row this test judges or reads: a field added to `MatrixTable.Row`
+    /// fails the matrix tests until it is judged here too.
+    static let rowFields: Set<String> = [
+        "fault", "verdict", "orders", "violations", "cancelledByTimeout", "timeoutDuringFault", "acceptedPerSecond",
+        "baselineAcceptedPerSecond", "confirmedPerSecond", "baselineConfirmedPerSecond", "progressScope", "stalled",
+        "recoverySeconds", "hang", "duplicatesAbsorbed", "idempotencyMismatches", "duplicateOrderIds", "serverErrorsExplained",
+        "serverErrorsUnexplained", "notChecked", "notCheckedAllowed", "felt", "notFelt", "restartRetries", "restartCrashes", "failures",
+    ]
 
     /// What a passing cell must show, field by field: a PASS alone could hide a check that did not run.
-    static func assertPassing(_ row: MatrixJSON.Row, file: StaticString = #filePath, line: UInt = #line) {
+    static func assertPassing(_ row: MatrixTable.Row, file: StaticString = #filePath, line: UInt = #line) {
         let fault = row.fault
+        XCTAssertEqual(Set(Mirror(reflecting: row).children.compactMap(\.label)), rowFields, "a row field this test does not judge",
+                       file: file, line: line)
         XCTAssertEqual(row.verdict, "PASS", "\(fault): \(row.failures.joined(separator: "; "))", file: file, line: line)
         XCTAssertEqual(row.failures, [], fault, file: file, line: line)
         XCTAssertGreaterThan(row.orders ?? 0, 0, "\(fault): orders were accepted", file: file, line: line)
@@ -206,7 +183,7 @@ final class DeployScriptTests: XCTestCase {
             "--", "--base-port", "\(try Self.freePortBlock(instances: stack.contains("--instances") ? 2 : 1))",
         ] + stack, timeout: 1800)
         print(result.stdout)
-        let table = try JSONDecoder().decode(MatrixJSON.self, from: Data(contentsOf: dir.appendingPathComponent("matrix.json")))
+        let table = try JSONDecoder().decode(MatrixTable.self, from: Data(contentsOf: dir.appendingPathComponent("matrix.json")))
         XCTAssertEqual(table.rows.map(\.fault), classes, "one row per class, in order")
         XCTAssertTrue(result.stdout.contains("fault matrix ("), "the table is printed")
         for (index, row) in table.rows.enumerated() {
@@ -245,7 +222,7 @@ final class DeployScriptTests: XCTestCase {
         ], timeout: 600, environment: ["PATH": bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")])
         print(result.stdout)
         XCTAssertNotEqual(result.status, 0, "the matrix exits non-zero")
-        let table = try JSONDecoder().decode(MatrixJSON.self, from: Data(contentsOf: dir.appendingPathComponent("matrix.json")))
+        let table = try JSONDecoder().decode(MatrixTable.self, from: Data(contentsOf: dir.appendingPathComponent("matrix.json")))
         let row = try XCTUnwrap(table.rows.first)
         XCTAssertEqual(row.verdict, "ERROR", row.failures.joined(separator: "; "))
         XCTAssertTrue(row.notFelt.contains { $0.contains("net_block") && $0.contains("simulated failure") }, "\(row.notFelt)")
