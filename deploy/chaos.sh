@@ -221,8 +221,8 @@ on_exit() {
     trap - EXIT INT TERM
     [[ -n ${NAP_PID:-} ]] && kill "$NAP_PID" 2>/dev/null
     if [[ -n ${CELL_PID:-} ]]; then
-        kill -TERM "$CELL_PID" 2>/dev/null
-        wait "$CELL_PID" 2>/dev/null
+        kill -TERM "$CELL_PID" 2>/dev/null || true
+        wait "$CELL_PID" 2>/dev/null || true
     fi
     if [[ -n $ACTIVE_FAULT ]]; then
         event "healing $ACTIVE_FAULT on exit"
