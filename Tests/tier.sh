@@ -74,8 +74,8 @@ done <"$LOGS/list"
 ((unclaimed == 0)) || die "every test must belong to exactly one group (GROUPS_TABLE)"
 
 xc_passed=0 xc_failed=0 xc_skipped=0 st_passed=0 st_failed=0 st_skipped=0 groups_failed=()
-count() { # pattern file
-    grep -cE "$1" "$2" || true
+count() { # pattern file: matching lines, without Swift Testing's closing "Test run with N tests" line
+    grep -E "$1" "$2" | grep -cvE " Test run with [0-9]+ test" || true
 }
 
 run_group() { # name limit filter
@@ -98,8 +98,8 @@ run_group() { # name limit filter
     xp=$(count "^Test Case '.*' passed \(" "$log")
     xf=$(count "^Test Case '.*' failed \(" "$log")
     xs=$(count "^Test Case '.*' skipped \(" "$log")
-    sp=$(count "^✔ Test [^r].* passed after" "$log")
-    sf=$(count "^✘ Test [^r].* failed after" "$log")
+    sp=$(count "^✔ Test .* passed after" "$log")
+    sf=$(count "^✘ Test .* failed after" "$log")
     ss=$(count "^➜ Test .* skipped" "$log")
     xc_passed=$((xc_passed + xp)) xc_failed=$((xc_failed + xf)) xc_skipped=$((xc_skipped + xs))
     st_passed=$((st_passed + sp)) st_failed=$((st_failed + sf)) st_skipped=$((st_skipped + ss))
