@@ -87,12 +87,10 @@ final class OrderPlacementInProcessTests: XCTestCase {
     func testTheDeadlineIsSetAndDecidedByTheDatabasesClock() async throws {
         let service = try await service()
         defer { Task { await service.close() } }
-        var orderId: String?
-        try await app(service).test(.router) { client in
-            let (status, id) = try await Self.place(client, [("SKU-1", 2)], key: nil)
-            XCTAssertEqual(status, .accepted)
-            orderId = id
+        let (status, orderId) = try await app(service).test(.router) { client in
+            try await Self.place(client, [("SKU-1", 2)], key: nil)
         }
+        XCTAssertEqual(status, .accepted)
         let id = try XCTUnwrap(orderId)
         let placed = try await service.order(id)
         let now = try await service.databaseNow()

@@ -192,7 +192,8 @@ final class SagaEndToEndTests: XCTestCase {
 
         _ = try client.poll("Payment to charge", timeout: 60) { () -> Bool? in
             let result = try client.payment(id)
-            return result.status == 200 && (try result.json())["state"] as? String == "CHARGED" ? true : nil
+            guard result.status == 200 else { return nil }
+            return try result.json()["state"] as? String == "CHARGED" ? true : nil
         }
         XCTAssertEqual(try client.balance(customer), before - total, "charged once")
         let cancelled = try client.poll("Order's sweeper to cancel", timeout: Double(stack.sagaTimeoutMs) / 1000 + 30) { () -> [String: Any]? in
