@@ -111,9 +111,10 @@ run_group() { # name limit filter
     fi
     if ((status != 0)); then
         groups_failed+=("$name")
-        grep -E "error|failed|TIMEOUT|✘" "$log" | grep -v "^Test Suite" | tail -n 40 || true
+        echo "--- $name: what failed"
+        grep -E "^Test Case '.*' failed|: error: |^✘ Test .*(recorded an issue|failed after)|error: (fatalError|Exited)|Fatal error" "$log" | head -n 60 || true
         echo "--- $name: last lines of the log"
-        tail -n 30 "$log"
+        tail -n 15 "$log"
     fi
     echo "=== $name: exit $status in ${took} s; XCTest $xp passed, $xf failed, $xs skipped; Swift Testing $sp passed, $sf failed, $ss skipped"
 }
