@@ -265,12 +265,21 @@ final class BatchProcessorTests: XCTestCase {
                     return (rows.first?.int("n") ?? 0) > 0
                 }
             } else {
-                // The second owner's writer is in its transaction while the first holds the
-                // database's write lock: it waits in BEGIN IMMEDIATE (SQLite's busy handler).
+                // SQLite runs both transactions in place, on cooperative threads (two on a 2-core
+                // machine) that both block: the first in its handler holding the write lock, the
+                // second in BEGIN IMMEDIATE (the busy handler). Only a thread of its own can see
+                // the second writer in its transaction and then let the first go.
                 let waiting = try XCTUnwrap(second as? SQLiteDatabase)
-                try await eventually("second owner waiting on the write lock") { waiting.writersWaitingOrRunning == 1 }
+                let sawWaiting = Gate()
+                Thread {
+                    let deadline = Date().addingTimeInterval(30)
+                    while waiting.writersWaitingOrRunning == 0, Date() < deadline { usleep(500) }
+                    if waiting.writersWaitingOrRunning > 0 { sawWaiting.open() }
+                    gate.open()
+                }.start()
+                try await sawWaiting.wait(timeout: 60)
             }
-            gate.open()
+            if store.backend == .postgres { gate.open() }
             let slowOutcome = try await slowRun.value
             let fastOutcome = try await fastRun.value
             XCTAssertEqual(slowOutcome.handled, 5)

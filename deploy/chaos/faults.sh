@@ -203,7 +203,7 @@ fault_inject() { # class
             # dd stops at the first write the filesystem refuses: ENOSPC is what shows it is full.
             local out
             out=$(dd if=/dev/zero of="$RUN_DIR/data/ballast" bs=1M status=none 2>&1) || true
-            if [[ $out == *"No space left on device"* ]]; then felt "dd: ${out//$'\n'/ } (ENOSPC)"
+            if [[ $out == *"No space left on device"* ]]; then felt "${out//$'\n'/ } (ENOSPC)"
             else fault_error "filling data/ did not end with ENOSPC: ${out:-dd said nothing}"; fi
             FAULT_DETAIL="data/ full: $(du -m "$RUN_DIR/data/ballast" | cut -f1) MB of ballast, $(df --output=avail -k "$RUN_DIR/data" | tail -n 1 | tr -d ' ') kB left" ;;
         clock-ahead | clock-behind)
