@@ -86,7 +86,8 @@ run_group() { # name limit filter
         # shellcheck disable=SC2016  # a sed expression: $ is a character to escape
         selected=$(grep -E "$filter" "$LOGS/list" | grep -E "$ONLY" | sed 's/[][\.*^$(){}+?|]/\\&/g' | paste -sd '|' -) || true
         [[ -n $selected ]] || return 0
-        filter="^($selected)$"
+        # Swift Testing's ids may go on after the name (a source location): a name ends at / or the end.
+        filter="^($selected)(/|$)"
     fi
     local args=(--skip-build --filter "$filter")
     start=$(date +%s)
@@ -103,6 +104,10 @@ run_group() { # name limit filter
     ss=$(count "^➜ Test .* skipped" "$log")
     xc_passed=$((xc_passed + xp)) xc_failed=$((xc_failed + xf)) xc_skipped=$((xc_skipped + xs))
     st_passed=$((st_passed + sp)) st_failed=$((st_failed + sf)) st_skipped=$((st_skipped + ss))
+    if ((status == 0 && xp + xf + xs + sp + sf + ss == 0)); then
+        echo "NO TEST RAN: $name's filter matched no test"
+        status=1
+    fi
     if ((status == 124 || status == 137)); then
         local last
         last=$(grep -E "^Test Case '.*' started|^◇ Test " "$log" | tail -n 1)

@@ -134,7 +134,7 @@ final class DeployScriptTests: XCTestCase {
             "broker-pause", "broker-pause-all", "leader-move", "cluster-stop", "brokers-blackhole", "brokers-reject",
             "brokers-loss", "broker-rtt", "database-blackhole", "instance-pause", "kill-mid-round", "postgres-restart",
             "postgres-stop", "lock-holder-pause", "clock-ahead:payment", "clock-behind:order",
-        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"])
+        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"], steady: 5)
     }
 
     /// Every field of a matrix row this test judges or reads: a field added to `MatrixTable.Row`
@@ -174,12 +174,14 @@ final class DeployScriptTests: XCTestCase {
         _ = (row.confirmedPerSecond, row.baselineAcceptedPerSecond, row.progressScope, row.stalled, row.restartRetries)
     }
 
-    private func runShortMatrix(classes: [String], stack: [String]) throws {
+    /// `steady`: seconds of load before the fault, the baseline its cut is measured against
+    /// (two instances on PostgreSQL take a few seconds to reach their steady rate).
+    private func runShortMatrix(classes: [String], stack: [String], steady: Int = 2) throws {
         try XCTSkipUnless(getuid() == 0, "the fault matrix creates users, sets iptables rules and mounts a tmpfs: root only")
         let dir = try runDir("matrix")
         let result = try script("chaos.sh", [
             "--matrix", "--bin-dir", try binDir, "--matrix-dir", dir.path, "--classes", classes.joined(separator: ","),
-            "--steady", "2", "--fault", "4", "--recovery", "6", "--rate", "20", "--recovery-bound", "30", "--drain-timeout", "60",
+            "--steady", "\(steady)", "--fault", "4", "--recovery", "6", "--rate", "20", "--recovery-bound", "30", "--drain-timeout", "60",
             "--", "--base-port", "\(try Self.freePortBlock(instances: stack.contains("--instances") ? 2 : 1))",
         ] + stack, timeout: 1800)
         print(result.stdout)

@@ -17,6 +17,8 @@ enum LivenessCheck {
     static let stallShare = 0.1
     /// A fault that cuts the flow brings the touched partitions below this share of their rate before it.
     static let cutShare = 0.25
+    /// Fewer confirmations than this before the fault are no rate to show a cut against.
+    static let minimumBaselineConfirmations = 10
 
     static func run(_ input: Input) -> LivenessReport {
         var report = LivenessReport(recoveryBoundSeconds: input.recoveryBoundSeconds, windows: [])
@@ -86,7 +88,8 @@ enum LivenessCheck {
             let inTouched: (Int32) -> Bool = { partition in touched?.contains(partition) ?? true }
             let where_ = touched.map { "its \($0.count) partitions" } ?? "every partition"
             let during = rate(confirmed(window.start, window.end, inTouched), window.start, window.end)
-            if let (from, to) = baseline, case let before = rate(confirmed(from, to, inTouched), from, to), before > 0 {
+            if let (from, to) = baseline, case let count = confirmed(from, to, inTouched), count >= minimumBaselineConfirmations {
+                let before = rate(count, from, to)
                 let measured = "confirmed \(format(during))/s on \(where_) during the fault against \(format(before))/s before"
                 if during < cutShare * before {
                     felt.evidence.append("the flow was cut: " + measured)
@@ -94,7 +97,7 @@ enum LivenessCheck {
                     felt.missing.append("no cut: " + measured + " (a cut is below \(Int(cutShare * 100)) %)")
                 }
             } else {
-                felt.missing.append("the cut cannot be shown: no order was confirmed on \(where_) before the fault")
+                felt.missing.append("the cut cannot be shown: fewer than \(minimumBaselineConfirmations) orders were confirmed on \(where_) before the fault")
             }
         }
         if felt.evidence.isEmpty, felt.missing.isEmpty {
