@@ -88,7 +88,7 @@ for patch in "${patches[@]}"; do
     # XCTest: Test Case 'Class.test' failed; Swift Testing: ✘ Test name() failed after …
     failing=$( { sed -n "s/^Test Case '\(.*\)' failed (.*/\1/p" "$LOGS/$name.tests"
                  sed -n 's/^✘ Test \(.*\) failed after.*/\1/p' "$LOGS/$name.tests" | grep -vE '^run with [0-9]+ test'
-                 sed -n 's/^TIMEOUT: \(.*\) exceeded.*/timeout in \1/p' "$LOGS/$name.tests"; } | sort -u | paste -sd ',' - | sed 's/,/, /g')
+                 sed -n 's/^TIMEOUT: \(.*\) exceeded.*/timeout in \1/p' "$LOGS/$name.tests"; } | sort -u | paste -sd ';' - | sed 's/;/; /g')
     if ((status != 0)) && [[ -n $failing ]]; then
         caught="yes ($failed of $((passed + failed)))"
     else
