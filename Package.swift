@@ -325,7 +325,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["Kafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "KafkaTool"],
+            dependencies: ["Kafka", "CRdKafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "KafkaTool"],
             path: "Tests/KafkaTests"
         ),
     ]

@@ -22,6 +22,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=/dev/null
 source "$ROOT/deploy/chaos/windows.sh"
 # shellcheck source=/dev/null
+source "$ROOT/deploy/chaos/evidence.sh"
+# shellcheck source=/dev/null
 source "$ROOT/deploy/chaos/net.sh"
 # shellcheck source=/dev/null
 source "$ROOT/deploy/chaos/instances.sh"
@@ -215,11 +217,17 @@ start_loadgen() { # duration report windows ready_file
 # Whatever a fault left on: healed on exit, also when this script is interrupted.
 ACTIVE_FAULT=""
 LOADGEN_PID=""
+CELL_PID=""
+CELL_STACK=""
 # shellcheck disable=SC2317  # invoked by the traps
 on_exit() {
     local status=$?
     trap - EXIT INT TERM
     [[ -n ${NAP_PID:-} ]] && kill "$NAP_PID" 2>/dev/null
+    if [[ -n ${CELL_PID:-} ]]; then
+        kill -TERM "$CELL_PID" 2>/dev/null || true
+        wait "$CELL_PID" 2>/dev/null || true
+    fi
     if [[ -n $ACTIVE_FAULT ]]; then
         event "healing $ACTIVE_FAULT on exit"
         fault_heal "$ACTIVE_FAULT" || true
@@ -227,6 +235,10 @@ on_exit() {
     [[ -n ${CHAIN:-} ]] && net_teardown "$CHAIN"
     [[ -n ${LOADGEN_CONTAINER:-} ]] && docker rm -f "$LOADGEN_CONTAINER" >/dev/null 2>&1
     if [[ -n $LOADGEN_PID ]] && kill -0 "$LOADGEN_PID" 2>/dev/null && ((status != 0)); then kill "$LOADGEN_PID" 2>/dev/null || true; fi
+    if [[ -n ${CELL_STACK:-} ]]; then
+        event "cell stopped early (exit $status): stopping its stack"
+        "$ROOT/deploy/local-stack.sh" --stop "$CELL_STACK" >>"$CELL_STACK/local-stack.log" 2>&1 || true
+    fi
     exit "$status"
 }
 trap on_exit EXIT
@@ -260,6 +272,9 @@ run_fault() { # class windows_file
     if [[ $1 == clock-* ]]; then healed=$(now_ms); else end=$(now_ms); fi
     fault_write_window "$2" "$1" "$start" "$end" "$healed"
     ((hold > 0)) && event "healed $1"
+    local line
+    for line in "${FAULT_EVIDENCE[@]}"; do event "  felt: $line"; done
+    ((${#FAULT_ERRORS[@]} == 0)) || event "  $1: ${#FAULT_ERRORS[@]} errors (the run fails on them)"
     return 0
 }
 
@@ -481,8 +496,13 @@ matrix_mode() {
         index=$((index + 1))
         cell=$MATRIX_DIR/$(printf '%02d' "$index")-${class//:/-}
         report_args+=(--cell "$class=$cell/report.json")
+        # In a child process: a function called as `f || status=$?` runs with set -e off, so a
+        # failing command would not end the cell. The child has its own traps (heal, stop).
         status=0
-        run_cell "$class" "$cell" || status=$?
+        run_cell "$class" "$cell" &
+        CELL_PID=$!
+        wait "$CELL_PID" || status=$?
+        CELL_PID=""
         event "cell $class: exit $status"
     done
 
@@ -500,6 +520,8 @@ matrix_mode() {
 
 # One cell: a fresh stack, load for steady + fault + recovery, the fault in the middle, stop.
 run_cell() { # class cell_dir
+    trap on_exit EXIT
+    trap 'exit 130' INT TERM
     local class=$1 cell=$2 extra=(--users --skip-load --run-dir "$2" --bin-dir "$MATRIX_BIN_DIR") hold status=0
     [[ $class == disk-full ]] && extra+=(--data-tmpfs "$DISK_SIZE")
     mkdir -p "$cell"
@@ -509,6 +531,7 @@ run_cell() { # class cell_dir
         return 1
     fi
     load_stack "$cell"
+    CELL_STACK=$cell
     # shellcheck disable=SC2034  # read by the fault classes
     NEXT_BROKER=1 LEADER_BROKER=2 NEXT_KILL=0 HOLD=$FAULT
     local why
@@ -543,6 +566,7 @@ run_cell() { # class cell_dir
     wait "$LOADGEN_PID" || status=$?
     LOADGEN_PID=""
     net_teardown "$CHAIN"
+    CELL_STACK=""
     "$ROOT/deploy/local-stack.sh" --stop "$cell" >>"$cell/local-stack.log" 2>&1 || true
     return "$status"
 }

@@ -11,7 +11,8 @@ struct KafkaTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-tool",
         abstract: "Produce, consume, create the catalog's topics and ACLs, benchmark, inspect and replay dead letters, show and reset stored offsets, with the platform's own Kafka library.",
-        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self, DeadLetters.self, Offsets.self, ACLs.self])
+        subcommands: [Produce.self, Consume.self, CreateTopics.self, Describe.self, Bench.self, CodecBench.self, StorageBench.self,
+                      DeadLetters.self, Offsets.self, ACLs.self])
 }
 
 /// Where the cluster is and how to talk to it; shared by every subcommand. TLS settings fall

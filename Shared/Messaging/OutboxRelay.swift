@@ -528,6 +528,13 @@ public final class OutboxRelay: @unchecked Sendable {
 
     private static let deleteStatement = InListStatement("DELETE FROM outbox WHERE \(RelayLease.fenceSQL) AND id IN")
 
+    /// Deletes rows the broker acknowledged, fenced by the lease epoch they were published
+    /// under: a holder whose lease moved on (it stalled and another instance took over) deletes
+    /// nothing, and the new holder publishes and deletes them. Returns how many it deleted.
+    static func deletePublished(_ ids: [Int64], epoch: Int64, lease: RelayLease, on connection: any SQLConnection) throws -> Int {
+        try deleteStatement.execute(ids.sorted().map { .integer($0) }, leading: lease.fenceBinds(epoch: epoch), on: connection)
+    }
+
     private func deleteLoop() async {
         var failures = 0
         while true {
@@ -538,10 +545,9 @@ public final class OutboxRelay: @unchecked Sendable {
                 continue
             }
             do {
-                let sorted = ids.sorted()
-                let fence = lease.fenceBinds(epoch: epoch)
+                let lease = self.lease
                 let deleted = try await database.write { connection in
-                    try Self.deleteStatement.execute(sorted.map { .integer($0) }, leading: fence, on: connection)
+                    try Self.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
                 }
                 failures = 0
                 if deleted < ids.count {

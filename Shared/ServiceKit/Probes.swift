@@ -25,6 +25,9 @@ struct Probes {
         var assignedPartitions: Int
         var outboxPending: Int
         var relayLeader: Bool
+        /// This process's wall clock minus the database's clock, the one deadlines, claims and
+        /// leases are decided by: a fault that fakes the wall clock shows here (chaos.sh reads it).
+        var wallClockOffsetMs: Int64
     }
 
     /// GET /consumer: every partition this service's database has an offset for (shared by all
@@ -55,7 +58,7 @@ struct Probes {
         routes.getOpen("/readyz") { _, _, caller in
             var problems: [Problem.FieldError] = []
             let databaseState = await checkDatabase()
-            if let databaseState { problems.append(.init(pointer: "/database", detail: databaseState)) }
+            if case .failure(let why) = databaseState { problems.append(.init(pointer: "/database", detail: why.detail)) }
             let consumer = runtime.report()
             problems += consumer.problems.map { .init(pointer: "/consumer", detail: $0) }
             problems += relay.problems.map { .init(pointer: "/relay", detail: $0) }
@@ -70,9 +73,10 @@ struct Probes {
                               detail: "not ready: " + problems.map(\.detail).joined(separator: "; "), errors: problems)
             }
             let relayStats = relay.statistics
+            let offset = (try? databaseState.get()) ?? 0
             return try JSONResponse.make(Readiness(
                 status: "ready", database: "ok", assignedPartitions: consumer.partitions.count,
-                outboxPending: relayStats.pendingRows, relayLeader: relayStats.isLeader))
+                outboxPending: relayStats.pendingRows, relayLeader: relayStats.isLeader, wallClockOffsetMs: offset))
         }
         routes.get("/consumer", .staff) { _, _, _ in
             let group = runtime.configuration.groupID
@@ -98,6 +102,10 @@ struct Probes {
         }
     }
 
+    private static func wallMillis() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
     private struct TopicPartitionKey: Hashable {
         let topic: String
         let partition: Int32
@@ -107,26 +115,33 @@ struct Probes {
         }
     }
 
-    /// nil when the database answered in time, else what went wrong. A database that hangs
-    /// (stopped, cut off) must not hang the probe with it: the query is not awaited past the
-    /// timeout (a transaction cannot be cancelled once submitted; it finishes on its own).
-    private func checkDatabase() async -> String? {
+    struct DatabaseProblem: Error {
+        let detail: String
+    }
+
+    /// The wall clock's offset from the database's clock when the database answered in time,
+    /// else what went wrong. A database that hangs (stopped, cut off) must not hang the probe
+    /// with it: the query is not awaited past the timeout (a transaction cannot be cancelled
+    /// once submitted; it finishes on its own).
+    private func checkDatabase() async -> Result<Int64, DatabaseProblem> {
         let database = database
         let timeout = databaseTimeout
-        let answer = FirstAnswer<String?>()
+        let answer = FirstAnswer<Result<Int64, DatabaseProblem>>()
         return await withCheckedContinuation { continuation in
             answer.set(continuation)
             Task {
                 do {
-                    _ = try await database.read { try $0.query("SELECT 1 AS one") }
-                    answer.resume(nil)
+                    let before = Self.wallMillis()
+                    let databaseNow = try await database.read { try $0.databaseTimeMillis() }
+                    let after = Self.wallMillis()
+                    answer.resume(.success((before + after) / 2 - databaseNow))
                 } catch {
-                    answer.resume("\(error)")
+                    answer.resume(.failure(DatabaseProblem(detail: "\(error)")))
                 }
             }
             Task {
                 try? await Task.sleep(for: timeout)
-                answer.resume("the database did not answer within \(timeout)")
+                answer.resume(.failure(DatabaseProblem(detail: "the database did not answer within \(timeout)")))
             }
         }
     }

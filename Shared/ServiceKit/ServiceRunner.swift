@@ -103,7 +103,9 @@ public enum ServiceRunner {
                                                                       audience: settings.security.tokenAudience))
 
         let database = try await openDatabase(url: settings.databaseURL, logger: logger)
-        try await database.migrate(MessagingSchema.migrations + S.migrations)
+        try await StartupRetry.run("migrating", logger: logger) {
+            try await database.migrate(MessagingSchema.migrations + S.migrations)
+        }
         let relay = OutboxRelay(
             database: database,
             configuration: RelayConfiguration(kafka: settings.kafka, sendTimeout: settings.relaySendTimeout,
@@ -111,7 +113,7 @@ public enum ServiceRunner {
                                               signer: signer),
             logger: named(logger, "relay"))
         let context = ServiceContext(settings: settings, database: database, relay: relay, logger: logger)
-        let service = try await make(context)
+        let service = try await StartupRetry.run("seeding", logger: logger) { try await make(context) }
 
         let runtime = ConsumerRuntime(
             configuration: ConsumerConfiguration(

@@ -108,14 +108,21 @@ struct AnomalyTests {
         for index in world.snapshot.instances.indices { world.snapshot.instances[index].consumer = .missing }
         let lost = try anomaly(world, "lost")
         #expect(lost.notChecked == "endpoint missing: GET /consumer answered 404 on order-0, inventory-0, payment-0, notification-0")
-        #expect(lost.passed && Auditor.audit(world.snapshot).passed, "not checked is not a pass of the check, nor a failure of the run")
+        #expect(lost.passed && Auditor.audit(world.snapshot).passed, "not checked finds no anomaly")
+        let run = judge(audit: Auditor.audit(world.snapshot))
+        #expect(run.verdict == .error, "but it fails the run: \(run.failures)")
+        #expect(run.notChecked.first == "lost: endpoint missing: GET /consumer answered 404 on order-0, inventory-0, payment-0, notification-0")
+        let allowed = judge(audit: Auditor.audit(world.snapshot), allowNotChecked: true)
+        #expect(allowed.verdict == .pass && allowed.failures.isEmpty && allowed.notChecked == run.notChecked,
+                "unless the run was started with --allow-not-checked, and the report still lists it")
 
         // One service without it: checked for the others, and the gap said.
         world = caughtUp()
         world.snapshot.instances[1].consumer = .failed("connection refused")
         let partial = try anomaly(world, "lost")
         #expect(partial.notChecked == nil)
-        #expect(partial.notes == ["not checked for inventory: GET /consumer failed: inventory-0: connection refused"])
+        #expect(partial.uncheckedParts == ["not checked for inventory: GET /consumer failed: inventory-0: connection refused"])
+        #expect(judge(audit: Auditor.audit(world.snapshot)).verdict == .error, "one service unchecked fails the run too")
     }
 
     @Test("poll skip: an offset gap counted by any instance fails; a missing counter is not checked")
@@ -130,9 +137,11 @@ struct AnomalyTests {
         world.snapshot.instances = world.snapshot.instances.map { state($0.instance.name, $0.consumer, gaps: nil) }
         let missing = try anomaly(world, "poll skip")
         #expect(missing.notChecked == "counter missing: no instance exposes messaging_offset_gaps_total")
+        #expect(judge(audit: Auditor.audit(world.snapshot)).failures.contains { $0.contains("poll skip: counter missing") })
         world.snapshot.instances[0] = state("order-0", world.snapshot.instances[0].consumer, gaps: 0)
         let partial = try anomaly(world, "poll skip")
-        #expect(partial.notChecked == nil && partial.notes.count == 3)
+        #expect(partial.notChecked == nil && partial.uncheckedParts.count == 3)
+        #expect(judge(audit: Auditor.audit(world.snapshot)).verdict == .error)
     }
 
     @Test("duplicate and nonmonotonic count the invariants they mirror, once")
@@ -164,10 +173,10 @@ struct AnomalyTests {
         broken.adjustStock("SKU-0002") { $0.available -= 1 }
         let hang = LivenessReport(recoveryBoundSeconds: 5, windows: [], notes: [])
 
-        #expect(Verdict.of(audit: Auditor.audit(SagaWorld.consistent().snapshot), unfinished: 0, liveness: hang, couldNotJudge: false) == .pass)
-        #expect(Verdict.of(audit: stuckAudit, unfinished: 1, liveness: nil, couldNotJudge: false) == .hang)
-        #expect(Verdict.of(audit: Auditor.audit(broken.snapshot), unfinished: 1, liveness: nil, couldNotJudge: false) == .violation)
-        #expect(Verdict.of(audit: nil, unfinished: 0, liveness: nil, couldNotJudge: true) == .error)
-        #expect(Verdict.of(audit: nil, unfinished: 3, liveness: nil, couldNotJudge: true) == .hang)
+        #expect(judge(audit: Auditor.audit(caughtUp().snapshot), liveness: hang).verdict == .pass)
+        #expect(judge(audit: stuckAudit, unfinished: 1, allowNotChecked: true).verdict == .hang)
+        #expect(judge(audit: Auditor.audit(broken.snapshot), unfinished: 1).verdict == .violation)
+        #expect(judge(auditError: "no broker").verdict == .error)
+        #expect(judge(auditError: "no broker", unfinished: 3).verdict == .hang)
     }
 }

@@ -57,16 +57,16 @@ struct CommandLineTests {
         let report = RunReport(
             config: .init(services: try ServiceURLOptions.parse([]).resolve(environment: [:]), rate: 100, plannedOrders: 1000,
                           durationSeconds: 10, mix: ScenarioMix(), maxLines: 3, randomSeed: 1, connections: 25,
-                          drainTimeoutSeconds: 60, audit: true),
+                          drainTimeoutSeconds: 60, audit: true, allowNotChecked: false),
             startedAt: "2026-01-01T00:00:00Z", sendSeconds: 10, achievedRate: 100, counts: RunCounts(sent: 1000, accepted: 1000),
-            errors: 0, errorExamples: [], latencyMs: latencies.report, scenarios: [],
+            errors: 0, errorExamples: [], serverErrors: ServerErrorReport(), latencyMs: latencies.report, scenarios: [],
             drain: .init(seconds: 1, unfinished: 0, unfinishedExamples: []),
-            audit: Auditor.audit(SagaWorld.consistent().snapshot), verdict: .pass, failures: [])
+            audit: Auditor.audit(SagaWorld.consistent().snapshot), notChecked: [], verdict: .pass, failures: [])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-report-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try JSONReportWriter.write(report, to: path)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-        for key in ["config", "counts", "achievedRate", "latencyMs", "scenarios", "drain", "audit", "verdict", "failures"] {
+        for key in ["config", "counts", "achievedRate", "serverErrors", "latencyMs", "scenarios", "drain", "audit", "notChecked", "verdict", "failures"] {
             #expect(json[key] != nil, "missing \(key)")
         }
         let accepted = try #require((json["latencyMs"] as? [String: Any])?["accepted"] as? [String: Any])
@@ -99,10 +99,15 @@ struct CommandLineTests {
             RunReport(
                 config: .init(services: ServiceURLs(order: "o", inventory: "i", payment: "p", notification: "n"), rate: 50, plannedOrders: 4000,
                               durationSeconds: 80, mix: ScenarioMix(), maxLines: 3, randomSeed: 1, connections: 12,
-                              drainTimeoutSeconds: 120, audit: true),
+                              drainTimeoutSeconds: 120, audit: true, allowNotChecked: false),
                 startedAt: "", sendSeconds: 80, achievedRate: 50, counts: RunCounts(sent: 4000, accepted: 3990, cancelled: ["timeout": 12]),
-                errors: 10, errorExamples: [], latencyMs: RunLatencies().report, scenarios: [],
-                drain: .init(seconds: 1, unfinished: 0, unfinishedExamples: []), audit: audit, liveness: liveness, verdict: verdict,
+                errors: 10, errorExamples: [], serverErrors: ServerErrorReport(explained: ["broker-pause": 3]),
+                latencyMs: RunLatencies().report, scenarios: [],
+                drain: .init(seconds: 1, unfinished: 0, unfinishedExamples: []), audit: audit, liveness: liveness,
+                notChecked: RunJudgement.notCheckedChecks(.init(
+                    counts: RunCounts(), serverErrors: ServerErrorReport(), audit: audit, liveness: liveness, unfinished: 0,
+                    drainTimeout: .seconds(1), allowNotChecked: false)),
+                verdict: verdict,
                 failures: verdict == .pass ? [] : ["HANG after broker-pause: recovery took 70 s, more than the 60 s bound"])
         }
         let recovery = WindowLiveness.Recovery(ordersSeconds: 70, ordersNeverEnded: 0, lagSeconds: nil, lagNotChecked: "endpoint missing",
@@ -112,7 +117,8 @@ struct CommandLineTests {
             confirmedDuring: 0,
             progress: .init(acceptedPerSecond: 50, baselineAcceptedPerSecond: 50, confirmedPerSecond: 0, baselineConfirmedPerSecond: 31.25,
                             scope: "untouched partitions (8 of 12)", stalled: true),
-            recovery: recovery, timeoutCancellations: 9)
+            recovery: recovery, timeoutCancellations: 9,
+            felt: .init(evidence: ["control call /brokers/1/pause answered 200"], missing: []), restarts: .init(retries: 1, crashes: []))
         var world = SagaWorld.consistent()
         world.snapshot.instances = [InstanceState(instance: ServiceInstance(name: "order", service: "order", url: "u"), consumer: .missing,
                                                   metrics: [PrometheusSample(name: "messaging_skipped_total", labels: ["reason": "inbox"], value: 5)])]
@@ -124,12 +130,16 @@ struct CommandLineTests {
         let row = table.rows[0]
         #expect(row.verdict == "HANG" && row.orders == 3990 && row.violations == 0 && row.cancelledByTimeout == 12)
         #expect(row.timeoutDuringFault == 9 && row.stalled && row.hang && row.duplicatesAbsorbed == 5)
+        #expect(row.serverErrorsExplained == 3 && row.serverErrorsUnexplained == 0 && row.idempotencyMismatches == 0)
+        #expect(row.felt == ["control call /brokers/1/pause answered 200"] && row.notFelt.isEmpty && row.restartRetries == 1)
+        #expect(row.notChecked.contains("consumer lag after broker-pause: endpoint missing") && !row.notCheckedAllowed)
         #expect(table.rows[1].verdict == "ERROR")
         let text = table.render()
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines[0] == "fault matrix (test)")
         #expect(lines[1].hasPrefix("fault ") && lines[1].contains("recovery"))
-        #expect(lines[3].hasPrefix("broker-pause  HANG") && lines[3].contains("12 (9)") && lines[3].contains("0.0|31.2 untouched STALLED"), "\(lines[3])")
+        #expect(lines[3].hasPrefix("broker-pause  HANG     yes") && lines[3].contains("12 (9)") && lines[3].contains("0 (3)")
+                && lines[3].contains("0.0|31.2 untouched STALLED"), "\(lines[3])")
         #expect(lines[4].hasPrefix("disk-full     ERROR"))
         #expect(text.contains("not checked: lost: endpoint missing: GET /consumer answered 404 on order (broker-pause)"))
         #expect(text.contains("disk-full: no report at x (the run did not finish)"))

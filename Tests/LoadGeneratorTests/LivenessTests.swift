@@ -23,7 +23,7 @@ struct LivenessTests {
 
     /// Broker 1's partitions (0, 3, 6, 9) stall from 10 s to 20 s; what they hold ends 2 s after the heal.
     let brokerPause = FaultWindow(fault: "broker-pause", detail: "paused broker 1", start: 10_000, end: 20_000,
-                                  brokers: [1], instances: [], partitions: [0, 3, 6, 9])
+                                  brokers: [1], instances: [], partitions: [0, 3, 6, 9], evidence: ["control call answered 200"])
 
     func stalledOnBrokerOne(_ i: Int, _ accepted: Int64, _ partition: Int32) -> Int64? {
         guard partition % 3 == 0, accepted + 500 >= 10_000, accepted < 20_000 else { return 500 }
@@ -171,10 +171,10 @@ struct LivenessTests {
                                 brokers: [], instances: ["payment-0"], partitions: nil)
         let skewed = LivenessCheck.run(input([clock], lives))
         #expect(skewed.skewCancellations.map(\.count) == [1])
-        #expect(Verdict.of(audit: nil, unfinished: 0, liveness: skewed, couldNotJudge: false) == .violation)
+        #expect(judge(liveness: skewed).verdict == .violation)
         let paused = LivenessCheck.run(input([brokerPause], lives))
         #expect(paused.skewCancellations.isEmpty)
-        #expect(Verdict.of(audit: nil, unfinished: 0, liveness: paused, couldNotJudge: false) == .pass)
+        #expect(judge(liveness: paused, allowNotChecked: true).verdict == .pass)
         #expect(LivenessCheck.run(input([clock], orders(seconds: 40))).skewCancellations.isEmpty)
         // Placed before the window (during the restart onto the fake clock) or cancelled after
         // it (during the restart back): the restart's, reported only.

@@ -4,7 +4,7 @@ import Foundation
 import Kafka
 import Logging
 @testable import Messaging
-import Persistence
+@testable import Persistence
 import XCTest
 
 /// The batch transaction without Kafka: offsets, inbox, dead letters, retries, on both backends.
@@ -265,14 +265,27 @@ final class BatchProcessorTests: XCTestCase {
                     return (rows.first?.int("n") ?? 0) > 0
                 }
             } else {
-                try await Task.sleep(for: .milliseconds(200))  // lets it reach BEGIN IMMEDIATE; correct either way
+                // SQLite runs both transactions in place, on cooperative threads (two on a 2-core
+                // machine) that both block: the first in its handler holding the write lock, the
+                // second in BEGIN IMMEDIATE (the busy handler). Only a thread of its own can see
+                // the second writer in its transaction and then let the first go.
+                let waiting = try XCTUnwrap(second as? SQLiteDatabase)
+                let sawWaiting = Gate()
+                Thread {
+                    let deadline = Date().addingTimeInterval(30)
+                    while waiting.writersWaitingOrRunning == 0, Date() < deadline { usleep(500) }
+                    if waiting.writersWaitingOrRunning > 0 { sawWaiting.open() }
+                    gate.open()
+                }.start()
+                try await sawWaiting.wait(timeout: 60)
             }
-            gate.open()
+            if store.backend == .postgres { gate.open() }
             let slowOutcome = try await slowRun.value
             let fastOutcome = try await fastRun.value
             XCTAssertEqual(slowOutcome.handled, 5)
             XCTAssertEqual(fastOutcome.handled, 0, "[\(store.backend)]")
             XCTAssertEqual(fastOutcome.skippedOffset, 5)
+            XCTAssertEqual(fastOutcome.retries, 0, "[\(store.backend)] the second owner waited for the lock rather than failing on it")
             let counts = try await AppliedTable.counts(first)
             XCTAssertEqual(counts.count, 5)
             XCTAssertTrue(counts.values.allSatisfy { $0 == 1 })

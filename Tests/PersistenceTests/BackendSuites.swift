@@ -39,7 +39,6 @@ final class SQLiteBackendTests: BackendSuite {
     func testConcurrentIncrementsLoseNoUpdate() async throws { try await run(Behaviour.concurrentIncrementsLoseNoUpdate) }
     func testLockConflictIsTransient() async throws { try await run(Behaviour.lockConflictIsTransient) }
     func testCloseThenUseFailsClearly() async throws { try await run(Behaviour.closeThenUseFailsClearly) }
-    func testThroughput() async throws { try await run(Benchmarks.throughput) }
 
     // SQLite only.
 
@@ -162,7 +161,6 @@ final class PostgresBackendTests: BackendSuite {
     func testConcurrentIncrementsLoseNoUpdate() async throws { try await run(Behaviour.concurrentIncrementsLoseNoUpdate) }
     func testLockConflictIsTransient() async throws { try await run(Behaviour.lockConflictIsTransient) }
     func testCloseThenUseFailsClearly() async throws { try await run(Behaviour.closeThenUseFailsClearly) }
-    func testThroughput() async throws { try await run(Benchmarks.throughput) }
 
     // PostgreSQL only.
 

@@ -48,10 +48,10 @@ final class EdgeFixture: @unchecked Sendable {
 
     static let logger = Logger(label: "edge-test")
 
-    func order(ratePerCaller: Double = 1000) async throws -> ServiceRunner.Built<OrderService> {
+    func order(ratePerCaller: Double = 1000, sagaTimeoutMs: Int64 = 30_000) async throws -> ServiceRunner.Built<OrderService> {
         try await ServiceRunner.build(OrderService.self, settings: settings(.order), registry: PrometheusCollectorRegistry(),
                                       logger: Self.logger) { context in
-            try OrderService(context: context, policy: .init(sagaTimeoutMs: 30_000), sweepInterval: .seconds(1),
+            try OrderService(context: context, policy: .init(sagaTimeoutMs: sagaTimeoutMs), sweepInterval: .seconds(1),
                              ordersPerSecondPerCaller: ratePerCaller)
         }
     }

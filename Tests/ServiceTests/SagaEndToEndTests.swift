@@ -166,41 +166,62 @@ final class SagaEndToEndTests: XCTestCase {
         XCTAssertEqual(stock, ["initial": 50, "available": 0, "reserved": 0, "sold": 50])
     }
 
-    /// Payment stops (SIGSTOP) with a reservation waiting for it: the deadline cancels the order
-    /// (timeout); when Payment resumes it sees StockReserved and OrderCancelled and must leave the
-    /// customer's balance as it was (no charge, or a charge and its refund).
-    func testStalledSagaTimesOutAndPaymentMovesNoMoneyWhenBack() throws {
+    /// The compensation path, exactly: Payment charges, the saga deadline passes before Order
+    /// learns of the charge, Order cancels (timeout), and Payment refunds the charge. While the
+    /// deadline passes Order runs with no reachable Kafka: its sweeper decides on its database,
+    /// and the charge cannot reach it first, so the outcome has one possible order of events.
+    func testAChargeThatMissesTheDeadlineIsRefunded() throws {
         let stack = try stack
         let client = try client
+        let customer = "C-STALL"
+        let before = try client.balance(customer)
         stack.signal(.payment, SIGSTOP)
-        var resumed = false
-        defer { if !resumed { stack.signal(.payment, SIGCONT) } }
-        let id = try client.place(customer: "C-STALL", [.init(sku: "SKU-STALL", quantity: 2)])
-        let order = try client.waitForEnd(id, timeout: Double(stack.sagaTimeoutMs) / 1000 + 30)
-        XCTAssertEqual(order["status"] as? String, "CANCELLED")
-        XCTAssertEqual(order["cancelReason"] as? String, "timeout")
-        stack.signal(.payment, SIGCONT)
-        resumed = true
+        var paymentStopped = true
+        defer { if paymentStopped { stack.signal(.payment, SIGCONT) } }
+        let id = try client.place(customer: customer, [.init(sku: "SKU-STALL", quantity: 2)])
+        let total = try XCTUnwrap(((try client.order(id))["total"] as? [String: Any])?["minorUnits"] as? NSNumber).int64Value
+        _ = try client.poll("the stock reserved", timeout: 30) { try client.reservation(id).status == 200 ? true : nil }
 
-        _ = try client.poll("Payment to see the order", timeout: 60) { () -> [String: Any]? in
+        // Order off Kafka: it cannot learn of the charge, and cannot tell Payment of its cancel yet.
+        stack.setExtraArguments(.order, ["--bootstrap", "127.0.0.1:1"])
+        defer { stack.setExtraArguments(.order, []) }
+        stack.kill(.order)
+        try stack.start(.order)
+        stack.signal(.payment, SIGCONT)
+        paymentStopped = false
+
+        _ = try client.poll("Payment to charge", timeout: 60) { () -> Bool? in
             let result = try client.payment(id)
-            return result.status == 200 ? try result.json() : nil
+            guard result.status == 200 else { return nil }
+            return try result.json()["state"] as? String == "CHARGED" ? true : nil
         }
-        // Payment decides on events, not on the deadline in them: it may charge on StockReserved
-        // and refund on the OrderCancelled behind it. Wait for a final state.
-        let settled = try client.poll("payment settled", timeout: 30) { () -> [String: Any]? in
-            let p = try client.payment(id).json()
-            return p["state"] as? String == "CHARGED" ? nil : p
+        XCTAssertEqual(try client.balance(customer), before - total, "charged once")
+        let cancelled = try client.poll("Order's sweeper to cancel", timeout: Double(stack.sagaTimeoutMs) / 1000 + 30) { () -> [String: Any]? in
+            let order = try client.order(id)
+            return order["status"] as? String == "PENDING" ? nil : order
         }
-        XCTAssertTrue(["CANCELLED", "FAILED", "REFUNDED"].contains(settled["state"] as? String ?? ""), "\(settled)")
-        XCTAssertEqual((settled["netCharge"] as? NSNumber)?.int64Value, 0)
-        XCTAssertEqual(try client.balance("C-STALL"), 1_000_000)
+        XCTAssertEqual(cancelled["status"] as? String, "CANCELLED")
+        XCTAssertEqual(cancelled["cancelReason"] as? String, "timeout")
+
+        // Back on Kafka: OrderCancelled reaches Payment, which refunds; the late PaymentCharged
+        // reaches Order, which stays cancelled.
+        stack.setExtraArguments(.order, [])
+        try stack.restart(.order)
+        let refunded = try client.poll("Payment to refund", timeout: 60) { () -> [String: Any]? in
+            let payment = try client.payment(id).json()
+            return payment["state"] as? String == "REFUNDED" ? payment : nil
+        }
+        XCTAssertEqual((refunded["netCharge"] as? NSNumber)?.int64Value, 0, "\(refunded)")
+        XCTAssertEqual(try client.balance(customer), before, "refunded exactly once")
         let released = try client.poll("stock released", timeout: 30) { () -> [String: Int64]? in
             let s = try client.stock("SKU-STALL")
             return s["reserved"] == 0 ? s : nil
         }
-        XCTAssertEqual(released["available"], 100)
-        XCTAssertEqual(try client.waitForNotifications(id).first?["kind"] as? String, "ORDER_CANCELLED")
+        XCTAssertEqual(released["available"], released["initial"].map { $0 - (released["sold"] ?? 0) })
+        XCTAssertEqual(try client.waitForNotifications(id).map { $0["kind"] as? String }, ["ORDER_CANCELLED"])
+        let final = try client.order(id)
+        XCTAssertEqual(final["status"] as? String, "CANCELLED", "the late charge did not confirm the order")
+        XCTAssertEqual(try client.payment(id).json()["state"] as? String, "REFUNDED")
     }
 
     /// Every service in turn is SIGKILLed while orders flow and restarted: every order ends,

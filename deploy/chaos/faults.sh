@@ -1,8 +1,9 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # FAULT_* are read by evidence.sh and chaos.sh
 # The fault classes of deploy/chaos.sh: each has an inject and a heal, and says what it touches
 # for the liveness check (FAULT_DETAIL, FAULT_BROKERS, FAULT_INSTANCES, FAULT_PARTITIONS as
-# a JSON array or null for every partition). Sourced by chaos.sh after instances.sh, net.sh and
-# postgres.sh; it sets RUN_DIR, CONTROL, BOOTSTRAP_FILE, INSTANCES, POSTGRES, USERS,
+# a JSON array or null for every partition), and shows that it was felt or fails (evidence.sh:
+# every injection and heal command is checked, and each class looks for its effect). Sourced by
+# chaos.sh after evidence.sh, instances.sh, net.sh and postgres.sh; it sets RUN_DIR, CONTROL, BOOTSTRAP_FILE, INSTANCES, POSTGRES, USERS,
 # SAGA_TIMEOUT_MS, CHAIN, TARGET, RTT_MS, LOSS, CLOCK_OFFSET and HOLD (seconds a fault lasts).
 
 FAULT_CLASSES=(broker-pause broker-pause-all leader-move cluster-stop brokers-blackhole brokers-reject
@@ -56,7 +57,29 @@ fault_hold() { # class
     esac
 }
 
-control() { curl -fsS -X POST "$CONTROL$1" -o /dev/null || event "control call $1 failed"; }
+# A control call of the dev cluster; a failure is an error of the fault.
+control() { # path
+    must curl -fsS -X POST "$CONTROL$1" -o /dev/null
+}
+
+# What the dev cluster's status says of its brokers, one line per broker: id state rttMs leaderCount.
+broker_states() {
+    curl -fsS "$CONTROL/status" | jq -r '.brokers[] | "\(.id) \(.state) \(.rttMs) \(.leaderCount)"'
+}
+
+# Evidence from the status that every broker in the list is in the state (and rtt) asked for.
+expect_brokers() { # "ids" state [rtt_ms]
+    local id state rtt seen
+    seen=$(broker_states) || { fault_error "GET $CONTROL/status failed"; return 0; }
+    for id in $1; do
+        read -r _ state rtt _ <<<"$(awk -v id="$id" '$1 == id' <<<"$seen")"
+        if [[ $state == "$2" && ( -z ${3:-} || $rtt == "$3" ) ]]; then
+            felt "broker $id is $state${3:+ with rtt ${rtt} ms} (dev cluster status)"
+        else
+            fault_error "broker $id is '${state:-unknown}' (rtt ${rtt:-?} ms) after the control call, not $2${3:+ with rtt $3 ms}"
+        fi
+    done
+}
 
 # A pause's hold: a little longer than the fault, not the dev cluster's "until resume" hour. The
 # mock arms each connection's write timer for the pause's end and does not re-arm it earlier,
@@ -79,38 +102,50 @@ NEXT_KILL=0
 
 fault_inject() { # class
     FAULT_DETAIL="" FAULT_BROKERS="" FAULT_INSTANCES="" FAULT_PARTITIONS=null
+    evidence_reset
     local class=${1%%:*} service=${1#*:} name pid
     case $class in
         broker-pause)
             FAULT_BROKERS=$NEXT_BROKER
             NEXT_BROKER=$((NEXT_BROKER % BROKER_COUNT + 1))
             FAULT_PARTITIONS=$(partitions_led_by "$FAULT_BROKERS")
-            control "/brokers/$FAULT_BROKERS/pause?ms=$(pause_ms "$HOLD")"
+            control "/brokers/$FAULT_BROKERS/pause?ms=$(pause_ms "$HOLD")" && expect_brokers "$FAULT_BROKERS" paused
+            FAULT_CUT=true
             FAULT_DETAIL="paused broker $FAULT_BROKERS: it holds every response" ;;
         broker-pause-all)
             FAULT_BROKERS=$(seq -s ' ' 1 "$BROKER_COUNT")
-            control "/brokers/all/pause?ms=$(pause_ms "$HOLD")"
+            control "/brokers/all/pause?ms=$(pause_ms "$HOLD")" && expect_brokers "$FAULT_BROKERS" paused
+            FAULT_CUT=true
             FAULT_DETAIL="paused brokers $FAULT_BROKERS: they hold every response" ;;
         leader-move)
             FAULT_BROKERS=$LEADER_BROKER
             FAULT_PARTITIONS=$(partitions_led_by "$LEADER_BROKER")
-            control "/brokers/$LEADER_BROKER/evacuate"
+            if control "/brokers/$LEADER_BROKER/evacuate"; then
+                local led
+                led=$(partitions_led_by "$LEADER_BROKER")
+                if [[ $led == "[]" ]]; then felt "broker $LEADER_BROKER leads nothing after the move (it led $FAULT_PARTITIONS)"
+                else fault_error "broker $LEADER_BROKER still leads partitions $led after the move"; fi
+            fi
             FAULT_DETAIL="moved leaders and coordinators off broker $LEADER_BROKER (back at the heal)" ;;
         cluster-stop)
             pid=$(<"$RUN_DIR/pids/dev-cluster.pid")
-            kill -STOP "$pid"
+            must kill -STOP "$pid" && expect_stopped "$pid" "the dev cluster"
             FAULT_BROKERS=$(seq -s ' ' 1 "$BROKER_COUNT")
+            FAULT_CUT=true
             FAULT_DETAIL="SIGSTOP the whole dev cluster (pid $pid)" ;;
         brokers-blackhole | brokers-reject | brokers-loss | database-blackhole)
             name=$(relay_holder "$TARGET")
             FAULT_INSTANCES=$name
-            net_setup "$CHAIN"
+            must net_setup "$CHAIN"
             local action=drop ports
             [[ $class == brokers-reject ]] && action=reject
             [[ $class == brokers-loss ]] && action=loss
             if [[ $class == database-blackhole ]]; then ports=$(pg_port); else ports=$(broker_ports "$BOOTSTRAP_FILE" | paste -sd ' ' -); fi
+            [[ -n $ports ]] || fault_error "no port to cut (bootstrap $BOOTSTRAP_FILE, PostgreSQL $POSTGRES)"
             # shellcheck disable=SC2086  # ports: one word per port
-            net_block "$CHAIN" "saga-$name" "$action" "$LOSS" $ports
+            must net_block "$CHAIN" "saga-$name" "$action" "$LOSS" $ports
+            # The only instance cut off stops the flow; with two, the other takes over.
+            [[ $class != brokers-loss ]] && ((INSTANCES == 1)) && FAULT_CUT=true
             case $class in
                 brokers-blackhole) FAULT_DETAIL="$name's packets to the brokers dropped" ;;
                 brokers-reject) FAULT_DETAIL="$name's connections to the brokers reset" ;;
@@ -120,12 +155,14 @@ fault_inject() { # class
             FAULT_DETAIL+=" ($(net_rule_count "$CHAIN") iptables rules)" ;;
         broker-rtt)
             FAULT_BROKERS=$(seq -s ' ' 1 "$BROKER_COUNT")
-            control "/brokers/all/rtt?ms=$RTT_MS"
+            control "/brokers/all/rtt?ms=$RTT_MS" && expect_brokers "$FAULT_BROKERS" up "$RTT_MS"
             FAULT_DETAIL="every broker answers $RTT_MS ms late" ;;
         instance-pause)
             name=$(relay_holder "$TARGET")
             FAULT_INSTANCES=$name
-            kill -STOP "$(instance_pid "$name")"
+            pid=$(instance_pid "$name")
+            must kill -STOP "$pid" && expect_stopped "$pid" "$name"
+            ((INSTANCES == 1)) && FAULT_CUT=true
             FAULT_DETAIL="SIGSTOP $name (relay lease holder) past its session timeout and lease" ;;
         lock-holder-pause)
             name=inventory-$((INSTANCES - 1))
@@ -142,29 +179,66 @@ fault_inject() { # class
             FAULT_INSTANCES=$name
             pid=$(instance_pid "$name")
             stop_instance "$name" KILL
+            expect_gone "$pid" "$name"
             event "SIGKILL $name (pid $pid)"
             start_instance "$name"
             FAULT_DETAIL="SIGKILL $name and start it again"
             event "restarted $name (pid $(instance_pid "$name"))" ;;
         postgres-restart)
-            pg_control restart -m fast || event "PostgreSQL restart failed"
-            wait_for pg_ready 60 || event "PostgreSQL not ready 60 s after its restart"
+            local before after
+            before=$(pg_query "SELECT pg_postmaster_start_time()")
+            must pg_control restart -m fast
+            wait_for pg_ready 60 || fault_error "PostgreSQL not ready 60 s after its restart"
+            after=$(pg_query "SELECT pg_postmaster_start_time()")
+            if [[ -n $after && $after != "$before" ]]; then felt "PostgreSQL's start time went from '$before' to '$after'"
+            else fault_error "PostgreSQL's start time did not change ('$before', then '$after'): it did not restart"; fi
             FAULT_DETAIL="PostgreSQL restarted (fast shutdown)" ;;
         postgres-stop)
-            pg_control stop -m fast || event "PostgreSQL stop failed"
+            must pg_control stop -m fast
+            if pg_ready; then fault_error "PostgreSQL still accepts connections after its stop"
+            else felt "PostgreSQL refuses connections (pg_isready)"; fi
+            FAULT_CUT=true
             FAULT_DETAIL="PostgreSQL stopped past the saga deadline ($((SAGA_TIMEOUT_MS / 1000)) s)" ;;
         disk-full)
-            dd if=/dev/zero of="$RUN_DIR/data/ballast" bs=1M status=none 2>/dev/null || true
+            # dd stops at the first write the filesystem refuses: ENOSPC is what shows it is full.
+            local out
+            out=$(dd if=/dev/zero of="$RUN_DIR/data/ballast" bs=1M status=none 2>&1) || true
+            if [[ $out == *"No space left on device"* ]]; then felt "${out//$'\n'/ } (ENOSPC)"
+            else fault_error "filling data/ did not end with ENOSPC: ${out:-dd said nothing}"; fi
             FAULT_DETAIL="data/ full: $(du -m "$RUN_DIR/data/ballast" | cut -f1) MB of ballast, $(df --output=avail -k "$RUN_DIR/data" | tail -n 1 | tr -d ' ') kB left" ;;
         clock-ahead | clock-behind)
             local sign=+
             [[ $class == clock-behind ]] && sign=-
             for name in $(instances_of "$service"); do
                 restart_instance "$name" env "LD_PRELOAD=$(timedwait_shim)" FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$sign${CLOCK_OFFSET}s"
+                expect_clock_offset "$name" "$sign${CLOCK_OFFSET}000"
                 FAULT_INSTANCES+="$name "
             done
             FAULT_DETAIL="$service restarted with its wall clock ${sign}${CLOCK_OFFSET} s (monotonic untouched)" ;;
     esac
+}
+
+# A clock fault shows in the instance's own report: /readyz's wallClockOffsetMs (its wall clock
+# minus the database's) within a few seconds of the offset asked for.
+CLOCK_TOLERANCE_MS=5000
+expect_clock_offset() { # name expected_ms
+    local offset
+    offset=$(curl -fsS --max-time 5 "$(instance_url "$1")/readyz" 2>/dev/null | jq -r '.wallClockOffsetMs // empty')
+    if [[ ! $offset =~ ^-?[0-9]+$ ]]; then
+        fault_error "$1 reports no wall clock offset (/readyz wallClockOffsetMs)"
+    elif ((offset - $2 > CLOCK_TOLERANCE_MS || $2 - offset > CLOCK_TOLERANCE_MS)); then
+        fault_error "$1's wall clock is $offset ms off the database's, not $2 ms"
+    else
+        felt "$1's wall clock is $offset ms off the database's (/readyz)"
+    fi
+}
+
+# SIGKILL is immediate; the process is reaped by its parent, so gone means no /proc entry or a zombie.
+expect_gone() { # pid what
+    local state
+    state=$(process_state "$1")
+    if [[ -z $state || $state == Z ]]; then felt "$2 (pid $1) killed"
+    else fault_error "$2 (pid $1) still runs (state $state) after SIGKILL"; fi
 }
 
 c_compiler() {
@@ -187,21 +261,31 @@ timedwait_shim() {
 }
 
 fault_heal() { # class
-    local class=${1%%:*} service=${1#*:} name
+    local class=${1%%:*} service=${1#*:} name pid
     case $class in
         broker-pause) control "/brokers/$FAULT_BROKERS/resume" ;;
         broker-pause-all) control "/brokers/all/resume" ;;
         leader-move) control "/leaders/rebalance" ;;
-        cluster-stop) kill -CONT "$(<"$RUN_DIR/pids/dev-cluster.pid")" ;;
-        brokers-blackhole | brokers-reject | brokers-loss | database-blackhole) net_heal "$CHAIN" ;;
+        cluster-stop) must kill -CONT "$(<"$RUN_DIR/pids/dev-cluster.pid")" ;;
+        brokers-blackhole | brokers-reject | brokers-loss | database-blackhole)
+            expect_packets_matched "$CHAIN" "$FAULT_DETAIL"
+            must iptables -w -F "$CHAIN" ;;
         broker-rtt) control "/brokers/all/rtt?ms=0" ;;
-        instance-pause | lock-holder-pause) kill -CONT "$(instance_pid "$FAULT_INSTANCES")" ;;
+        instance-pause | lock-holder-pause)
+            pid=$(instance_pid "$FAULT_INSTANCES")
+            local state
+            state=$(process_state "$pid")
+            [[ $state == T || $state == t ]] || fault_error "$FAULT_INSTANCES (pid $pid) was no longer stopped at the heal (state '${state:-gone}')"
+            must kill -CONT "$pid" ;;
         postgres-stop)
-            pg_control start || event "PostgreSQL start failed"
-            wait_for pg_ready 60 || event "PostgreSQL not ready 60 s after its start" ;;
-        disk-full) rm -f "$RUN_DIR/data/ballast" ;;
+            must pg_control start
+            wait_for pg_ready 60 || fault_error "PostgreSQL not ready 60 s after its start" ;;
+        disk-full) must rm "$RUN_DIR/data/ballast" ;;
         clock-ahead | clock-behind)
-            for name in $(instances_of "$service"); do restart_instance "$name"; done ;;
+            for name in $(instances_of "$service"); do
+                restart_instance "$name"
+                expect_clock_offset "$name" 0
+            done ;;
         kill-mid-round | postgres-restart | kill) ;;
     esac
 }
@@ -226,10 +310,11 @@ kill_mid_round() { # name broker
     acked=$(($(metric_sum "$name" messaging_relay_published_total | cut -d. -f1) - ${before%%.*}))
     pid=$(instance_pid "$name")
     stop_instance "$name" KILL
+    expect_gone "$pid" "$name"
     control "/brokers/$broker/resume"
     event "SIGKILL $name (pid $pid) while broker $broker held its acks; $acked rows acknowledged by the others meanwhile"
     start_instance "$name"
-    wait_instance_ready "$name" 60 || event "$name not ready 60 s after its restart"
+    wait_instance_ready "$name" 60 || fault_error "$name not ready 60 s after its restart"
     FAULT_DETAIL="SIGKILL $name mid-round (broker $broker held its acks, $acked rows acknowledged by the others in that second), restarted"
 }
 
@@ -248,10 +333,14 @@ pause_holding_locks() { # name
         sleep 0.03
     done
     if ((open > 0)); then
+        felt "$name held row locks in $open open transactions when it stopped (pg_stat_activity, try $try)"
+        expect_stopped "$pid" "$name"
         FAULT_DETAIL="SIGSTOP $name while $open of its transactions held row locks (try $try)"
     else
+        # Paused anyway, so the heal has something to continue; but the fault is not this class's.
         kill -STOP "$pid"
-        FAULT_DETAIL="SIGSTOP $name; it held no row locks in 300 tries (connections: ${ports:-none})"
+        fault_error "$name held no row locks in 300 tries (connections: ${ports:-none})"
+        FAULT_DETAIL="SIGSTOP $name; it held no row locks in 300 tries"
     fi
 }
 
@@ -259,5 +348,5 @@ pause_holding_locks() { # name
 fault_write_window() { # file class start end [healed]
     # shellcheck disable=SC2086  # word lists to JSON arrays
     write_window "$1" "$2" "$FAULT_DETAIL" "$3" "$4" "$(json_ints $FAULT_BROKERS)" \
-        "$(jq -cn '$ARGS.positional' --args $FAULT_INSTANCES)" "$FAULT_PARTITIONS" "${5:-}"
+        "$(jq -cn '$ARGS.positional' --args $FAULT_INSTANCES)" "$FAULT_PARTITIONS" "${5:-}" "$(evidence_json)"
 }

@@ -81,22 +81,24 @@ stop_instance() { # name signal
     wait_gone "$pid" 30 || { event "$1 did not stop in 30 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; }
 }
 
+# Stops an instance and starts it again until it is ready (five starts at most). A start after
+# which the process exited by itself is a crash of the service: counted (RESTART_CRASHES, with
+# its last log line) with the retries it caused (RESTART_RETRIES), and the run fails on it.
 restart_instance() { # name [wrapper words...]
-    local name=$1 attempt
+    local name=$1 attempt ready
     shift
     stop_instance "$name" TERM
     for attempt in 1 2 3 4 5; do
+        ((attempt == 1)) || RESTART_RETRIES=$((RESTART_RETRIES + 1))
         start_instance "$name" "$@"
-        local ready=0
+        ready=0
         wait_instance_ready "$name" 60 || ready=$?
         ((ready == 0)) && return 0
-        # An instance that dies during its start is started again, and the timeline says so
-        # (under libfaketime without deploy/chaos/c11-timedwait.c, librdkafka's start failed
-        # this way most of the time with the clock set back).
         ((ready == 2)) || break
-        event "$name exited during its start (attempt $attempt): $(tail -n 1 "$RUN_DIR/logs/$name.log")"
+        RESTART_CRASHES+=("$name exited during its start (attempt $attempt): $(tail -n 1 "$RUN_DIR/logs/$name.log")")
+        event "${RESTART_CRASHES[-1]}"
     done
-    event "$name not ready 60 s after its restart"
+    fault_error "$name not ready 60 s after its restart"
 }
 
 metric_value() { # name metric-regex: the first sample's value, or nothing

@@ -10,7 +10,7 @@ net_chain_of() { # run_dir
 }
 
 net_setup() { # chain
-    iptables -w -N "$1" 2>/dev/null || true
+    iptables -w -N "$1" 2>/dev/null || iptables -w -S "$1" >/dev/null || return
     iptables -w -C OUTPUT -j "$1" 2>/dev/null || iptables -w -I OUTPUT -j "$1"
 }
 
@@ -18,13 +18,15 @@ net_setup() { # chain
 net_block() { # chain user action(drop|reject|loss) probability ports...
     local chain=$1 user=$2 action=$3 probability=$4 port
     shift 4
-    local match=(-p tcp -d 127.0.0.1 -m owner --uid-owner "$(id -u "$user")")
+    local uid
+    uid=$(id -u "$user") || return
+    local match=(-p tcp -d 127.0.0.1 -m owner --uid-owner "$uid")
     for port in "$@"; do
         case $action in
-            drop) iptables -w -A "$chain" "${match[@]}" --dport "$port" -j DROP ;;
-            reject) iptables -w -A "$chain" "${match[@]}" --dport "$port" -j REJECT --reject-with tcp-reset ;;
+            drop) iptables -w -A "$chain" "${match[@]}" --dport "$port" -j DROP || return ;;
+            reject) iptables -w -A "$chain" "${match[@]}" --dport "$port" -j REJECT --reject-with tcp-reset || return ;;
             loss) iptables -w -A "$chain" "${match[@]}" --dport "$port" -m statistic --mode random \
-                --probability "$probability" -j DROP ;;
+                --probability "$probability" -j DROP || return ;;
         esac
     done
 }

@@ -11,10 +11,14 @@ json_ints() {
 }
 
 # Appends one window. partitions: a JSON array, or null for every partition. healed: when the
-# heal finished, if later than end (a clock fault's restarts back onto the real clock).
-write_window() { # file fault detail start end brokers_json instances_json partitions_json [healed]
+# heal finished, if later than end (a clock fault's restarts back onto the real clock), or "".
+# extra: a JSON object merged in (the evidence fields, see evidence.sh).
+write_window() { # file fault detail start end brokers_json instances_json partitions_json healed extra_json
+    local extra=${10:-}
+    [[ -n $extra ]] || extra='{}'
     jq -cn --arg fault "$2" --arg detail "$3" --argjson from "$4" --argjson to "$5" \
         --argjson brokers "$6" --argjson instances "$7" --argjson partitions "$8" --argjson healed "${9:-null}" \
+        --argjson extra "$extra" \
         '{"fault": $fault, "detail": $detail, "start": $from, "end": $to, "brokers": $brokers, "instances": $instances, "partitions": $partitions}
-         + (if $healed == null then {} else {"healed": $healed} end)' >>"$1"
+         + (if $healed == null then {} else {"healed": $healed} end) + $extra' >>"$1"
 }

@@ -8,6 +8,9 @@ struct AnomalyResult: Sendable, Codable, Equatable {
     var meaning: String
     /// Why it could not be checked; nil when it was.
     var notChecked: String?
+    /// Services or instances it could not be checked on, while it was on others (each fails
+    /// the run like `notChecked`, see `RunJudgement`).
+    var uncheckedParts: [String] = []
     /// Anomalies found (records, for lost; counted gaps, for poll skip; violations, for the others).
     var count = 0
     var examples: [String] = []
@@ -47,7 +50,7 @@ enum AnomalyCheck {
         let answered = Set(snapshot.instances.filter { $0.view != nil }.map(\.instance.service))
         for service in Set(snapshot.instances.map(\.instance.service)).subtracting(answered).sorted() {
             let instances = snapshot.instances.filter { $0.instance.service == service }
-            result.notes.append("not checked for \(service): \(unreadable(instances))")
+            result.uncheckedParts.append("not checked for \(service): \(unreadable(instances))")
         }
 
         var processed: [String: [PartitionRef: Int64]] = [:]
@@ -106,8 +109,11 @@ enum AnomalyCheck {
             result.notChecked = "counter missing: no instance exposes \(offsetGapsMetric)"
             return result
         }
+        for state in snapshot.instances where !scraped.contains(state) {
+            result.uncheckedParts.append("\(state.instance.name)'s /metrics could not be read (\(state.metricsError ?? "no answer")): not checked there")
+        }
         for state in scraped where !exposing.contains(state) {
-            result.notes.append("\(state.instance.name) does not expose \(offsetGapsMetric): not checked there")
+            result.uncheckedParts.append("\(state.instance.name) does not expose \(offsetGapsMetric): not checked there")
         }
         for state in exposing {
             for sample in state.metrics! where sample.name == offsetGapsMetric && sample.value > 0 {

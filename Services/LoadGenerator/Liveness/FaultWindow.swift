@@ -12,6 +12,11 @@ import Foundation
 /// `healed`, when present, is when the heal finished, later than `end`: a clock fault's window
 /// is the time the instances ran on the fake clock, and its heal (restarting them onto the real
 /// clock, one by one) takes seconds of its own; recovery is judged from the heal's end.
+///
+/// What shows the fault was felt: `evidence` (what chaos.sh saw: packets its rules matched, the
+/// row locks a paused instance held, ENOSPC, each instance's reported clock offset), `cut` (the
+/// load generator must see the flow of the touched partitions cut), and `errors` (an injection
+/// or heal command that failed, or evidence chaos.sh looked for and did not find).
 struct FaultWindow: Sendable, Codable, Equatable {
     var fault: String
     var detail: String?
@@ -21,6 +26,16 @@ struct FaultWindow: Sendable, Codable, Equatable {
     var instances: [String]?
     var partitions: [Int32]?
     var healed: Int64?
+    var evidence: [String]?
+    var errors: [String]?
+    /// Confirmed/s on the touched partitions (every partition when `partitions` is null) must
+    /// fall below `LivenessCheck.cutShare` of the rate before the fault.
+    var cut: Bool?
+    /// Instance restarts of the fault (a clock fault's, onto the fake clock and back) that
+    /// needed more than one start.
+    var restartRetries: Int?
+    /// The starts among those that ended with the service exiting by itself, with its last log line.
+    var restartCrashes: [String]?
 
     var seconds: Double { Double(end - start) / 1000 }
     /// Where recovery is measured from: the end of the heal.

@@ -15,6 +15,10 @@ enum LivenessCheck {
     static let minimumBaselineMs: Int64 = 1000
     /// Untouched partitions confirming less than this share of their rate before the fault stalled.
     static let stallShare = 0.1
+    /// A fault that cuts the flow brings the touched partitions below this share of their rate before it.
+    static let cutShare = 0.25
+    /// Fewer confirmations than this before the fault are no rate to show a cut against.
+    static let minimumBaselineConfirmations = 10
 
     static func run(_ input: Input) -> LivenessReport {
         var report = LivenessReport(recoveryBoundSeconds: input.recoveryBoundSeconds, windows: [])
@@ -79,11 +83,33 @@ enum LivenessCheck {
             order.isTimeoutCancellation && order.acceptedAt >= window.start && (order.endedAt ?? .max) <= window.end
         }.count
 
+        var felt = WindowLiveness.Felt(evidence: window.evidence ?? [], missing: window.errors ?? [])
+        if window.cut == true {
+            let inTouched: (Int32) -> Bool = { partition in touched?.contains(partition) ?? true }
+            let where_ = touched.map { "its \($0.count) partitions" } ?? "every partition"
+            let during = rate(confirmed(window.start, window.end, inTouched), window.start, window.end)
+            if let (from, to) = baseline, case let count = confirmed(from, to, inTouched), count >= minimumBaselineConfirmations {
+                let before = rate(count, from, to)
+                let measured = "confirmed \(format(during))/s on \(where_) during the fault against \(format(before))/s before"
+                if during < cutShare * before {
+                    felt.evidence.append("the flow was cut: " + measured)
+                } else {
+                    felt.missing.append("no cut: " + measured + " (a cut is below \(Int(cutShare * 100)) %)")
+                }
+            } else {
+                felt.missing.append("the cut cannot be shown: fewer than \(minimumBaselineConfirmations) orders were confirmed on \(where_) before the fault")
+            }
+        }
+        if felt.evidence.isEmpty, felt.missing.isEmpty {
+            felt.missing.append("chaos.sh recorded no evidence of the fault")
+        }
+
         return WindowLiveness(
             fault: window.fault, detail: window.detail, start: window.start, end: window.end, seconds: window.seconds,
             touchedPartitions: window.partitions, acceptedDuring: acceptedDuring,
             confirmedDuring: confirmed(window.start, window.end, { _ in true }),
-            progress: progress, recovery: recovery(input, window), timeoutCancellations: overlapping, timeoutsWithin: within)
+            progress: progress, recovery: recovery(input, window), timeoutCancellations: overlapping, timeoutsWithin: within,
+            felt: felt, restarts: .init(retries: window.restartRetries ?? 0, crashes: window.restartCrashes ?? []))
     }
 
     private static func recovery(_ input: Input, _ window: FaultWindow) -> WindowLiveness.Recovery {

@@ -17,6 +17,17 @@ struct LivenessReport: Sendable, Codable, Equatable {
     var skewCancellations: [(fault: String, count: Int)] {
         windows.filter { $0.fault.hasPrefix("clock-") && $0.timeoutsWithin > 0 }.map { ($0.fault, $0.timeoutsWithin) }
     }
+
+    /// Faults whose effect was not shown (or whose injection or heal failed): nothing about the
+    /// run says the system survived them.
+    var notFelt: [(fault: String, reasons: [String])] {
+        windows.filter { !$0.felt.missing.isEmpty }.map { ($0.fault, $0.felt.missing) }
+    }
+
+    /// Restarts in which the service exited by itself before it was ready.
+    var crashes: [(fault: String, crashes: [String])] {
+        windows.filter { !$0.restarts.crashes.isEmpty }.map { ($0.fault, $0.restarts.crashes) }
+    }
 }
 
 struct WindowLiveness: Sendable, Codable, Equatable {
@@ -50,6 +61,19 @@ struct WindowLiveness: Sendable, Codable, Equatable {
         var reason: String?
     }
 
+    /// Whether the fault was felt, and how that shows.
+    struct Felt: Sendable, Codable, Equatable {
+        /// chaos.sh's evidence, and the cut when the load generator measured one.
+        var evidence: [String]
+        /// Why the fault cannot be shown to have been there; empty when it was.
+        var missing: [String]
+    }
+
+    struct Restarts: Sendable, Codable, Equatable {
+        var retries: Int
+        var crashes: [String]
+    }
+
     var fault: String
     var detail: String?
     var start: Int64
@@ -66,4 +90,6 @@ struct WindowLiveness: Sendable, Codable, Equatable {
     var timeoutCancellations: Int
     /// Of those, the orders both placed and cancelled inside the window.
     var timeoutsWithin: Int = 0
+    var felt = Felt(evidence: [], missing: [])
+    var restarts = Restarts(retries: 0, crashes: [])
 }

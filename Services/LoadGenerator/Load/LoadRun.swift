@@ -26,6 +26,8 @@ struct LoadRunSettings: Sendable {
     var recoveryBound: Duration = .seconds(60)
     /// Written (the start's unix ms) when the first order is due, for a script that times faults.
     var readyFile: String? = nil
+    /// A check that cannot run (no GET /consumer, no gap counter, no lag sample) passes instead of failing the run.
+    var allowNotChecked = false
     var credentials: LoadCredentials
     var logger: Logger
 }
@@ -90,9 +92,8 @@ enum LoadRun {
         let samples = await sampler?.stop()
         await follower.stop()
 
-        var failures: [String] = []
         var audit: AuditResult?
-        var auditFailed = false
+        var auditError: String?
         if settings.audit {
             let runner = AuditRunner(
                 collector: SnapshotCollector(state: state, instances: settings.instances, kafka: settings.kafka,
@@ -101,65 +102,54 @@ enum LoadRun {
                 settle: settings.auditSettle, clock: clock, logger: logger)
             do {
                 audit = try await runner.run(acceptedOrderIds: await tracker.acceptedOrderIds)
-                if let audit, !audit.passed {
-                    failures.append("audit found \(audit.violationCount) violations of \(audit.failureSummary)")
-                }
             } catch {
-                auditFailed = true
-                failures.append("the audit could not run: \(error)")
+                auditError = "\(error)"
             }
         }
 
+        var windows: [FaultWindow] = []
         var liveness: LivenessReport?
-        var livenessFailed = false
+        var livenessError: String?
         if let path = settings.faultWindowsPath {
             do {
+                windows = try FaultWindowFile.load(path: path)
                 let lives = await tracker.lives().map { life in
                     OrderLife(orderId: life.orderId,
                               partition: Murmur2Partitioner.partition(forKey: life.orderId, partitionCount: follower.partitionCount),
                               acceptedAt: wallMs(life.acceptedAt), endedAt: life.endedAt.map(wallMs), outcome: life.outcome)
                 }
-                let report = LivenessCheck.run(.init(
-                    windows: try FaultWindowFile.load(path: path), orders: lives, sendStart: WallClock.unixMillis(startDate),
+                liveness = LivenessCheck.run(.init(
+                    windows: windows, orders: lives, sendStart: WallClock.unixMillis(startDate),
                     partitionCount: follower.partitionCount, samples: samples ?? .unavailable("not sampled"),
                     recoveryBoundSeconds: settings.recoveryBound.seconds))
-                for window in report.windows where window.recovery.hang {
-                    failures.append("HANG after \(window.fault): \(window.recovery.reason ?? "no recovery")")
-                }
-                for (fault, count) in report.skewCancellations {
-                    failures.append("\(fault): \(count) orders cancelled by the saga deadline while a clock was off (a clock must not decide)")
-                }
-                liveness = report
             } catch {
-                livenessFailed = true
-                failures.append("the liveness check could not run: \(error)")
+                livenessError = "\(error)"
             }
         }
 
         let result = await tracker.result()
-        if !unfinished.isEmpty {
-            failures.append("\(unfinished.count) accepted orders were not terminal and notified after the \(settings.drainTimeout) drain")
-        }
-        let noneAccepted = result.counts.sent > 0 && result.counts.accepted == 0
-        if noneAccepted {
-            failures.append("no order was accepted (see the errors above)")
-        }
+        let serverErrors = ServerErrorReport.judge(
+            result.serverErrors.map { ServerErrorAnswer(status: $0.status, issuedAt: wallMs($0.issuedAt), answeredAt: wallMs($0.answeredAt), detail: $0.detail) },
+            windows: windows)
+        let judgement = RunJudgement.judge(.init(
+            counts: result.counts, serverErrors: serverErrors, audit: audit, auditError: auditError,
+            liveness: liveness, livenessError: livenessError, unfinished: unfinished.count,
+            drainTimeout: settings.drainTimeout, allowNotChecked: settings.allowNotChecked))
         // The send window ends one slot after the last send: an on-time run achieves exactly --rate.
         let sendSeconds = lastIssued.map { ($0 - start).seconds + 1 / settings.rate } ?? 0
         return RunReport(
             config: .init(services: settings.urls, rate: settings.rate, plannedOrders: settings.orders,
                           durationSeconds: settings.durationSeconds, mix: settings.mix, maxLines: settings.maxLines,
                           randomSeed: settings.randomSeed, connections: settings.connections,
-                          drainTimeoutSeconds: settings.drainTimeout.seconds, audit: settings.audit),
+                          drainTimeoutSeconds: settings.drainTimeout.seconds, audit: settings.audit,
+                          allowNotChecked: settings.allowNotChecked),
             startedAt: startedAt, sendSeconds: sendSeconds,
             achievedRate: sendSeconds > 0 ? Double(result.counts.sent) / sendSeconds : 0,
-            counts: result.counts, errors: result.counts.errors, errorExamples: result.errorExamples,
+            counts: result.counts, errors: result.counts.errors, errorExamples: result.errorExamples, serverErrors: serverErrors,
             latencyMs: result.latencies, scenarios: result.scenarios,
             drain: .init(seconds: drainSeconds, unfinished: unfinished.count, unfinishedExamples: Array(unfinished.prefix(5))),
-            audit: audit, liveness: liveness,
-            verdict: Verdict.of(audit: audit, unfinished: unfinished.count, liveness: liveness,
-                                couldNotJudge: auditFailed || livenessFailed || noneAccepted),
-            failures: failures)
+            audit: audit, liveness: liveness, notChecked: judgement.notChecked,
+            verdict: judgement.verdict, failures: judgement.failures)
     }
 
     private static func writeReadyFile(_ path: String, unixMillis: Int64) throws {

@@ -7,20 +7,28 @@ struct OrderSender: Sendable {
     let clock: any LoadClock
 
     func send(_ order: PlannedOrder, arrival: Arrival) async {
-        await tracker.requestIssued(order.scenario, at: clock.now())
+        let issuedAt = clock.now()
+        await tracker.requestIssued(order.scenario, at: issuedAt)
         let result = await api.place(order.request, idempotencyKey: order.idempotencyKey)
         let answeredAt = clock.now()
         switch result {
         case .accepted(let orderId, _):
             await tracker.accepted(orderId: orderId, scenario: order.scenario, intended: arrival.intended, at: answeredAt)
             if let key = order.idempotencyKey {
+                let retriedAt = clock.now()
                 switch await retry(order, key: key, expecting: orderId) {
                 case .same: await tracker.idempotentRetry(mismatch: nil)
                 case .mismatch(let text): await tracker.idempotentRetry(mismatch: text)
                 // No answer proves nothing about idempotency: count it with the other failures.
                 case .noAnswer(let text): await tracker.failed(text)
+                // Nor does a server error: it is judged with the other 5xx answers.
+                case .serverError(let status, let detail):
+                    await tracker.serverError(status: status, issuedAt: retriedAt, answeredAt: clock.now(),
+                                              detail: "idempotent retry with key \(key): \(detail)")
                 }
             }
+        case .rejected(let status, let detail) where status >= 500:
+            await tracker.serverError(status: status, issuedAt: issuedAt, answeredAt: answeredAt, detail: detail)
         case .rejected(let status, let detail):
             await tracker.rejected(status: status, detail: detail)
         case .failed(let message):
@@ -33,6 +41,7 @@ struct OrderSender: Sendable {
         case same
         case mismatch(String)
         case noAnswer(String)
+        case serverError(Int, String)
     }
 
     /// Posts the same body with the same key again, as a client that lost the first answer would.
@@ -42,6 +51,8 @@ struct OrderSender: Sendable {
             return .same
         case .accepted(let again, _):
             return .mismatch("idempotent retry with key \(key) created order \(again), expected \(orderId)")
+        case .rejected(let status, let detail) where status >= 500:
+            return .serverError(status, detail)
         case .rejected(let status, let detail):
             return .mismatch("idempotent retry with key \(key) answered \(status), expected 202 with \(orderId): \(detail)")
         case .failed(let message):

@@ -9,6 +9,12 @@ enum TextReport {
         out.append("  sent \(c.sent) in \(format(report.sendSeconds)) s: achieved \(format(report.achievedRate)) orders/s")
         out.append("  accepted \(c.accepted), errors \(report.errors) (rejected \(describe(c.rejected)), no answer \(c.failed), idempotency mismatches \(c.idempotencyMismatches) of \(c.idempotentRetries) retries, duplicate orderIds \(c.duplicateOrderIds))")
         for example in report.errorExamples { out.append("    - \(example)") }
+        let server = report.serverErrors
+        if server.explainedCount + server.unexplainedCount > 0 {
+            let explained = server.explained.sorted { $0.key < $1.key }.map { "\($0.value) during \($0.key)" }.joined(separator: ", ")
+            out.append("  5xx: \(server.explainedCount) answers 503 explained by a fault\(explained.isEmpty ? "" : " (\(explained))"), \(server.unexplainedCount) not explained (\(describe(server.unexplained)))")
+            for example in server.examples { out.append("    - \(example)") }
+        }
         out.append("  confirmed \(c.confirmed), cancelled \(c.cancelled.values.reduce(0, +)) (\(describe(c.cancelled))), notified \(c.notified); resolved through the HTTP API \(c.resolvedByAPI)")
         if c.conflictingTerminalEvents + c.repeatedNotifications > 0 {
             out.append("  followed events: \(c.conflictingTerminalEvents) extra terminal events, \(c.repeatedNotifications) extra notifications (different event-ids)")
@@ -39,6 +45,14 @@ enum TextReport {
             out.append("")
             out.append(render(liveness))
         }
+        if !report.notChecked.isEmpty {
+            out.append("")
+            out.append(report.config.allowNotChecked ? "not checked, allowed by --allow-not-checked:" : "not checked (each fails the run):")
+            for item in report.notChecked { out.append("  - \(item)") }
+        } else if report.config.allowNotChecked {
+            out.append("")
+            out.append("--allow-not-checked was given; every check ran")
+        }
         out.append("")
         out.append(report.failures.isEmpty ? "RESULT: PASS"
                                            : "RESULT: FAIL (\(report.verdict.rawValue)): " + report.failures.joined(separator: "; "))
@@ -61,6 +75,13 @@ enum TextReport {
             recovery += (r.lagSeconds.map { "\(format($0)) s" } ?? (r.lagNotChecked.map { "not checked: \($0)" } ?? "never")) + ")"
             out.append(recovery)
             if let reason = r.reason { out.append("        - \(reason)") }
+            out.append("        felt: " + (window.felt.missing.isEmpty ? "yes" : "NOT SHOWN"))
+            for evidence in window.felt.evidence { out.append("        + \(evidence)") }
+            for missing in window.felt.missing { out.append("        - \(missing)") }
+            if window.restarts.retries > 0 || !window.restarts.crashes.isEmpty {
+                out.append("        restarts that needed retries: \(window.restarts.retries); crashes: \(window.restarts.crashes.count)")
+                for crash in window.restarts.crashes { out.append("        - \(crash)") }
+            }
             out.append("        cancelled by the saga deadline while the fault was on: \(window.timeoutCancellations)")
         }
         for note in liveness.notes { out.append("  note: \(note)") }
@@ -82,10 +103,11 @@ enum TextReport {
         }
         if !audit.anomalies.isEmpty { out.append("  anomalies (Jepsen's Kafka classes, at the services' level):") }
         for anomaly in audit.anomalies {
-            let status = anomaly.notChecked != nil ? "n/a" : anomaly.passed ? "ok" : "FAIL"
+            let status = anomaly.notChecked != nil ? "NOT CHECKED" : !anomaly.passed ? "FAIL" : anomaly.uncheckedParts.isEmpty ? "ok" : "PART"
             var line = "  [\(status)] \(anomaly.name): \(anomaly.meaning)"
             if let why = anomaly.notChecked { line += "\n        not checked: \(why)" } else { line += "\n        \(anomaly.count) found" }
             out.append(line)
+            for part in anomaly.uncheckedParts { out.append("        not checked: \(part)") }
             for example in anomaly.examples { out.append("        - \(example)") }
             for note in anomaly.notes { out.append("        note: \(note)") }
         }

@@ -31,6 +31,7 @@ actor OrderTracker {
     private var finished = 0
     private var scenarios: [Scenario: ScenarioResult] = [:]
     private var errorExamples: [String] = []
+    private var serverErrors: [ServerErrorAnswer.Timed] = []
     /// When the latest request left (the end of the send phase, for the achieved rate).
     private(set) var lastIssuedAt: Duration?
 
@@ -65,6 +66,14 @@ actor OrderTracker {
 
     func rejected(status: Int, detail: String) {
         counts.rejected[String(status), default: 0] += 1
+        noteError("POST /orders answered \(status): \(detail)")
+    }
+
+    /// A 5xx answer, with when its request left and when the answer came: the verdict asks
+    /// whether a fault window explains it (`ServerErrorJudgement`).
+    func serverError(status: Int, issuedAt: Duration, answeredAt: Duration, detail: String) {
+        counts.rejected[String(status), default: 0] += 1
+        serverErrors.append(.init(status: status, issuedAt: issuedAt, answeredAt: answeredAt, detail: detail))
         noteError("POST /orders answered \(status): \(detail)")
     }
 
@@ -181,6 +190,8 @@ actor OrderTracker {
         let scenarios: [ScenarioResult]
         let unfinished: Int
         let errorExamples: [String]
+        /// Every 5xx answer, on the run's clock.
+        let serverErrors: [ServerErrorAnswer.Timed]
     }
 
     func result() -> Result {
@@ -200,7 +211,7 @@ actor OrderTracker {
             }
         }
         return Result(counts: counts, latencies: latencies.report, scenarios: byScenario.values.sorted { $0.scenario < $1.scenario },
-                      unfinished: orders.count - finished, errorExamples: errorExamples)
+                      unfinished: orders.count - finished, errorExamples: errorExamples, serverErrors: serverErrors)
     }
 
     /// One order as tracked (tests).
