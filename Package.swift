@@ -307,7 +307,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "MessagingHarness",
+            dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "Credentials", "DevCluster", "DevClusterAPI", "DevClusterTesting", "MessagingHarness",
                            "HostileInput", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/MessagingTests"
         ),
