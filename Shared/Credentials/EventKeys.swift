@@ -118,11 +118,42 @@ public struct EventSigner: Sendable {
         try JSONEncoder().encode(File(id: keyId, owner: owner, privateKey: Base64URL.encode(Array(key.rawRepresentation))))
     }
 
-    /// The `signature` header of an event about to be written to `topic`.
+    /// What a signature covers of one event about to be written.
+    public struct Event: Sendable {
+        public var topic: String
+        public var key: [UInt8]?
+        public var payload: [UInt8]?
+        public var envelope: EventEnvelope
+
+        public init(topic: String, key: [UInt8]?, payload: [UInt8]?, envelope: EventEnvelope) {
+            self.topic = topic
+            self.key = key
+            self.payload = payload
+            self.envelope = envelope
+        }
+    }
+
+    /// The `signature` headers of the events one transaction writes, in their order: one
+    /// Ed25519 signature over the root of their tree, each header with its record's path.
+    public func signatureHeaders(_ events: [Event]) throws -> [(name: String, value: [UInt8])] {
+        guard !events.isEmpty else { return [] }
+        guard events.count <= SignatureTree.maxLeaves else {
+            throw KeyFileError.invalid("one transaction wrote \(events.count) events; a signature covers \(SignatureTree.maxLeaves) at most")
+        }
+        let leaves = events.map {
+            SignatureTree.leaf(EventSignature.message(keyId: keyId, topic: $0.topic, key: $0.key, payload: $0.payload, envelope: $0.envelope))
+        }
+        let tree = SignatureTree.rootAndPaths(leaves[...])
+        let signature = try key.signature(for: SignatureTree.signedRoot(keyId: keyId, count: leaves.count, root: tree.root))
+        return tree.paths.enumerated().map { index, path in
+            (EventSignature.header, EventSignature.headerValue(keyId: keyId, signature: signature, index: index, count: leaves.count, path: path))
+        }
+    }
+
+    /// The `signature` header of one event signed alone.
     public func signatureHeader(topic: String, key recordKey: [UInt8]?, payload: [UInt8]?,
                                 envelope: EventEnvelope) throws -> (name: String, value: [UInt8]) {
-        let message = EventSignature.message(keyId: keyId, topic: topic, key: recordKey, payload: payload, envelope: envelope)
-        return (EventSignature.header, EventSignature.headerValue(keyId: keyId, signature: try key.signature(for: message)))
+        try signatureHeaders([Event(topic: topic, key: recordKey, payload: payload, envelope: envelope)])[0]
     }
 
     /// The `replay-signature` header that lets a replay of this record count as new.
@@ -149,6 +180,8 @@ public final class EventAuthenticator: Sendable {
     }
 
     private let keyring: @Sendable () -> Keyring
+    /// Tree roots whose signature held: the other records of a verified tree need only their path.
+    private let verified = VerifiedRoots(capacity: 16_384)
 
     public init(keyring: Keyring) {
         self.keyring = { keyring }
@@ -159,6 +192,9 @@ public final class EventAuthenticator: Sendable {
         let file = try WatchedFile(path: path) { try Keyring(json: $0) }
         keyring = { file.value }
     }
+
+    /// Ed25519 verifications made so far (a record of an already verified tree makes none).
+    public var signatureVerifications: Int { verified.verifications }
 
     public func check(topic: String, key: [UInt8]?, payload: [UInt8]?, envelope: EventEnvelope,
                       headers: some Sequence<(name: String, value: [UInt8]?)>) -> Verdict {
@@ -184,17 +220,19 @@ public final class EventAuthenticator: Sendable {
         }
         let keyring = keyring()
         guard let signatureValue else { return .rejected("unsigned: no \(EventSignature.header) header") }
-        guard let (keyId, signature) = EventSignature.parseHeaderValue(signatureValue) else {
-            return .rejected("the \(EventSignature.header) header is not <key-id>:<base64url Ed25519 signature>")
+        guard let header = EventSignature.parseHeaderValue(signatureValue) else {
+            return .rejected("the \(EventSignature.header) header is not <key-id>:<signature>:<index>:<count>:<path>")
         }
+        let keyId = header.keyId
         guard let signer = keyring.key(keyId) else { return .rejected("signed with key '\(keyId)', which is not in the keyring") }
         guard let spec = TopicCatalog.spec(named: topic) else { return .rejected("\(topic) is not a topic of the catalog") }
         let writerMatches = spec.writer.map { $0 == signer.owner } ?? EventKeyOwner.services.contains(signer.owner)
         guard writerMatches else {
             return .rejected("signed by \(signer.owner)'s key '\(keyId)', but \(topic) is written by \(spec.writer ?? "a service")")
         }
-        let message = EventSignature.message(keyId: keyId, topic: topic, key: key, payload: payload, envelope: envelope)
-        guard signer.key.isValidSignature(signature, for: message) else {
+        let leaf = SignatureTree.leaf(EventSignature.message(keyId: keyId, topic: topic, key: key, payload: payload, envelope: envelope))
+        guard let root = SignatureTree.root(leaf: leaf, index: header.index, count: header.count, path: header.path),
+              verified.check(keyId: keyId, count: header.count, root: root, signature: header.signature, with: signer.key) else {
             return .rejected("the signature of key '\(keyId)' does not match the record (changed after signing, or signed for another record)")
         }
         guard replayOfCount > 0 else {
@@ -204,9 +242,10 @@ public final class EventAuthenticator: Sendable {
               let replayOf = UUID(uuidString: String(decoding: replayOfValue, as: UTF8.self)) else {
             return .rejected("replay-of is not a dead letter's event id")
         }
-        guard let replaySignatureValue, let (replayKeyId, replaySignature) = EventSignature.parseHeaderValue(replaySignatureValue) else {
+        guard let replaySignatureValue, let replayHeader = EventSignature.parseHeaderValue(replaySignatureValue), replayHeader.count == 1 else {
             return .rejected("replay-of without an operator's replay-signature")
         }
+        let (replayKeyId, replaySignature) = (replayHeader.keyId, replayHeader.signature)
         guard let replayer = keyring.key(replayKeyId), replayer.owner == EventKeyOwner.operator else {
             return .rejected("replay-signature with key '\(replayKeyId)', which is not an operator key of the keyring")
         }
@@ -216,5 +255,42 @@ public final class EventAuthenticator: Sendable {
             return .rejected("the replay-signature of key '\(replayKeyId)' does not match this record and replay-of")
         }
         return .authentic(signer: keyId, replayOf: replayOf)
+    }
+}
+
+/// The tree roots an authenticator has seen signed, remembered until `capacity` newer ones
+/// pushed them out (then the next record of that tree is verified again, nothing worse). Only
+/// successes are kept, keyed by everything the signature covers and the signature itself.
+final class VerifiedRoots: @unchecked Sendable {
+    private let capacity: Int
+    private let lock = NSLock()
+    private var known: Set<[UInt8]> = []
+    private var order: [[UInt8]] = []
+    private var next = 0
+    private(set) var verificationCount = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    var verifications: Int { lock.withLock { verificationCount } }
+
+    func check(keyId: String, count: Int, root: [UInt8], signature: [UInt8], with key: Curve25519.Signing.PublicKey) -> Bool {
+        let signed = SignatureTree.signedRoot(keyId: keyId, count: count, root: root)
+        let entry = Array(key.rawRepresentation) + signed + signature
+        if lock.withLock({ known.contains(entry) }) { return true }
+        lock.withLock { verificationCount += 1 }
+        guard key.isValidSignature(signature, for: signed) else { return false }
+        lock.withLock {
+            guard known.insert(entry).inserted else { return }
+            if order.count < capacity {
+                order.append(entry)
+            } else {
+                known.remove(order[next])
+                order[next] = entry
+                next = (next + 1) % capacity
+            }
+        }
+        return true
     }
 }

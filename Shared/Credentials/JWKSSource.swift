@@ -40,15 +40,16 @@ public final class JWKSSource: Sendable {
         return JWKSSource(origin: .file(try WatchedFile(path: path) { try PublicKeySet(json: $0) }), location: path)
     }
 
-    /// A collection holding the current keys when `kid` is one of them, else nil.
-    func collection(containing kid: String) async -> JWTKeyCollection? {
+    /// A collection holding the current keys when `kid` is one of them, else nil; with the
+    /// version of the key set it holds (a new one whenever the JWKS changes).
+    func collection(containing kid: String) async -> (version: UUID, keys: JWTKeyCollection)? {
         let set: PublicKeySet
         switch origin {
         case .file(let file): set = file.value
         case .url(let remote): set = await remote.keys(wanting: kid)
         }
         guard set.keys[kid] != nil else { return nil }
-        return await cache.collection(for: set)
+        return (set.version, await cache.collection(for: set))
     }
 
     /// Why the latest version of the keys was not taken (readiness reports it), or nil.

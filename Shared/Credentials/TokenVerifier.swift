@@ -25,6 +25,10 @@ public final class TokenVerifier: Sendable {
     public let configuration: Configuration
     private let keys: JWKSSource
     private let now: @Sendable () -> Date
+    /// Tokens whose signature held, so that a client's next requests with the same token cost a
+    /// lookup instead of an Ed25519 verification. Times are checked on every use; a change of
+    /// the JWKS (a key removed or rotated) makes every remembered token verify again.
+    private let verified = VerifiedTokens(capacity: 4096)
 
     public init(keys: JWKSSource, configuration: Configuration, now: @escaping @Sendable () -> Date = Date.init) {
         self.keys = keys
@@ -36,26 +40,36 @@ public final class TokenVerifier: Sendable {
         let header = try Self.header(of: token)
         guard header.alg == Self.algorithm else { throw .algorithmNotAllowed(header.alg ?? "(none)") }
         guard let kid = header.kid, !kid.isEmpty else { throw .malformed("no kid in the header") }
-        let collection = await keys.collection(containing: kid)
-        guard let collection else { throw .unknownKey(String(kid.prefix(64))) }
+        let current = await keys.collection(containing: kid)
+        guard let current else { throw .unknownKey(String(kid.prefix(64))) }
+        if let known = verified.lookup(token, keys: current.version) {
+            try checkTimes(expires: known.expires, notBefore: known.notBefore)
+            return known.principal
+        }
         let claims: AccessTokenClaims
         do {
-            claims = try await collection.verify(token, as: AccessTokenClaims.self)
+            claims = try await current.keys.verify(token, as: AccessTokenClaims.self)
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw .badSignature
         } catch {
             throw .malformed("\(error)")
         }
-        let now = now()
-        let leeway = TimeInterval(configuration.leeway.components.seconds)
-        guard claims.exp.value.addingTimeInterval(leeway) > now else { throw .expired }
-        if let nbf = claims.nbf, nbf.value.addingTimeInterval(-leeway) > now { throw .notYetValid }
+        try checkTimes(expires: claims.exp.value, notBefore: claims.nbf?.value)
         guard claims.iss.value == configuration.issuer else { throw .wrongIssuer(String(claims.iss.value.prefix(100))) }
         guard claims.aud.value.contains(configuration.audience) else { throw .wrongAudience(claims.aud.value.map { String($0.prefix(100)) }) }
         guard Principal.isValidSubject(claims.sub.value) else { throw .invalidSubject }
         let roles = Set(claims.roles.compactMap(Role.init(rawValue:)))
         guard !roles.isEmpty else { throw .noRole }
-        return Principal(subject: claims.sub.value, roles: roles)
+        let principal = Principal(subject: claims.sub.value, roles: roles)
+        verified.remember(token, .init(principal: principal, expires: claims.exp.value, notBefore: claims.nbf?.value), keys: current.version)
+        return principal
+    }
+
+    private func checkTimes(expires: Date, notBefore: Date?) throws(TokenRejection) {
+        let now = now()
+        let leeway = TimeInterval(configuration.leeway.components.seconds)
+        guard expires.addingTimeInterval(leeway) > now else { throw .expired }
+        if let notBefore, notBefore.addingTimeInterval(-leeway) > now { throw .notYetValid }
     }
 
     struct Header: Decodable {
@@ -80,5 +94,38 @@ extension Base64URL {
     /// Also accepts the padding some encoders leave on.
     static func decodeLenient(_ text: String) -> [UInt8]? {
         decode(text.hasSuffix("=") ? String(text.prefix { $0 != "=" }) : text)
+    }
+}
+
+/// Verified tokens of one key-set version, at most `capacity` of them: when full, all are
+/// forgotten at once (they verify again on their next use; nothing is ever wrongly accepted).
+final class VerifiedTokens: @unchecked Sendable {
+    struct Known {
+        var principal: Principal
+        var expires: Date
+        var notBefore: Date?
+    }
+
+    private let capacity: Int
+    private let lock = NSLock()
+    private var version: UUID?
+    private var known: [String: Known] = [:]
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func lookup(_ token: String, keys: UUID) -> Known? {
+        lock.withLock { version == keys ? known[token] : nil }
+    }
+
+    func remember(_ token: String, _ entry: Known, keys: UUID) {
+        lock.withLock {
+            if version != keys || known.count >= capacity {
+                known.removeAll(keepingCapacity: true)
+                version = keys
+            }
+            known[token] = entry
+        }
     }
 }

@@ -3,10 +3,13 @@ import Foundation
 /// Who wrote a record, proven: every service signs what it writes (Ed25519) and every reader
 /// checks that the signer is the topic's writer in the catalog before it believes a byte of it.
 ///
-/// The signature travels in the `signature` header as `<key-id>:<base64url signature>` and
-/// covers, in one canonical byte string: the key id, the topic, the record key, the payload and
+/// The signature travels in the `signature` header as
+/// `<key-id>:<base64url signature>:<index>:<count>:<base64url path>` and covers, in one
+/// canonical byte string per event: the key id, the topic, the record key, the payload and
 /// every envelope header a decision reads (all of `EventEnvelope.Header.all` except
-/// `traceparent`, which the relay rewrites at send time and nothing decides on). The envelope
+/// `traceparent`, which the relay rewrites at send time and nothing decides on). One signature
+/// covers all the events a transaction writes: it signs the root of a Merkle tree of their
+/// bytes, and each record carries its index, the tree's size and its path (`SignatureTree`). The envelope
 /// is signed in its canonical text form, so a reader that decoded `ABC…` and `abc…` as the same
 /// UUID also checks the same bytes. The partition is not covered (a producer does not know it
 /// before the send); a record moved to another partition is caught by the co-partitioning check.
@@ -58,18 +61,40 @@ public enum EventSignature {
         if let bytes { out.append(contentsOf: bytes) }
     }
 
-    /// `<key-id>:<base64url signature>`.
-    public static func headerValue(keyId: String, signature: some DataProtocol) -> [UInt8] {
-        Array("\(keyId):\(Base64URL.encode(Array(signature)))".utf8)
+    /// A `signature` (or `replay-signature`) header, parsed.
+    public struct HeaderValue: Sendable, Equatable {
+        public var keyId: String
+        public var signature: [UInt8]
+        /// The record's leaf in the signed tree, and the tree's size (0 and 1 for one event).
+        public var index: Int
+        public var count: Int
+        public var path: [[UInt8]]
     }
 
-    /// The key id and signature bytes of a header value, or nil when it is not of that form.
-    public static func parseHeaderValue(_ value: [UInt8]) -> (keyId: String, signature: [UInt8])? {
-        guard value.count <= 256, let colon = value.firstIndex(of: UInt8(ascii: ":")) else { return nil }
-        let keyId = String(decoding: value[..<colon], as: UTF8.self)
+    /// `<key-id>:<base64url signature>:<index>:<count>:<base64url of the path's hashes>`.
+    public static func headerValue(keyId: String, signature: some DataProtocol, index: Int = 0, count: Int = 1,
+                                   path: [[UInt8]] = []) -> [UInt8] {
+        Array("\(keyId):\(Base64URL.encode(Array(signature))):\(index):\(count):\(Base64URL.encode(path.flatMap { $0 }))".utf8)
+    }
+
+    /// The parts of a header value, or nil when it is not of that form.
+    public static func parseHeaderValue(_ value: [UInt8]) -> HeaderValue? {
+        guard value.count <= 4096 else { return nil }
+        let fields = value.split(separator: UInt8(ascii: ":"), maxSplits: 4, omittingEmptySubsequences: false)
+        guard fields.count == 5 else { return nil }
+        let keyId = String(decoding: fields[0], as: UTF8.self)
         guard SigningKeyID.isValid(keyId),
-              let signature = Base64URL.decode(Array(value[value.index(after: colon)...])), signature.count == 64 else { return nil }
-        return (keyId, signature)
+              let signature = Base64URL.decode(Array(fields[1])), signature.count == 64,
+              let index = decimal(fields[2]), let count = decimal(fields[3]),
+              count >= 1, count <= SignatureTree.maxLeaves, index < count,
+              let pathBytes = fields[4].isEmpty ? [] : Base64URL.decode(Array(fields[4])), pathBytes.count % 32 == 0 else { return nil }
+        let path = stride(from: 0, to: pathBytes.count, by: 32).map { Array(pathBytes[$0..<$0 + 32]) }
+        return HeaderValue(keyId: keyId, signature: signature, index: index, count: count, path: path)
+    }
+
+    private static func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard (1...6).contains(bytes.count), bytes.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        return Int(String(decoding: bytes, as: UTF8.self))
     }
 }
 

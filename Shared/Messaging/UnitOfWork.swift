@@ -13,9 +13,11 @@ import Persistence
 public final class UnitOfWork {
     /// The transaction's connection, for the service's own tables.
     public let connection: any SQLConnection
-    /// Signs every event this unit emits (nil: unsigned; see `RelayConfiguration.signer`).
+    /// Signs the events this unit emits, all with one signature (nil: unsigned; see
+    /// `RelayConfiguration.signer`).
     private let signer: EventSigner?
-    private var pendingRows: [[SQLValue]] = []
+    /// Events emitted and not yet written: their signature covers them all, made at `flush`.
+    private var pending: [(event: EventSigner.Event, headers: [(name: String, value: [UInt8]?)])] = []
     /// Events emitted so far in this unit (dead letters included).
     public private(set) var emittedCount = 0
     /// Topics emitted to (dead letters excluded): the runtime prefetches their sequence rows.
@@ -76,16 +78,9 @@ public final class UnitOfWork {
         let envelope = EventEnvelope(for: event, sequence: sequence, causedBy: cause, eventId: .timeOrdered(),
                                      correlationId: correlationId, traceparent: traceparent ?? self.traceparent)
         if !isDeadLetter { emittedTopics.insert(topic) }
-        var headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
-        let key = event.orderId.isEmpty ? nil : envelope.key
-        let payload = event.encodePayload()
-        if let signer {
-            let signature = try signer.signatureHeader(topic: topic, key: key, payload: payload, envelope: envelope)
-            headers.append((signature.name, signature.value))
-        }
-        pendingRows.append([
-            .text(topic), key.map { .blob($0) } ?? .null, .blob(HeaderCodec.encode(headers)), .blob(payload),
-        ])
+        let headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
+        pending.append((EventSigner.Event(topic: topic, key: event.orderId.isEmpty ? nil : envelope.key,
+                                          payload: event.encodePayload(), envelope: envelope), headers))
         emittedCount += 1
         return envelope
     }
@@ -118,20 +113,28 @@ public final class UnitOfWork {
         return try emit(.deadLetter(letter.fitted(maxBytes: maxBytes)), causedBy: cause)
     }
 
-    /// Writes the queued outbox rows (multi-row inserts, in emit order) and the sequences
-    /// advanced in memory. Idempotent.
+    /// Signs the queued events (one signature for all of them), writes their outbox rows
+    /// (multi-row inserts, in emit order) and the sequences advanced in memory. Idempotent.
     func flush() throws {
-        if !pendingRows.isEmpty {
+        if !pending.isEmpty {
+            let signatures = try signer?.signatureHeaders(pending.map(\.event)) ?? []
             // Stamped here, at the end of the transaction, so that the relay's latency figure is
             // close to commit→ack (it still includes the COMMIT itself).
             let writtenAt = SQLValue.integer(WallClock.nowMicros())
-            for index in pendingRows.indices { pendingRows[index].append(writtenAt) }
+            var pendingRows: [[SQLValue]] = []
+            pendingRows.reserveCapacity(pending.count)
+            for (index, item) in pending.enumerated() {
+                var headers = item.headers
+                if index < signatures.count { headers.append((signatures[index].name, signatures[index].value)) }
+                pendingRows.append([.text(item.event.topic), item.event.key.map { .blob($0) } ?? .null,
+                                    .blob(HeaderCodec.encode(headers)), .blob(item.event.payload ?? []), writtenAt])
+            }
             // PostgreSQL assigns identity values to a VALUES list in list order, so rows of one
             // statement keep their emit order in the outbox.
             for row in try Self.insertOutbox.query(pendingRows, on: connection) {
                 if let id = row.int("id") { outboxIds.append(id) }
             }
-            pendingRows.removeAll(keepingCapacity: true)
+            pending.removeAll(keepingCapacity: true)
         }
         if !dirtySequences.isEmpty {
             let now = SQLValue.integer(WallClock.nowMillis())

@@ -117,6 +117,27 @@ import Testing
         #expect(try await verifier.verify(token).subject == "op", "the last good keys stay in use")
     }
 
+    /// A token the verifier accepted (and remembers, so its next use costs no signature check)
+    /// is still refused once it expires, and once its key leaves the JWKS.
+    @Test func aRememberedTokenStillExpiresAndDiesWithItsKey() async throws {
+        let clock = TestClock(Date())
+        let timed = TokenVerifier(keys: keys, configuration: .init(issuer: "order-saga", audience: "order-saga", leeway: .seconds(5)),
+                                  now: { clock.now })
+        let token = try await issuer.token(subject: "C-1", roles: [.customer], lifetime: .seconds(60), now: clock.now)
+        #expect(try await timed.verify(token).subject == "C-1")
+        #expect(try await timed.verify(token).subject == "C-1")
+        clock.now = clock.now.addingTimeInterval(66)
+        await #expect(throws: TokenRejection.expired) { try await timed.verify(token) }
+
+        let fresh = try await issuer.token(subject: "op", roles: [.operator])
+        #expect(try await verifier.verify(fresh).subject == "op")
+        let other = TokenIssuer(keyId: "tokens-other", key: .init(), issuer: "order-saga", audience: "order-saga")
+        try KeyFiles.writePublic(try PublicJWKS(keys: [other.publicJWK]).json(), to: directory.appendingPathComponent(KeyMaterial.jwksFile))
+        try await waitUntil("the removed key's token is refused") {
+            do { _ = try await verifier.verify(fresh); return false } catch { return (error as? TokenRejection) == .unknownKey(issuer.keyId) }
+        }
+    }
+
     // MARK: helpers
 
     func privateKey() throws -> Curve25519.Signing.PrivateKey? {
@@ -132,6 +153,16 @@ import Testing
 
     static func unsigned(header: String, claims: String) -> String {
         Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(claims.utf8))
+    }
+}
+
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+    init(_ start: Date) { current = start }
+    var now: Date {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
     }
 }
 
