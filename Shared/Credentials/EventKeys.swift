@@ -80,6 +80,11 @@ public struct EventSigner: Sendable {
     public let keyId: String
     public let owner: String
     private let key: Curve25519.Signing.PrivateKey
+    private let made = SignatureCount()
+
+    /// Ed25519 signatures made so far by this signer and its copies (one per transaction that
+    /// wrote events, however many it wrote).
+    public var signaturesMade: Int { made.value }
 
     private struct File: Codable {
         var id: String
@@ -145,6 +150,7 @@ public struct EventSigner: Sendable {
         }
         let tree = SignatureTree.rootAndPaths(leaves[...])
         let signature = try key.signature(for: SignatureTree.signedRoot(keyId: keyId, count: leaves.count, root: tree.root))
+        made.add()
         return tree.paths.enumerated().map { index, path in
             (EventSignature.header, EventSignature.headerValue(keyId: keyId, signature: signature, index: index, count: leaves.count, path: path))
         }
@@ -293,4 +299,11 @@ final class VerifiedRoots: @unchecked Sendable {
         }
         return true
     }
+}
+
+private final class SignatureCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add() { lock.withLock { count += 1 } }
 }

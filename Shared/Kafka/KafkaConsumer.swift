@@ -317,7 +317,9 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     private func rebalance(_ rk: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = partitionsOf(list)
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        // NULL until the group protocol is known (librdkafka's documentation): read as eager.
+        let protocolName: UnsafePointer<CChar>? = rd_kafka_rebalance_protocol(rk)
+        let cooperative = protocolName.map { String(cString: $0) } == "COOPERATIVE"
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             let offsets = startingOffsets(for: partitions)

@@ -50,6 +50,10 @@ struct Probes {
         var problems: [String]
         /// Records this instance dead-lettered as not signed by their topic's writer, since it started.
         var unauthenticated: Int
+        /// Ed25519 work since it started: signature checks of the records it read (one per
+        /// transaction tree), signatures over the events it wrote (one per transaction).
+        var signatureChecks: Int?
+        var signaturesMade: Int?
     }
 
     func add(to routes: EdgeRoutes) {
@@ -98,7 +102,9 @@ struct Probes {
             return try JSONResponse.make(ConsumerView(
                 group: group, instance: instance, topics: runtime.configuration.topics,
                 partitions: rows.values.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) },
-                problems: report.problems, unauthenticated: runtime.statistics.unauthenticated))
+                problems: report.problems, unauthenticated: runtime.statistics.unauthenticated,
+                signatureChecks: runtime.configuration.authenticator?.signatureVerifications,
+                signaturesMade: relay.configuration.signer?.signaturesMade))
         }
     }
 

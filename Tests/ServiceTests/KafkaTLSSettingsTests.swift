@@ -42,12 +42,7 @@ final class KafkaTLSSettingsTests: XCTestCase {
     }
 
     func refusal(_ arguments: [String], _ environment: [String: String]) -> String {
-        do {
-            _ = try kafka(arguments, environment)
-            return "accepted"
-        } catch {
-            return ServiceOptions.message(for: error)
-        }
+        refusalMessage { _ = try kafka(arguments, environment) }
     }
 
     func testTheVariablesBecomeLibrdkafkasSSLProperties() async throws {

@@ -42,12 +42,7 @@ final class ServiceOptionsTests: XCTestCase {
     }
 
     func refusal(_ arguments: [String], _ environment: [String: String]) -> String {
-        do {
-            _ = try kafka(arguments, environment)
-            return "accepted"
-        } catch {
-            return ServiceOptions.message(for: error)
-        }
+        refusalMessage { _ = try kafka(arguments, environment) }
     }
 
     func testEitherBootstrapFlagBeatsBothVariables() throws {
@@ -123,5 +118,15 @@ final class ServiceOptionsTests: XCTestCase {
         XCTAssertTrue(bad.contains("INSTANCE_ID of letters, digits"), bad)
         XCTAssertNil(try kafka(["--bootstrap", "k:9092", "--static-membership", "false"],
                                ["KAFKA_STATIC_MEMBERSHIP": "true", "INSTANCE_ID": "a"])["group.instance.id"])
+    }
+}
+
+/// What the services print for settings they refuse, or "accepted".
+func refusalMessage(_ attempt: () throws -> Void) -> String {
+    do {
+        try attempt()
+        return "accepted"
+    } catch {
+        return ServiceOptions.message(for: error)
     }
 }
