@@ -93,7 +93,7 @@ final class DeployScriptTests: XCTestCase {
         XCTAssertEqual(started.status, 0, "local-stack.sh --instances 2 failed")
         guard started.status == 0 else { return }
         let chaos = try script("chaos.sh", [
-            "--local", run.path, "--duration", "45", "--rate", "40", "--interval", "5",
+            "--local", run.path, "--duration", "45", "--rate", "12", "--interval", "5",
             "--faults", "kill", "--kill-instance", "1", "--drain-timeout", "180",
         ], timeout: 400)
         if chaos.status != 0 { dumpLogs(run) }
@@ -134,7 +134,10 @@ final class DeployScriptTests: XCTestCase {
             "broker-pause", "broker-pause-all", "leader-move", "cluster-stop", "brokers-blackhole", "brokers-reject",
             "brokers-loss", "broker-rtt", "database-blackhole", "instance-pause", "kill-mid-round", "postgres-restart",
             "postgres-stop", "lock-holder-pause", "clock-ahead:payment", "clock-behind:order",
-        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"], steady: 5)
+        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"], steady: 6,
+           // Below what the debug build's PostgreSQL path sustains on a 2-core machine (the cost
+           // benchmark measures it): above it the queue, not the fault, would decide every cell.
+           rate: 10)
     }
 
     /// Every field of a matrix row this test judges or reads: a field added to `MatrixTable.Row`
@@ -176,12 +179,12 @@ final class DeployScriptTests: XCTestCase {
 
     /// `steady`: seconds of load before the fault, the baseline its cut is measured against
     /// (two instances on PostgreSQL take a few seconds to reach their steady rate).
-    private func runShortMatrix(classes: [String], stack: [String], steady: Int = 2) throws {
+    private func runShortMatrix(classes: [String], stack: [String], steady: Int = 2, rate: Int = 20) throws {
         try XCTSkipUnless(getuid() == 0, "the fault matrix creates users, sets iptables rules and mounts a tmpfs: root only")
         let dir = try runDir("matrix")
         let result = try script("chaos.sh", [
             "--matrix", "--bin-dir", try binDir, "--matrix-dir", dir.path, "--classes", classes.joined(separator: ","),
-            "--steady", "\(steady)", "--fault", "4", "--recovery", "6", "--rate", "20", "--recovery-bound", "30", "--drain-timeout", "60",
+            "--steady", "\(steady)", "--fault", "4", "--recovery", "6", "--rate", "\(rate)", "--recovery-bound", "30", "--drain-timeout", "60",
             "--", "--base-port", "\(try Self.freePortBlock(instances: stack.contains("--instances") ? 2 : 1))",
         ] + stack, timeout: 1800)
         print(result.stdout)
