@@ -134,10 +134,12 @@ final class DeployScriptTests: XCTestCase {
             "broker-pause", "broker-pause-all", "leader-move", "cluster-stop", "brokers-blackhole", "brokers-reject",
             "brokers-loss", "broker-rtt", "database-blackhole", "instance-pause", "kill-mid-round", "postgres-restart",
             "postgres-stop", "lock-holder-pause", "clock-ahead:payment", "clock-behind:order",
-        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"], steady: 6,
+        ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"],
            // Below what the debug build's PostgreSQL path sustains on a 2-core machine (the cost
            // benchmark measures it): above it the queue, not the fault, would decide every cell.
-           rate: 10)
+           // Its latency is seconds, so the steady state is long enough for the confirmations
+           // the cut is measured against (ten on the touched partitions before the fault).
+           steady: 12, rate: 10)
     }
 
     /// Every field of a matrix row this test judges or reads: a field added to `MatrixTable.Row`
