@@ -6,8 +6,9 @@ import Glibc
 /// Turns Nagle's algorithm off on every TCP socket of this process.
 ///
 /// librdkafka 2.0.2's mock brokers leave Nagle on. A response written in two parts then waits
-/// for the client's delayed ACK (~40 ms) whenever traffic is sparse: every produce round trip
-/// measured 44 ms against the bare mock, 3 ms with this. Linux copies TCP_NODELAY from a
+/// for the client's delayed ACK whenever traffic is sparse, on every produce round trip (the
+/// figures, before and after: deploy/bench/results/2026-12-05-numbers.md, "produce round trip").
+/// Linux copies TCP_NODELAY from a
 /// listening socket to the connections it accepts, so fixing the listeners covers later
 /// clients; the periodic sweep covers listeners re-created by "up" and anything accepted earlier.
 enum NoDelaySockets {

@@ -55,7 +55,8 @@ public struct KafkaConfiguration: Sendable {
     /// clients give up on a paused broker quickly and fail over to the leader the cluster moved.
     /// 10 ms rather than 5: every caught-up fetch makes the mock scan each partition's whole log
     /// (its `rd_kafka_mock_msgset_find` has no index), so idle fetch rounds are its main cost as
-    /// the logs grow; halving them lowered the 200 orders/s p99 (3 runs each: 121-264 ms vs 276-321).
+    /// the logs grow; halving them lowered the tail latency at 200 orders/s
+    /// (deploy/bench/results/2026-12-05-numbers.md).
     public static let devClusterTuning: [String: String] = [
         "session.timeout.ms": "3000",
         "heartbeat.interval.ms": "500",

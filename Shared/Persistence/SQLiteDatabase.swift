@@ -16,7 +16,7 @@ import Logging
 /// is handed to GRDB's dispatch queue otherwise, so a transaction that would wait never parks
 /// one of Swift's few cooperative threads. (`ConnectionGate` counts both kinds of users. Always
 /// in place parks the pool under load; always handed over costs two thread hand-offs per
-/// transaction: README, Cost per order.) Another process holding SQLite's write lock still
+/// transaction: deploy/bench/results/2026-12-05-cost-per-order.md.) Another process holding SQLite's write lock still
 /// makes an in-place writer wait, up to `busyTimeout`, on its thread.
 ///
 /// Durability: `synchronous=NORMAL` (the default here) with WAL never corrupts the database

@@ -132,7 +132,7 @@ make_secret() { # dir file uid
     rm -f "$work"
 }
 
-# The application's keys (README, Security): one set for the deployment, made once by
+# The application's keys (Services/Security.md): one set for the deployment, made once by
 # saga-admin and kept in pki-ca; each identity gets only its share. A service: the JWKS its
 # callers' tokens are checked with, the keyring, its own event-signing key. The load generator:
 # the token issuer's key (it mints its customers' tokens) and the keyring. kafka-tool: the
