@@ -103,12 +103,29 @@ let package = Package(
             dependencies: ["Kafka", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Shared/KafkaCLI"
         ),
+        // The HTTP contract (Shared/SagaAPI/openapi.yaml) as Swift types: the services answer
+        // with them, the load generator and the audit read them, the tests check both; and the
+        // problem type every error is answered with.
+        .target(
+            name: "SagaAPI",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Shared/SagaAPI"
+        ),
+        // A seedable random generator: reproducible seed catalogs, order mixes and test inputs.
+        .target(name: "SeededRandom", path: "Shared/SeededRandom"),
+        // A value behind a lock, for state that threads outside Swift concurrency share.
+        .target(name: "Locking", path: "Shared/Locking"),
         // Who may do what on the bus: the brokers' ACLs derived from the topic catalog.
         .target(name: "BusAccess", dependencies: ["Kafka", "EventSchema"], path: "Shared/BusAccess"),
         // The storage contract and its two backends: SQLite (GRDB) and PostgreSQL (postgres-nio).
         .target(
             name: "Persistence",
             dependencies: [
+                "Locking",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,7 +136,7 @@ let package = Package(
         .target(
             name: "Messaging",
             dependencies: [
-                "Kafka", "EventSchema", "Persistence", "Credentials",
+                "Kafka", "EventSchema", "Persistence", "Credentials", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 // Spans around publish, consume, handle and transactions (the API only; no exporter).
@@ -156,24 +173,27 @@ let package = Package(
             path: "Shared/Credentials"
         ),
         // The dev cluster's control API as JSON types: the server and its clients share them.
-        .target(name: "DevClusterAPI", path: "Shared/DevClusterAPI"),
+        .target(name: "DevClusterAPI", path: "Tools/DevClusterAPI"),
         // Test support: records built to break consumers (generated, seeded, replayable).
         .target(
             name: "HostileInput",
             dependencies: ["EventSchema", "Kafka", .product(name: "PropertyBased", package: "swift-property-based")],
-            path: "Tests/HostileInput"),
+            path: "Tests/Support/HostileInput"),
         // Test support: the dev cluster (and kcat) as child processes of a test.
-        .target(name: "DevClusterTesting", dependencies: ["DevClusterAPI"], path: "Tests/Support"),
+        .target(name: "DevClusterTesting", dependencies: ["DevClusterAPI"], path: "Tests/Support/DevClusterTesting"),
+        // Test support: one fresh store per test, one fixture per backend (SQLite, PostgreSQL).
+        .target(name: "StoreFixtures", dependencies: ["Persistence", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/Support/StoreFixtures"),
         // Embedded 3-broker Kafka (librdkafka's mock cluster) with fault-injection controls.
         .executableTarget(
             name: "DevCluster",
             dependencies: [
-                "CRdKafka", "EventSchema", "DevClusterAPI",
+                "CRdKafka", "EventSchema", "DevClusterAPI", "SagaAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            path: "Services/DevCluster",
+            path: "Tools/DevCluster",
             exclude: ["README.md"]
         ),
         // Produce / consume / benchmark from the command line with our Kafka library.
@@ -185,7 +205,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Services/KafkaTool"
+            path: "Tools/KafkaTool"
         ),
         // Each service's domain rules: its per-order state machine, pure and unit-tested.
         .target(name: "OrderCore", dependencies: ["EventSchema"], path: "Services/Order/Core"),
@@ -196,18 +216,18 @@ let package = Package(
         .executableTarget(
             name: "MessagingHarness",
             dependencies: [
-                "Messaging", "Kafka", "EventSchema", "Persistence",
+                "Messaging", "Kafka", "EventSchema", "Persistence", "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Services/MessagingHarness"
+            path: "Tools/MessagingHarness"
         ),
         // What every service process shares: settings from flags and environment, the seed
         // catalog, the HTTP edge (health, readiness, metrics, problem JSON), start-up and shutdown.
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Messaging", "Kafka", "KafkaCLI", "EventSchema", "Persistence", "Observability", "Credentials",
+                "Messaging", "Kafka", "KafkaCLI", "EventSchema", "Persistence", "Observability", "Credentials", "SagaAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -224,28 +244,28 @@ let package = Package(
         // The four services: each its domain core wired to ServiceKit.
         .executableTarget(
             name: "OrderService",
-            dependencies: ["OrderCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["OrderCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Order/Service"
         ),
         .executableTarget(
             name: "InventoryService",
-            dependencies: ["InventoryCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["InventoryCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Inventory/Service"
         ),
         .executableTarget(
             name: "PaymentService",
-            dependencies: ["PaymentCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["PaymentCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Payment/Service"
         ),
         .executableTarget(
             name: "NotificationService",
-            dependencies: ["NotificationCore", "ServiceKit", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["NotificationCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -261,25 +281,35 @@ let package = Package(
         .executableTarget(
             name: "LoadGenerator",
             dependencies: [
-                "Kafka", "KafkaCLI", "EventSchema", "DevClusterAPI", "BusAccess", "Credentials",
+                "Kafka", "KafkaCLI", "EventSchema", "DevClusterAPI", "BusAccess", "Credentials", "SagaAPI", "SeededRandom",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            path: "Services/LoadGenerator"
+            path: "Tools/LoadGenerator"
         ),
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["ServiceKit", "EventSchema", "Kafka", "DevClusterTesting", "DevClusterAPI", "HostileInput", "Persistence",
-                           .product(name: "PropertyBased", package: "swift-property-based"),
+            dependencies: ["ServiceKit", "SagaAPI", "EventSchema", "Kafka", "DevClusterTesting", "DevClusterAPI", "HostileInput", "Persistence",
+                           "StoreFixtures", "Locking", .product(name: "PropertyBased", package: "swift-property-based"),
                            "DevCluster", "OrderService", "InventoryService", "PaymentService", "NotificationService",
-                           "LoadGenerator", "KafkaTool", .product(name: "HummingbirdTesting", package: "hummingbird")],
+                           "LoadGenerator", "KafkaTool", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "Yams", package: "Yams")],
             path: "Tests/ServiceTests"
+        ),
+        // ServiceKit alone, without the four executables: settings, the problem middleware,
+        // observability and the Kafka TLS settings.
+        .testTarget(
+            name: "ServiceKitTests",
+            dependencies: ["ServiceKit", "SagaAPI", "KafkaCLI", "Kafka", "Persistence", "Observability",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/ServiceKitTests"
         ),
         .testTarget(
             name: "LoadGeneratorTests",
-            dependencies: ["LoadGenerator"],
+            dependencies: ["LoadGenerator", "SagaAPI"],
             path: "Tests/LoadGeneratorTests"
         ),
         .testTarget(
@@ -287,14 +317,14 @@ let package = Package(
             // DevCluster: a real Kafka-protocol server for the brokers' health check.
             // BusAccess: the ACLs the compose stack applies.
             // SagaAdmin: make-pki.sh makes the application's keys with it.
-            dependencies: ["ServiceKit", "Observability", "EventSchema", "BusAccess", "Kafka", "Persistence", "DevCluster", "DevClusterTesting", "SagaAdmin",
+            dependencies: ["ServiceKit", "Observability", "EventSchema", "BusAccess", "Kafka", "Persistence", "DevCluster", "DevClusterTesting", "SagaAdmin", "SagaAPI",
                            .product(name: "Yams", package: "Yams")],
             path: "Tests/DeployTests"
         ),
         .testTarget(
             name: "SagaDomainTests",
             dependencies: [
-                "OrderCore", "InventoryCore", "PaymentCore", "NotificationCore", "EventSchema",
+                "OrderCore", "InventoryCore", "PaymentCore", "NotificationCore", "EventSchema", "SeededRandom",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             path: "Tests/SagaDomainTests"
@@ -302,18 +332,18 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             // NIOCore: reads the PostgreSQL client sockets' options back.
-            dependencies: ["Persistence", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Persistence", "StoreFixtures", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/PersistenceTests"
         ),
         .testTarget(
             name: "MessagingTests",
             dependencies: ["Messaging", "Persistence", "Kafka", "EventSchema", "Credentials", "DevCluster", "DevClusterAPI", "DevClusterTesting", "MessagingHarness",
-                           "HostileInput", .product(name: "PropertyBased", package: "swift-property-based")],
+                           "HostileInput", "StoreFixtures", "SeededRandom", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/MessagingTests"
         ),
         .testTarget(
             name: "EventSchemaTests",
-            dependencies: ["EventSchema", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["EventSchema", "SeededRandom", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Tests/EventSchemaTests",
             resources: [.copy("Golden")]
         ),
@@ -325,7 +355,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["Kafka", "CRdKafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "KafkaTool"],
+            dependencies: ["Kafka", "CRdKafka", "EventSchema", "DevCluster", "DevClusterAPI", "DevClusterTesting", "KafkaTool", "Locking", "SagaAPI"],
             path: "Tests/KafkaTests"
         ),
     ]

@@ -49,7 +49,7 @@ public struct KafkaConfiguration: Sendable {
         "queued.min.messages": "1000000",
     ]
 
-    /// Tuning for the embedded dev cluster (librdkafka's mock, see Services/DevCluster/README.md):
+    /// Tuning for the embedded dev cluster (librdkafka's mock, see Tools/DevCluster/README.md):
     /// the mock completes a group join only after `session.timeout.ms - 1 s` and answers an empty
     /// fetch only after `fetch.wait.max.ms`, so both are kept short; a short socket timeout makes
     /// clients give up on a paused broker quickly and fail over to the leader the cluster moved.

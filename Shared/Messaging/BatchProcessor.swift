@@ -2,6 +2,7 @@ import Credentials
 import EventSchema
 import Foundation
 import Kafka
+import Locking
 import Logging
 import Persistence
 

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Persistence
 
 /// Builds multi-row statements (`INSERT ... VALUES (...), (...)`) for batches.

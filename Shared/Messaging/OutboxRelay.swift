@@ -1,6 +1,7 @@
 import EventSchema
 import Foundation
 import Kafka
+import Locking
 import Logging
 import Persistence
 

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 /// Tells a run of transient failures that is taking too long from one that is still normal.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 import PostgresNIO
 
@@ -286,7 +287,7 @@ struct PGSettings: Sendable {
     let logger: Logger
     let writeBegin: String
     let readBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-    private static let nextID = Locked(0)
+    private static let nextID = Protected(0)
 
     init(configuration: PostgresDatabase.Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -360,7 +361,7 @@ struct PGSettings: Sendable {
     }
 
     func connect() -> EventLoopFuture<PostgresConnection> {
-        let id = Self.nextID.withLock { value -> Int in
+        let id = Self.nextID.update { value -> Int in
             value += 1
             return value
         }
@@ -536,8 +537,8 @@ final class PGSession {
                       on connection: PostgresConnection) throws -> PostgresQueryResult {
         let loop = future.eventLoop
         let promise = loop.makePromise(of: PostgresQueryResult.self)
-        let settled = Locked(false)
-        let first = { settled.withLock { done -> Bool in defer { done = true }; return !done } }
+        let settled = Protected(false)
+        let first = { settled.update { done -> Bool in defer { done = true }; return !done } }
         future.whenComplete { result in
             if first() { promise.completeWith(result) }
         }

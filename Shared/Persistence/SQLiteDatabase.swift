@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Locking
 import Logging
 
 /// SQLite backend over GRDB: one file per service, WAL journal.
@@ -48,7 +49,7 @@ public final class SQLiteDatabase: SQLDatabase {
     /// This database's clock: the monotonic clock plus this boot's anchor (`SQLiteClock`).
     let clock: SQLiteClock
     private let logger: Logger
-    private let state = Locked(State())
+    private let state = Protected(State())
     private let writerGate = ConnectionGate(connections: 1)
     private let readerGate: ConnectionGate
 
@@ -102,7 +103,7 @@ public final class SQLiteDatabase: SQLDatabase {
         configuration.synchronous = synchronous
         configuration.busyTimeout = busyTimeout
         let database = try SQLiteDatabase(configuration: configuration, logger: logger)
-        database.state.withLock { $0.deleteOnClose = directory }
+        database.state.update { $0.deleteOnClose = directory }
         return database
     }
 
@@ -168,7 +169,7 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     public func close() async {
-        let deleteDirectory: URL?? = state.withLock { state in
+        let deleteDirectory: URL?? = state.update { state in
             guard !state.closed else { return nil }
             state.closed = true
             return .some(state.deleteOnClose)
@@ -191,7 +192,7 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     private func checkOpen() throws {
-        if state.withLock({ $0.closed }) { throw closedError }
+        if state.update({ $0.closed }) { throw closedError }
     }
 
     private var closedError: SQLError {
@@ -200,7 +201,7 @@ public final class SQLiteDatabase: SQLDatabase {
 
     private func mapClosed(_ error: any Error) -> any Error {
         let mapped = Self.mapError(error)
-        if case SQLError.configuration = mapped, state.withLock({ $0.closed }) { return closedError }
+        if case SQLError.configuration = mapped, state.update({ $0.closed }) { return closedError }
         return mapped
     }
 
@@ -351,7 +352,7 @@ final class SQLiteConnection: SQLConnection, ScriptExecuting {
 /// cannot wait behind another.
 final class ConnectionGate: Sendable {
     private let connections: Int
-    private let users = Locked(0)
+    private let users = Protected(0)
 
     init(connections: Int) {
         self.connections = max(1, connections)
@@ -359,7 +360,7 @@ final class ConnectionGate: Sendable {
 
     /// Takes a free connection for a transaction in place; false when all are taken or awaited.
     func enterInPlace() -> Bool {
-        users.withLock { users in
+        users.update { users in
             guard users < connections else { return false }
             users += 1
             return true
@@ -367,9 +368,9 @@ final class ConnectionGate: Sendable {
     }
 
     /// Counts a transaction handed to GRDB's queue, which may wait there.
-    func enter() { users.withLock { $0 += 1 } }
+    func enter() { users.update { $0 += 1 } }
 
-    func leave() { users.withLock { $0 -= 1 } }
+    func leave() { users.update { $0 -= 1 } }
 
     /// Runs `inPlace` when a connection is free, else `queued`, counted as a user either way.
     func run<T>(inPlace: () throws -> T, queued: () async throws -> T) async throws -> T {
@@ -382,5 +383,5 @@ final class ConnectionGate: Sendable {
         return try await queued()
     }
 
-    var inUse: Int { users.withLock { $0 } }
+    var inUse: Int { users.update { $0 } }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Messaging
 import Persistence
+import SagaAPI
 
 /// `/healthz` (the process answers), `/readyz` (it can do its job) and `GET /consumer` (where
 /// its consumer stands, partition by partition).
@@ -19,45 +20,8 @@ struct Probes {
     let instance: String
     var databaseTimeout: Duration = .seconds(2)
 
-    struct Readiness: Codable {
-        var status: String
-        var database: String
-        var assignedPartitions: Int
-        var outboxPending: Int
-        var relayLeader: Bool
-        /// This process's wall clock minus the database's clock, the one deadlines, claims and
-        /// leases are decided by: a fault that fakes the wall clock shows here (chaos.sh reads it).
-        var wallClockOffsetMs: Int64
-    }
-
-    /// GET /consumer: every partition this service's database has an offset for (shared by all
-    /// its instances), and what this instance knows of those assigned to it.
-    struct ConsumerView: Codable {
-        struct Partition: Codable {
-            var topic: String
-            var partition: Int32
-            var lastProcessedOffset: Int64
-            var assigned: Bool
-            var logEnd: Int64?
-            var lag: Int64?
-            var held: String?
-        }
-
-        var group: String
-        var instance: String
-        var topics: [String]
-        var partitions: [Partition]
-        var problems: [String]
-        /// Records this instance dead-lettered as not signed by their topic's writer, since it started.
-        var unauthenticated: Int
-        /// Ed25519 work since it started: signature checks of the records it read (one per
-        /// transaction tree), signatures over the events it wrote (one per transaction).
-        var signatureChecks: Int?
-        var signaturesMade: Int?
-    }
-
     func add(to routes: EdgeRoutes) {
-        routes.getOpen("/healthz") { _, _, _ in try JSONResponse.make(["status": "ok"]) }
+        routes.getOpen("/healthz") { _, _, _ in try JSONResponse.make(Health()) }
         // Open, for orchestrators; the reasons (which may name hosts or errors) only for staff.
         routes.getOpen("/readyz") { _, _, caller in
             var problems: [Problem.FieldError] = []

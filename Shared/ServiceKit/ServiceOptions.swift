@@ -5,6 +5,7 @@ import KafkaCLI
 import Logging
 import Messaging
 import Observability
+import SagaAPI
 
 /// The flags every service takes; each falls back to the environment variable of its
 /// `SettingsCatalog` entry, then to the default (see Services/API.md).

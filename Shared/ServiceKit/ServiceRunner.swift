@@ -10,6 +10,7 @@ import Metrics
 import Observability
 import Persistence
 import Prometheus
+import SagaAPI
 import ServiceLifecycle
 
 /// Starts a saga service and runs it until SIGTERM or SIGINT:
@@ -129,7 +130,7 @@ public enum ServiceRunner {
         let router = Router(context: EdgeContext.self)
         router.middlewares.add(MetricsMiddleware())
         if tracing { router.middlewares.add(HTTPTracingMiddleware()) }
-        router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(ProblemMiddleware.service())
         router.middlewares.add(BearerAuthenticator(verifier: verifier))
         let routes = EdgeRoutes(router: router)
         Probes(database: database, runtime: runtime, relay: relay, instance: settings.instanceId).add(to: routes)

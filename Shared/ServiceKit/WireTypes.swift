@@ -1,29 +1,20 @@
 import EventSchema
 import Foundation
 import Persistence
+import SagaAPI
 
-/// Money in HTTP bodies: integer minor units and an ISO currency, as in the events.
-public struct MoneyJSON: Codable, Sendable, Hashable {
-    public var minorUnits: Int64
-    public var currency: String
-
+/// The wire types of SagaAPI made from the events' protobuf values, and back.
+extension Money {
     public init(_ money: Saga_V1_Money) {
-        minorUnits = money.minorUnits
-        currency = money.currency
+        self.init(minorUnits: money.minorUnits, currency: money.currency)
     }
 }
 
-/// An order line in HTTP bodies and in the services' `lines` columns (JSON text).
-public struct LineJSON: Codable, Sendable, Hashable {
-    public var sku: String
-    public var quantity: Int32
-    /// Absent where a service does not know prices (Inventory).
-    public var unitPrice: MoneyJSON?
-
+extension Line {
+    /// `withPrice: false` where a service does not know prices (Inventory).
     public init(_ line: Saga_V1_OrderLine, withPrice: Bool = true) {
-        sku = line.sku
-        quantity = line.quantity
-        unitPrice = withPrice && line.hasUnitPrice ? MoneyJSON(line.unitPrice) : nil
+        self.init(sku: line.sku, quantity: line.quantity,
+                  unitPrice: withPrice && line.hasUnitPrice ? Money(line.unitPrice) : nil)
     }
 
     public var proto: Saga_V1_OrderLine {
@@ -40,14 +31,14 @@ public struct LineJSON: Codable, Sendable, Hashable {
 /// Order lines stored as one JSON text column: read whole, never queried by parts.
 public enum LinesColumn {
     public static func encode(_ lines: [Saga_V1_OrderLine]) -> SQLValue {
-        let data = (try? JSONResponse.encoder.encode(lines.map { LineJSON($0) })) ?? Data("[]".utf8)
+        let data = (try? JSONResponse.encoder.encode(lines.map { Line($0) })) ?? Data("[]".utf8)
         return .text(String(decoding: data, as: UTF8.self))
     }
 
     public static func decode(_ text: String?) throws -> [Saga_V1_OrderLine] {
         guard let text else { return [] }
         do {
-            return try JSONDecoder().decode([LineJSON].self, from: Data(text.utf8)).map(\.proto)
+            return try JSONDecoder().decode([Line].self, from: Data(text.utf8)).map(\.proto)
         } catch {
             throw SQLError.permanent("corrupt lines column: \(error)")
         }

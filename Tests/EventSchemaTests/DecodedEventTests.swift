@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import SeededRandom
 import XCTest
 
 /// The consumer entry point, and that no input makes it crash.
@@ -154,18 +155,5 @@ final class DecodedEventTests: XCTestCase {
         } catch {
             return error
         }
-    }
-}
-
-/// Deterministic PRNG so a failing random input can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

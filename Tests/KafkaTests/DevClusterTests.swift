@@ -2,6 +2,7 @@
 import DevClusterAPI
 import EventSchema
 import Foundation
+import SagaAPI
 import XCTest
 
 /// The dev cluster as scripts and services see it: a separate process, checked with kcat
@@ -192,22 +193,22 @@ final class DevClusterTests: XCTestCase {
         let cluster = try DevClusterHarness()
         defer { cluster.stop() }
 
-        func problem(_ method: String, _ path: String) throws -> DevClusterProblem {
+        func problem(_ method: String, _ path: String) throws -> Problem {
             let response = try cluster.call(method, path)
-            let problem = try JSONDecoder().decode(DevClusterProblem.self, from: Data(response.body.utf8))
-            XCTAssertEqual(problem.status, response.status)
+            let problem = try JSONDecoder().decode(Problem.self, from: Data(response.body.utf8))
+            XCTAssertEqual(problem.status.code, response.status)
             return problem
         }
         let unknown = try problem("POST", "/brokers/9/pause")
-        XCTAssertEqual(unknown.status, 404)
+        XCTAssertEqual(unknown.status.code, 404)
         XCTAssertTrue(unknown.detail.contains("unknown broker id 9"), unknown.detail)
-        XCTAssertEqual(try problem("POST", "/brokers/one/down").status, 400)
-        XCTAssertEqual(try problem("POST", "/brokers/1/pause?ms=-5").status, 400)
-        XCTAssertEqual(try problem("POST", "/no/such/endpoint").status, 404)
+        XCTAssertEqual(try problem("POST", "/brokers/one/down").status.code, 400)
+        XCTAssertEqual(try problem("POST", "/brokers/1/pause?ms=-5").status.code, 400)
+        XCTAssertEqual(try problem("POST", "/no/such/endpoint").status.code, 404)
 
         XCTAssertEqual(try cluster.call("POST", "/brokers/all/pause").status, 200)
         let nowhere = try problem("POST", "/brokers/1/evacuate")
-        XCTAssertEqual(nowhere.status, 409, nowhere.detail)
+        XCTAssertEqual(nowhere.status.code, 409, nowhere.detail)
         XCTAssertEqual(try cluster.call("POST", "/brokers/all/resume").status, 200)
         XCTAssertEqual(try cluster.status().brokers.map(\.state), [.up, .up, .up])
     }

@@ -3,6 +3,7 @@ import EventSchema
 import Foundation
 import Kafka
 import Logging
+import Locking
 import XCTest
 
 /// The Kafka library against the embedded dev cluster, started as a separate process per test.
@@ -130,9 +131,9 @@ final class KafkaClientTests: XCTestCase {
         _ = try await producer.send(messages)
         await producer.close()
 
-        let assigned = LockedBox<[TopicPartition]>([])
+        let assigned = Protected<[TopicPartition]>([])
         let hooks = RebalanceHooks(onAssign: { partitions in
-            assigned.mutate { $0 += partitions }
+            assigned.update { $0 += partitions }
             // Pretend the database says: partition p processed up to offset 3 + p.
             return Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(4 + $0.partition)) })
         })
@@ -198,9 +199,9 @@ final class KafkaClientTests: XCTestCase {
         _ = try await producer.send(OutgoingMessage(topic: topic, key: Array("warm-up".utf8), value: [0]))
         try fault()
         let keys = (0..<600).map { "k-\($0)" }
-        let finished = LockedBox(false)
+        let finished = Protected(false)
         let sending = Task {
-            defer { finished.mutate { $0 = true } }
+            defer { finished.update { $0 = true } }
             return try await producer.send(keys.map { OutgoingMessage(topic: topic, key: Array($0.utf8), value: Array($0.utf8)) })
         }
         try await Task.sleep(for: .seconds(2))
@@ -265,13 +266,4 @@ final class KafkaClientTests: XCTestCase {
         await producer.close()
         XCTAssertEqual(results.filter { (try? $0.get()) == nil }.count, 0)
     }
-}
-
-/// A value shared with hooks that run on the consumer's thread.
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }

@@ -1,5 +1,6 @@
 import EventSchema
 import Kafka
+import SagaAPI
 import Testing
 @testable import LoadGenerator
 

@@ -5,6 +5,7 @@ import Kafka
 import Logging
 @testable import Messaging
 @testable import Persistence
+import StoreFixtures
 import XCTest
 
 /// The batch transaction without Kafka: offsets, inbox, dead letters, retries, on both backends.

@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 @testable import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 /// What the consumer runtime reports as unhealthy (readiness shows it), and offsets that the

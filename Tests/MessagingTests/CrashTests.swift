@@ -5,6 +5,7 @@ import Kafka
 import Messaging
 import MessagingHarness
 import Persistence
+import StoreFixtures
 import XCTest
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 @testable import Messaging
 import XCTest
 
@@ -9,7 +10,7 @@ import XCTest
 final class EventIdentifierTests: XCTestCase {
     func testOneObservedIdDoesNotRevealTheNext() {
         // The attack works against a SplitMix64 source, laid out as ids were made before.
-        var splitMix = SplitMix64(state: 0x1234_5678_9ABC_DEF0)
+        var splitMix = SplitMix64(seed: 0x1234_5678_9ABC_DEF0)
         var predicted = 0
         for _ in 0..<20 {
             let observed = Self.idBytes(splitMix.next2())
@@ -64,34 +65,20 @@ final class EventIdentifierTests: XCTestCase {
             word |= (hidden & 0xF) << 4
             word |= (hidden >> 4) << 22
             let state = SplitMix64.unmix(word)
-            var source = SplitMix64(state: state)
-            _ = source.step()  // the observed id's second word
+            var source = SplitMix64(seed: state)
+            _ = source.next()  // the observed id's second word
             candidates.insert(idBytes(source.next2()))
         }
         return candidates
     }
 }
 
-/// The generator ids came from before: predictable from one output.
-struct SplitMix64 {
-    var state: UInt64
-    static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+/// The generator ids came from before (SeededRandom's SplitMix64), and what makes it
+/// predictable from one output: its state after a step is the inverse of that step's output.
+extension SplitMix64 {
+    mutating func next2() -> (UInt64, UInt64) { (next(), next()) }
 
-    mutating func step() -> UInt64 {
-        state &+= Self.gamma
-        return Self.mix(state)
-    }
-
-    mutating func next2() -> (UInt64, UInt64) { (step(), step()) }
-
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The state whose `mix` is `output`: each step of `mix` is invertible.
+    /// The state whose output is `output`: each step of SplitMix64's mix is invertible.
     static func unmix(_ output: UInt64) -> UInt64 {
         var z = unshift(output, 31)
         z = z &* inverse(0x94D0_49BB_1331_11EB)

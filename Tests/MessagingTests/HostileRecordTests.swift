@@ -6,6 +6,7 @@ import Logging
 @testable import Messaging
 import Persistence
 import PropertyBased
+import StoreFixtures
 import Testing
 
 /// Generated hostile records (see `HostileRecord`) mixed with valid events, batch after batch

@@ -5,6 +5,7 @@ import Kafka
 import Logging
 @testable import Messaging
 @testable import Persistence
+import StoreFixtures
 import XCTest
 
 /// The batch transaction with an authenticator, on both backends: a record its topic's writer

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 final class RelayLeaseTests: XCTestCase {

@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 @testable import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 /// The relay keeps going when parts of the world do not: a blocked key, a partition whose

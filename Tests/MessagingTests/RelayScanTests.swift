@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 @testable import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 /// The relay reads the outbox only when something may be sendable. The fallback interval is a

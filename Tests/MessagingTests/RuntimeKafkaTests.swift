@@ -5,6 +5,7 @@ import Kafka
 import Logging
 @testable import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 /// The consumer runtime and the relay against the dev cluster, in process.

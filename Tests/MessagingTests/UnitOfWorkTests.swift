@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 @testable import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 final class UnitOfWorkTests: XCTestCase {

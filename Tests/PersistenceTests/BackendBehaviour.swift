@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import StoreFixtures
 import XCTest
 
 /// The behaviour every backend must have, written once. `SQLiteBackendTests` and

@@ -2,13 +2,14 @@ import Foundation
 import Logging
 import NIOCore
 @testable import Persistence
+import StoreFixtures
 import XCTest
 
 /// Runs `Behaviour` against one backend; the subclasses below only pick the backend.
 /// (XCTest discovery on Linux does not pick up inherited test methods reliably, hence the
 /// explicit one-line forwards.)
 class BackendSuite: XCTestCase {
-    var backend: any TestBackend { fatalError("subclass") }
+    var backend: Backend { fatalError("subclass") }
 
     func run(_ check: (TestStore) async throws -> Void) async throws {
         let store = try await backend.makeStore()
@@ -23,7 +24,7 @@ class BackendSuite: XCTestCase {
 }
 
 final class SQLiteBackendTests: BackendSuite {
-    override var backend: any TestBackend { SQLiteTestBackend() }
+    override var backend: Backend { .sqlite }
 
     func testMigrationsApplyOnceAndAreIdempotent() async throws { try await run(Behaviour.migrationsApplyOnceAndAreIdempotent) }
     func testFailedMigrationRollsBackAndIsNotRecorded() async throws { try await run(Behaviour.failedMigrationRollsBackAndIsNotRecorded) }
@@ -110,7 +111,7 @@ final class SQLiteBackendTests: BackendSuite {
     /// same database takes writes again, intact.
     func testFullDiskIsTransientAndTheDatabaseRecovers() async throws {
         let disk = try TmpfsMount(sizeKiB: 2048, for: self)
-        let store = try await SQLiteTestBackend(parent: disk.path).makeStore()
+        let store = try SQLiteFixture.makeStore(in: disk.path)
         do {
             let database = try await Behaviour.migrated(store)
             try await database.write { try $0.execute("INSERT INTO items (id, name) VALUES (1, 'before')") }
@@ -145,7 +146,7 @@ final class SQLiteBackendTests: BackendSuite {
 }
 
 final class PostgresBackendTests: BackendSuite {
-    override var backend: any TestBackend { PostgresTestBackend() }
+    override var backend: Backend { .postgres }
 
     func testMigrationsApplyOnceAndAreIdempotent() async throws { try await run(Behaviour.migrationsApplyOnceAndAreIdempotent) }
     func testFailedMigrationRollsBackAndIsNotRecorded() async throws { try await run(Behaviour.failedMigrationRollsBackAndIsNotRecorded) }
@@ -268,8 +269,8 @@ final class PostgresBackendTests: BackendSuite {
 
     /// The client's own socket probes a silent server (postgres-nio sets no socket options).
     func testClientSocketsProbeASilentServer() async throws {
-        _ = try await PostgresTestBackend.connectAdmin().close()
-        var configuration = try PostgresTestBackend.configuration()
+        _ = try await PostgresFixture.connectAdmin().close()
+        var configuration = try PostgresFixture.configuration()
         configuration.keepalives = PostgresDatabase.Keepalives(idleSeconds: 11, intervalSeconds: 4, count: 5)
         func options(_ configuration: PostgresDatabase.Configuration) async throws -> [Int] {
             let channel = try await PGSettings(configuration: configuration, logger: Logger(label: "test")).openChannel().get()
@@ -430,7 +431,7 @@ final class PostgresBackendTests: BackendSuite {
     }
 
     func testUnreachableServerSaysWhatToFix() async throws {
-        var configuration = try PostgresTestBackend.configuration()
+        var configuration = try PostgresFixture.configuration()
         configuration.port = 1
         configuration.connectTimeout = .seconds(2)
         let error = await XCTAssertThrowsSQLError(try await PostgresDatabase.connect(configuration), { _ in true })
@@ -440,14 +441,14 @@ final class PostgresBackendTests: BackendSuite {
     }
 
     func testWrongPasswordAndMissingDatabaseSayWhatToFix() async throws {
-        _ = try await PostgresTestBackend.connectAdmin().close()
-        var configuration = try PostgresTestBackend.configuration()
+        _ = try await PostgresFixture.connectAdmin().close()
+        var configuration = try PostgresFixture.configuration()
         configuration.password = "definitely-wrong"
         var error = await XCTAssertThrowsSQLError(try await PostgresDatabase.connect(configuration), \.isConfiguration)
         XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("check the user and password"), "\(String(describing: error))")
         XCTAssertFalse("\(error.map { "\($0)" } ?? "")".contains("definitely-wrong"), "no password in messages")
 
-        configuration = try PostgresTestBackend.configuration()
+        configuration = try PostgresFixture.configuration()
         configuration.database = "no_such_database_here"
         error = await XCTAssertThrowsSQLError(try await PostgresDatabase.connect(configuration), \.isConfiguration)
         XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("does not exist"), "\(String(describing: error))")
@@ -477,8 +478,8 @@ final class PostgresBackendTests: BackendSuite {
     }
 
     func testOpenDatabaseFromURL() async throws {
-        _ = try await PostgresTestBackend.connectAdmin().close()
-        let database = try await openDatabase(url: PostgresTestBackend.url + "?pool_size=2&application_name=persistence-tests")
+        _ = try await PostgresFixture.connectAdmin().close()
+        let database = try await openDatabase(url: PostgresFixture.url + "?pool_size=2&application_name=persistence-tests")
         XCTAssertEqual(database.dialect, .postgres)
         let name = try await database.read { try $0.query("SELECT current_setting('application_name') AS a")[0].string("a") }
         XCTAssertEqual(name, "persistence-tests")

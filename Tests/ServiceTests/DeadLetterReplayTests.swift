@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import SagaAPI
 import ServiceKit
 import XCTest
 @testable import DevClusterTesting

@@ -1,5 +1,6 @@
 import Foundation
 import ServiceKit
+import StoreFixtures
 import XCTest
 @testable import LoadGenerator
 #if canImport(Glibc)
@@ -80,7 +81,7 @@ final class DeployScriptTests: XCTestCase {
     /// SIGKILLed and restarted under load: the group moves its partitions, the relay lease moves,
     /// and the audit passes.
     func testScaleOutOnPostgresSurvivesAnInstanceKill() throws {
-        let url = ProcessInfo.processInfo.environment["POSTGRES_URL"] ?? "postgres://saga:saga@127.0.0.1:5432/saga_test"
+        let url = PostgresFixture.url
         // postgres://user:pw@host:port, without the database: the script makes one per service.
         let afterScheme = url.range(of: "://")!.upperBound
         let server = url[afterScheme...].firstIndex(of: "/").map { String(url[..<$0]) } ?? url

@@ -6,6 +6,7 @@ import Kafka
 import Logging
 import Persistence
 import Prometheus
+import SagaAPI
 import ServiceKit
 @testable import InventoryService
 @testable import NotificationService

@@ -1,9 +1,11 @@
 import Credentials
 import Foundation
+import SagaAPI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 import ServiceKit
+import Locking
 import XCTest
 @testable import DevClusterTesting
 
@@ -101,9 +103,9 @@ final class EdgeLimitsEndToEndTests: XCTestCase {
             guard let response = try? HTTP.post(stack.url(.order, "/orders"), json: client.body(customer: "C-A", lines: [.init(sku: "SKU-L", quantity: 1)]),
                                                 token: token) else { return }
             if response.status == 202, let id = try? response.json()["orderId"] as? String {
-                accepted.mutate { $0.append(id) }
+                accepted.update { $0.append(id) }
             } else if response.status == 429, response.header("Retry-After") != nil {
-                limited.mutate { $0 += 1 }
+                limited.update { $0 += 1 }
             }
         }
         XCTAssertGreaterThan(limited.value, 0, "some requests over the limit")

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Persistence
+import SagaAPI
 import ServiceKit
 import XCTest
 @testable import NotificationService

@@ -2,6 +2,7 @@ import Credentials
 import EventSchema
 import Foundation
 import Kafka
+import SagaAPI
 import ServiceKit
 import XCTest
 @testable import DevClusterTesting

@@ -5,7 +5,9 @@ import Kafka
 import Logging
 import Persistence
 import PropertyBased
+import SagaAPI
 import ServiceKit
+import StoreFixtures
 import XCTest
 @testable import DevClusterTesting
 
@@ -187,37 +189,26 @@ final class HostileInputEndToEndTests: XCTestCase {
     }
 }
 
-/// One PostgreSQL schema per service in the test database (POSTGRES_URL), dropped afterwards.
+/// One PostgreSQL store per service (StoreFixtures' PostgresFixture: a schema of its own in
+/// the test server, POSTGRES_URL), for services that run as processes; dropped afterwards.
 final class PostgresSchemas: @unchecked Sendable {
-    static var baseURL: String {
-        ProcessInfo.processInfo.environment["POSTGRES_URL"] ?? "postgres://saga:saga@127.0.0.1:5432/saga_test"
-    }
-
     let prefix: String
-    private var created: [String] = []
+    private var stores: [TestStore] = []
 
     init(prefix: String) throws {
-        self.prefix = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        self.prefix = prefix
     }
 
+    /// The URL a service process opens its store with (`search_path` is the schema).
     func url(for name: String) throws -> String {
-        let schema = "\(prefix)_\(name)"
-        try runAsync { [baseURL = Self.baseURL] in
-            let admin = try await openDatabase(url: baseURL)
-            try await admin.write { try $0.execute("CREATE SCHEMA \(schema)") }
-            await admin.close()
-        }
-        created.append(schema)
-        return Self.baseURL + (Self.baseURL.contains("?") ? "&" : "?") + "search_path=\(schema)"
+        let store = try runAsync { [prefix] in try await PostgresFixture.makeStore(schemaPrefix: "\(prefix)_\(name)") }
+        stores.append(store)
+        return store.url
     }
 
     func drop() {
-        let schemas = created
-        _ = try? runAsync { [baseURL = Self.baseURL] in
-            let admin = try await openDatabase(url: baseURL)
-            for schema in schemas { _ = try? await admin.write { try $0.execute("DROP SCHEMA \(schema) CASCADE") } }
-            await admin.close()
-        }
+        let stores = self.stores
+        _ = try? runAsync { for store in stores { await store.tearDown() } }
     }
 }
 

@@ -1,3 +1,4 @@
+import Credentials
 import EventSchema
 import Foundation
 import Hummingbird
@@ -7,11 +8,11 @@ import Logging
 import Messaging
 import NIOCore
 import OrderCore
-@testable import OrderService
-import Credentials
 import Persistence
+import SagaAPI
 import ServiceKit
 import XCTest
+@testable import OrderService
 
 /// Order's HTTP placement and its deadline sweeper in process, on a SQLite database whose clock
 /// runs ten minutes behind the process's wall clock: what a service with a wrong clock would

@@ -1,6 +1,8 @@
 import EventSchema
 import Foundation
 import Kafka
+import Locking
+import SagaAPI
 import ServiceKit
 import XCTest
 @testable import DevClusterTesting
@@ -144,9 +146,9 @@ final class SagaEndToEndTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 200) { i in
             do {
                 let id = try client.place(customer: String(format: "C-RUSH-%03d", i), [.init(sku: "LIMITED-50", quantity: 1)])
-                ids.mutate { $0.append(id) }
+                ids.update { $0.append(id) }
             } catch {
-                failures.mutate { $0.append("\(error)") }
+                failures.update { $0.append("\(error)") }
             }
         }
         XCTAssertEqual(failures.value, [])
@@ -288,13 +290,4 @@ final class SagaEndToEndTests: XCTestCase {
             return letters.contains { $0.contains("this is not an event") } ? true : nil
         }
     }
-}
-
-/// A value shared by concurrent test closures.
-final class Protected<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.withLock { stored } }
-    func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }

@@ -2,6 +2,7 @@ import Credentials
 import DevClusterAPI
 import Foundation
 import Kafka
+import SagaAPI
 import ServiceKit
 @testable import DevClusterTesting
 

@@ -1,4 +1,5 @@
 import Foundation
+import SagaAPI
 import ServiceKit
 import XCTest
 @testable import DevClusterTesting

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # What shows that a fault of deploy/chaos.sh was there, written into its fault window for the
-# load generator to judge (Services/LoadGenerator/Liveness/FaultWindow.swift): evidence seen
+# load generator to judge (Tools/LoadGenerator/Liveness/FaultWindow.swift): evidence seen
 # here, errors (an injection or heal command that failed, evidence looked for and not found:
 # either fails the run), whether the load generator must see the flow cut, and the restarts
 # that needed retries. Sourced by chaos.sh before faults.sh; `event` is chaos.sh's.

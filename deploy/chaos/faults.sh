@@ -84,7 +84,7 @@ expect_brokers() { # "ids" state [rtt_ms]
 # A pause's hold: a little longer than the fault, not the dev cluster's "until resume" hour. The
 # mock arms each connection's write timer for the pause's end and does not re-arm it earlier,
 # so after a resume from an hour-long pause a response the broker delays itself (an empty
-# fetch waits fetch.wait.max.ms) waits until the client times out (see Services/DevCluster/README.md).
+# fetch waits fetch.wait.max.ms) waits until the client times out (see Tools/DevCluster/README.md).
 pause_ms() { # seconds
     echo $(($1 * 1000 + 200))
 }

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The fault windows file that `loadgen run --fault-windows` reads after the drain: one JSON
-# object per healed fault, wall-clock unix ms (see Services/LoadGenerator/Liveness/FaultWindow.swift).
+# object per healed fault, wall-clock unix ms (see Tools/LoadGenerator/Liveness/FaultWindow.swift).
 
 now_ms() { date +%s%3N; }
 

@@ -2,6 +2,7 @@ import Hummingbird
 import InventoryCore
 import Persistence
 import ServiceKit
+import SagaAPI
 
 /// GET /stock, /stock/{sku}, /reservations, /reservations/{orderId} (Services/API.md).
 ///
@@ -10,42 +11,10 @@ import ServiceKit
 struct InventoryAPI: Sendable {
     let database: any SQLDatabase
 
-    struct StockView: Codable, Sendable {
-        var sku: String
-        var initial: Int64
-        var available: Int64
-        var reserved: Int64
-        var sold: Int64
-
-        init(_ row: SQLRow) {
-            sku = row.string("sku") ?? ""
-            initial = row.int("initial") ?? 0
-            available = row.int("available") ?? 0
-            reserved = row.int("reserved") ?? 0
-            sold = row.int("sold") ?? 0
-        }
-    }
-
-    struct ReservationView: Codable, Sendable {
-        var orderId: String
-        var customerId: String
-        var state: String
-        var lines: [LineJSON]
-        var updatedAt: Int64
-
-        init(_ record: ReservationRecord) {
-            orderId = record.orderId
-            customerId = record.customerId
-            state = record.state.rawValue
-            lines = record.lines.map { LineJSON($0, withPrice: false) }
-            updatedAt = record.updatedAtUnixMs
-        }
-    }
-
     func add(to routes: EdgeRoutes) {
         routes.get("/stock", .staff) { _, _, _ in
             let items = try await database.read { try InventoryStore.stockRows(on: $0).map(StockView.init) }
-            return try JSONResponse.make(["items": items])
+            return try JSONResponse.make(Items(items))
         }
         routes.get("/stock/:sku", .staff) { _, context, _ in
             let sku = context.parameters.get("sku") ?? ""
@@ -69,5 +38,19 @@ struct InventoryAPI: Sendable {
             }
             return try JSONResponse.make(ReservationView(record))
         }
+    }
+}
+
+extension StockView {
+    init(_ row: SQLRow) {
+        self.init(sku: row.string("sku") ?? "", initial: row.int("initial") ?? 0, available: row.int("available") ?? 0,
+                  reserved: row.int("reserved") ?? 0, sold: row.int("sold") ?? 0)
+    }
+}
+
+extension ReservationView {
+    init(_ record: ReservationRecord) {
+        self.init(orderId: record.orderId, customerId: record.customerId, state: record.state.rawValue,
+                  lines: record.lines.map { Line($0, withPrice: false) }, updatedAt: record.updatedAtUnixMs)
     }
 }

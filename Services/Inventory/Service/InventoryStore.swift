@@ -3,6 +3,7 @@ import Messaging
 import InventoryCore
 import Persistence
 import ServiceKit
+import SagaAPI
 
 /// Reads and writes `stock` and `reservations` inside a caller's transaction.
 enum InventoryStore {

@@ -5,6 +5,7 @@ import Metrics
 import NotificationCore
 import Persistence
 import ServiceLifecycle
+import SagaAPI
 
 /// Delivers PENDING notifications through the channel and records each delivery: the row
 /// turns SENT and NotificationSent goes to the outbox, in one transaction.

@@ -1,6 +1,7 @@
 import Hummingbird
 import Persistence
 import ServiceKit
+import SagaAPI
 
 /// GET /notifications (one order's, or all paged) and GET /notifications/stream (Services/API.md).
 ///
@@ -18,7 +19,7 @@ struct NotificationAPI: Sendable {
                 guard !orderId.isEmpty else { throw Problem.badRequest("orderId must not be empty") }
                 let rows = try await database.read { try NotificationStore.forOrder(orderId, on: $0) }
                     .filter { caller.mayRead(customer: $0.record.customerId) }
-                return try JSONResponse.make(NotificationItems(items: rows.map(NotificationView.init)))
+                return try JSONResponse.make(Items(rows.map(NotificationView.init)))
             }
             let page = try PageRequest(request)
             let rows = try await database.read {

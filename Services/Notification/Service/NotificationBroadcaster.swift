@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SagaAPI
 
 /// Fans SENT notifications out to the live streams (GET /notifications/stream). The delivery
 /// worker publishes after its commit, so a client only ever sees notifications that are SENT.

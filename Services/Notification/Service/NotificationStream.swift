@@ -1,6 +1,7 @@
 import Hummingbird
 import ServiceKit
 import ServiceLifecycle
+import SagaAPI
 
 /// GET /notifications/stream: server-sent events, one `event: notification` per notification
 /// SENT after the client connected (only `customer`'s, when given), and a heartbeat comment

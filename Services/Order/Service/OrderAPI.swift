@@ -6,6 +6,7 @@ import OrderCore
 import Persistence
 import Credentials
 import ServiceKit
+import SagaAPI
 
 /// POST /orders, GET /orders/{id}, GET /orders (Services/API.md).
 ///
@@ -38,7 +39,7 @@ struct OrderAPI: Sendable {
             }
             let items = rows.map {
                 OrderSummary(orderId: $0.orderId, customerId: $0.customerId, status: $0.status.rawValue,
-                             cancelReason: $0.cancelReason?.rawValue, total: MoneyJSON($0.total), lines: $0.lines.map { LineJSON($0) })
+                             cancelReason: $0.cancelReason?.rawValue, total: Money($0.total), lines: $0.lines.map { Line($0) })
             }
             return try JSONResponse.make(Page(items: items, limit: page.limit, id: \.orderId))
         }

@@ -4,6 +4,7 @@ import Messaging
 import OrderCore
 import Persistence
 import ServiceKit
+import SagaAPI
 
 /// Reads and writes `orders` rows and the order history, inside a caller's transaction.
 enum OrderStore {

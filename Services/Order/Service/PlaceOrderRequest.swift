@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import OrderCore
 import ServiceKit
+import SagaAPI
 
 /// The body of POST /orders. Fields are optional here so that a missing one is reported with
 /// the domain's validation errors (422, all at once) rather than as a parse error.

@@ -2,6 +2,7 @@ import Hummingbird
 import PaymentCore
 import Persistence
 import ServiceKit
+import SagaAPI
 
 /// GET /payments/{orderId}, /payments, /accounts/{customerId}, /accounts (Services/API.md).
 ///
@@ -9,44 +10,6 @@ import ServiceKit
 /// listing is for operators and the auditor.
 struct PaymentAPI: Sendable {
     let database: any SQLDatabase
-
-    struct PaymentView: Codable, Sendable {
-        var orderId: String
-        var customerId: String
-        var state: String
-        var amount: MoneyJSON?
-        var paymentId: String?
-        var refundId: String?
-        var failureReason: String?
-        var netCharge: Int64
-
-        init(_ record: PaymentRecord) {
-            orderId = record.orderId
-            customerId = record.customerId
-            state = record.state.rawValue
-            amount = record.amount.map(MoneyJSON.init)
-            paymentId = record.paymentId
-            refundId = record.refundId
-            failureReason = record.failureReason.map { "\($0)" }
-            netCharge = record.netCharge
-        }
-    }
-
-    struct AccountView: Codable, Sendable {
-        var customerId: String
-        var currency: String
-        var initialBalance: Int64
-        var balance: Int64
-        var blocked: Bool
-
-        init(_ row: SQLRow) {
-            customerId = row.string("customer_id") ?? ""
-            currency = row.string("currency") ?? ""
-            initialBalance = row.int("initial_balance") ?? 0
-            balance = row.int("balance") ?? 0
-            blocked = (row.int("blocked") ?? 0) != 0
-        }
-    }
 
     func add(to routes: EdgeRoutes) {
         routes.get("/payments", .requires(.customer, .operator, .auditor)) { request, _, caller in
@@ -80,5 +43,21 @@ struct PaymentAPI: Sendable {
             }
             return try JSONResponse.make(item)
         }
+    }
+}
+
+extension PaymentView {
+    init(_ record: PaymentRecord) {
+        self.init(orderId: record.orderId, customerId: record.customerId, state: record.state.rawValue,
+                  amount: record.amount.map(Money.init), paymentId: record.paymentId, refundId: record.refundId,
+                  failureReason: record.failureReason.map { "\($0)" }, netCharge: record.netCharge)
+    }
+}
+
+extension AccountView {
+    init(_ row: SQLRow) {
+        self.init(customerId: row.string("customer_id") ?? "", currency: row.string("currency") ?? "",
+                  initialBalance: row.int("initial_balance") ?? 0, balance: row.int("balance") ?? 0,
+                  blocked: (row.int("blocked") ?? 0) != 0)
     }
 }

@@ -3,6 +3,7 @@ import Messaging
 import PaymentCore
 import Persistence
 import ServiceKit
+import SagaAPI
 
 /// Reads and writes `accounts` and `payments` inside a caller's transaction.
 enum PaymentStore {

@@ -1,5 +1,6 @@
 import Credentials
 import Hummingbird
+import SagaAPI
 
 /// Who may call a route. Every route is registered with one (`EdgeRoutes`); a route without a
 /// policy cannot be added through it, and a test walks each service's router to prove that
@@ -91,10 +92,10 @@ public final class EdgeRoutes: @unchecked Sendable {
 
     static func admit(_ context: EdgeContext, _ policy: RoutePolicy) throws -> Caller {
         guard let principal = context.identity else {
-            throw EdgeProblem.unauthenticated(context.rejection)
+            throw Problem.unauthenticated(context.rejection)
         }
         guard !principal.roles.isDisjoint(with: policy.roles) else {
-            throw EdgeProblem.forbidden("this endpoint is for \(policy.roles.map(\.rawValue).sorted().joined(separator: " or "))")
+            throw Problem.forbidden("this endpoint is for \(policy.roles.map(\.rawValue).sorted().joined(separator: " or "))")
         }
         return Caller(principal: principal)
     }

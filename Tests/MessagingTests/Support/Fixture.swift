@@ -2,6 +2,7 @@
 import Foundation
 import Messaging
 import Persistence
+import StoreFixtures
 import XCTest
 
 /// A dev cluster and a store for one test, torn down afterwards whatever happens.

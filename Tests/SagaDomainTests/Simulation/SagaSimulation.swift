@@ -3,6 +3,7 @@ import InventoryCore
 import NotificationCore
 import OrderCore
 import PaymentCore
+import SeededRandom
 
 /// The four services' domain cores wired together through an in-memory Kafka:
 /// the choreography of ARCHITECTURE.md §4, runnable.
