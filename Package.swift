@@ -19,9 +19,10 @@ let package = Package(
         .executable(name: "loadgen", targets: ["LoadGenerator"]),
         .executable(name: "saga-admin", targets: ["SagaAdmin"]),
     ],
-    // Every package of the graph, direct and transitive, `exact:` at the version resolved here:
-    // image builds resolve from this file alone (Package.resolved stays out of git), so they
-    // get the same versions every time. DeployTests (PackagePinTests) hold the two together.
+    // Every package a target uses, `exact:` at the version resolved here. Package.resolved stays
+    // out of git (a mirror's copy carries the mirror's commit ids), so the rest of the graph is
+    // pinned in deploy/transitive-pins.txt, which the image build resolves to
+    // (deploy/pin-graph.sh); PackagePinTests hold the three together.
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -40,35 +41,17 @@ let package = Package(
         // Bearer tokens at the edge: JWT verification (EdDSA) and Hummingbird's auth context.
         .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
-        // OTLP over HTTP only: the gRPC exporter's packages are resolved (pinned below) but not built.
+        // OTLP over HTTP only (the trait): the gRPC exporter's packages are not in the graph.
         .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0", traits: ["OTLPHTTP"]),
-        // Transitive: used by the packages above, pinned so that they cannot float.
-        .package(url: "https://github.com/apple/swift-algorithms.git", exact: "1.2.1"),
-        .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
-        .package(url: "https://github.com/apple/swift-async-algorithms.git", exact: "1.1.4"),
+        // Used by targets here, and also brought by the packages above.
         .package(url: "https://github.com/apple/swift-atomics.git", exact: "1.3.0"),
-        .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-configuration.git", exact: "1.4.0"),
         // Also the schema library's SHA-256.
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
-        .package(url: "https://github.com/apple/swift-http-structured-headers.git", exact: "1.7.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
-        .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-nio-transport-services.git", exact: "1.28.0"),
-        .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
-        .package(url: "https://github.com/apple/swift-service-context.git", exact: "1.5.1"),
-        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
-        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", exact: "1.0.0"),
-        .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
-        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", exact: "2.9.2"),
-        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
+        // The DocC articles: `swift package generate-documentation --target Messaging`.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
-        .package(url: "https://github.com/swiftlang/swift-docc-symbolkit", exact: "1.0.0"),
-        .package(url: "https://github.com/swift-extras/swift-extras-base64.git", exact: "1.2.0"),
     ],
     targets: [
         // librdkafka from the system (apt: librdkafka-dev), including the mock-cluster header.
