@@ -96,7 +96,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            path: "Shared/SagaAPI"
+            path: "Shared/SagaAPI",
+            exclude: ["openapi.yaml"]
         ),
         // A seedable random generator: reproducible seed catalogs, order mixes and test inputs.
         .target(name: "SeededRandom", path: "Shared/SeededRandom"),
