@@ -14,8 +14,9 @@ final class BrokerTLSServer {
         let description: String
     }
 
+    /// Tests/Support/DevClusterTesting/BrokerTLSServer.swift -> Tests/Tools/KafkaTLSServer.java.
     static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Tools/KafkaTLSServer.java")
+        .deletingLastPathComponent().appendingPathComponent("Tools/KafkaTLSServer.java")
 
     let port: Int
     let host: String
@@ -71,7 +72,7 @@ final class BrokerTLSServer {
 /// Keys and certificates from deploy/pki/make-pki.sh, in a temporary folder, owned by the test.
 enum TestPKI {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("deploy/pki/make-pki.sh")
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/pki/make-pki.sh")
 
     static func make(_ identities: [String]) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("test-pki-\(UUID().uuidString.prefix(8))")
