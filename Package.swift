@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "notification-service", targets: ["NotificationService"]),
         .executable(name: "loadgen", targets: ["LoadGenerator"]),
         .executable(name: "saga-admin", targets: ["SagaAdmin"]),
+        .executable(name: "saga-console", targets: ["Console"]),
     ],
     // Every package a target uses, `exact:` at the version resolved here. Package.resolved stays
     // out of git (a mirror's copy carries the mirror's commit ids), so the rest of the graph is
@@ -158,6 +159,21 @@ let package = Package(
         ),
         // The dev cluster's control API as JSON types: the server and its clients share them.
         .target(name: "DevClusterAPI", path: "Tools/DevClusterAPI"),
+
+        // Dead letters as `kafka-tool deadletters` and the console read, filter and replay them: one code path.
+        .target(
+            name: "DeadLetterQueue",
+            dependencies: ["Credentials", "EventSchema", "Kafka", "Messaging",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Shared/DeadLetterQueue"
+        ),
+        // One order's records and its timeline: `loadgen timeline` and the console's order page.
+        .target(
+            name: "SagaTimeline",
+            dependencies: ["Credentials", "EventSchema", "Kafka", .product(name: "Logging", package: "swift-log")],
+            path: "Shared/SagaTimeline"
+        ),
         // Test support: records built to break consumers (generated, seeded, replayable).
         .target(
             name: "HostileInput",
@@ -184,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "KafkaTool",
             dependencies: [
-                "Kafka", "KafkaCLI", "EventSchema", "Messaging", "Persistence", "BusAccess", "Credentials",
+                "Kafka", "KafkaCLI", "EventSchema", "Messaging", "Persistence", "BusAccess", "Credentials", "DeadLetterQueue",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -261,11 +277,27 @@ let package = Package(
             dependencies: ["Credentials", "EventSchema", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/SagaAdmin"
         ),
+        // The operator's console: server-rendered pages over the topics and the services' operator routes.
+        .executableTarget(
+            name: "Console",
+            dependencies: [
+                "ServiceKit", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema", "Kafka", "KafkaCLI", "Messaging",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tools/Console"
+        ),
         // Open-model load against the Order API, latency from intended send time, and the audit.
         .executableTarget(
             name: "LoadGenerator",
             dependencies: [
-                "Kafka", "KafkaCLI", "EventSchema", "DevClusterAPI", "BusAccess", "Credentials", "SagaAPI", "SeededRandom",
+                "Kafka", "KafkaCLI", "EventSchema", "DevClusterAPI", "BusAccess", "Credentials", "SagaAPI", "SeededRandom", "SagaTimeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -292,8 +324,14 @@ let package = Package(
             path: "Tests/ServiceKitTests"
         ),
         .testTarget(
+            name: "ConsoleTests",
+            dependencies: ["Console", "ServiceKit", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema",
+                           .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/ConsoleTests"
+        ),
+        .testTarget(
             name: "LoadGeneratorTests",
-            dependencies: ["LoadGenerator", "SagaAPI"],
+            dependencies: ["LoadGenerator", "SagaAPI", "SagaTimeline"],
             path: "Tests/LoadGeneratorTests"
         ),
         .testTarget(

@@ -25,6 +25,7 @@ GROUPS_TABLE=(
     "messaging|fast|1500|^MessagingTests\."
     "kafka|fast|900|^KafkaTests\."
     "service-kit|fast|300|^ServiceKitTests\."
+    "console|fast|300|^ConsoleTests\.ConsoleRouteTests[./]"
     "services-in-process|fast|600|^ServiceTests\.(ConcurrentInstancesTests|OrderPlacementInProcessTests|EdgeSecurityTests|OpenAPIContractTests|ToolTLSSettingsTests)[./]"
     "saga-end-to-end|slow|1200|^ServiceTests\.SagaEndToEndTests[./]"
     "hostile-input|slow|900|^ServiceTests\.HostileInputEndToEndTests[./]"

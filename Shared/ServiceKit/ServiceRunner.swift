@@ -134,10 +134,15 @@ public enum ServiceRunner {
         router.middlewares.add(BearerAuthenticator(verifier: verifier))
         let routes = EdgeRoutes(router: router)
         Probes(database: database, runtime: runtime, relay: relay, instance: settings.instanceId).add(to: routes)
+        OperatorRoutes(database: database, runtime: runtime, relay: relay, instance: settings.instanceId,
+                       logger: named(logger, "operator")).add(to: routes)
         let processMetrics = ProcessMetrics()
         let scrape = ScrapeCache(registry: registry) {
             await service.refreshMetrics()
             processMetrics.refresh()
+            // What /readyz decides from the consumer and the relay (the alert rules' ServiceNotReady).
+            let ready = runtime.report().problems.isEmpty && relay.problems.isEmpty
+            Metrics.Gauge(label: "service_ready").record(ready ? 1 : 0)
         }
         routes.get("/metrics", .requires(.monitor, .operator, .auditor)) { _, _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

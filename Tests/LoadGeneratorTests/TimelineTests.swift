@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import SagaTimeline
 import Testing
 @testable import LoadGenerator
 

@@ -74,6 +74,13 @@ public final class EdgeRoutes: @unchecked Sendable {
         router.get(RouterPath(path)) { request, context in try await handler(request, context, context.identity.map(Caller.init)) }
     }
 
+    /// An open POST: the console's sign-in form only (it checks its own double-submit value and
+    /// the token it is given). No service has one.
+    public func postOpen(_ path: String, _ handler: @escaping @Sendable (Request, EdgeContext) async throws -> Response) {
+        register(.post, path, .open)
+        router.post(RouterPath(path)) { request, context in try await handler(request, context) }
+    }
+
     public func add(_ method: HTTPRequest.Method, _ path: String, _ policy: RoutePolicy,
                     _ handler: @escaping @Sendable (Request, EdgeContext, Caller) async throws -> Response) {
         precondition(!policy.isOpen, "use getOpen for open routes")

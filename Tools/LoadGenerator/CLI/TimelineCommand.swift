@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SagaTimeline
 
 struct TimelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +27,7 @@ struct TimelineCommand: AsyncParsableCommand {
     func run() async throws {
         let credentials = try await self.credentials.load()
         let http = ServiceHTTPClient(connections: 2, defaultToken: credentials.auditorToken)
-        let reader = TimelineReader(kafka: try kafka.configuration(), http: http, urls: try urls.resolve(),
+        let reader = TimelineReader(kafka: try kafka.configuration(), http: http, urls: try urls.resolve(), authenticator: credentials.authenticator,
                                     timeout: .seconds(topicReadTimeout), logger: Console.logger("loadgen", level: try log.level()))
         let timeline: OrderTimeline
         do {

@@ -1,81 +1,45 @@
+import Credentials
 import EventSchema
 import Foundation
 import Kafka
 import Logging
+import SagaTimeline
 
-/// Reads one order's records and the services' views of it. Every event of an order is keyed by
-/// its id, so it lives in one partition per topic (murmur2 of the key, design §2): only those
-/// partitions are read, from their first stored offset to the end they had when the read started.
+/// One order's timeline: its records (`OrderRecordReader`, authenticated with the run's keyring)
+/// and the services' views of it.
 struct TimelineReader: Sendable {
     let kafka: KafkaConfiguration
     let http: ServiceHTTPClient
     let urls: ServiceURLs
+    let authenticator: EventAuthenticator
     let timeout: Duration
     let logger: Logger
 
-    static let topics = TopicReader.sagaTopics + [TopicCatalog.deadLetters.name]
-
     func timeline(of orderId: String) async throws -> OrderTimeline {
-        var timeline = OrderTimeline.build(orderId: orderId, records: try await records(of: orderId))
-        timeline.views = await views(of: orderId)
-        return timeline
-    }
-
-    func records(of orderId: String) async throws -> [OrderTimeline.Record] {
-        let watermarks = try await TopicExtent.watermarks(of: Self.topics, configuration: kafka, logger: logger)
-        var counts: [String: Int32] = [:]
-        for partition in watermarks.keys { counts[partition.topic, default: 0] += 1 }
-        let key = Array(orderId.utf8)
-        var remaining: [TopicPartition: Watermarks] = [:]
-        for (topic, count) in counts {
-            let home = TopicPartition(topic: topic, partition: Murmur2Partitioner.partition(forKey: key, partitionCount: count))
-            if let marks = watermarks[home], marks.high > marks.low { remaining[home] = marks }
-        }
-        guard !remaining.isEmpty else { return [] }
-        let consumer = try KafkaConsumer(configuration: kafka, partitions: remaining.mapValues(\.low), logger: logger)
+        let reader = OrderRecordReader(kafka: kafka, authenticator: authenticator, timeout: timeout, logger: logger)
+        let contents: OrderRecordReader.Contents
         do {
-            let records = try await read(consumer, remaining, key: key)
-            await consumer.close()
-            return records
-        } catch {
-            await consumer.close()
-            throw error
+            contents = try await reader.read(orderId: orderId)
+        } catch let failure as OrderRecordReader.Failure {
+            throw LoadGenError(failure.description)
         }
-    }
-
-    private func read(_ consumer: KafkaConsumer, _ extents: [TopicPartition: Watermarks], key: [UInt8]) async throws -> [OrderTimeline.Record] {
-        var remaining = extents
-        let deadline = ContinuousClock.now + timeout
-        var records: [OrderTimeline.Record] = []
-        while !remaining.isEmpty {
-            guard ContinuousClock.now < deadline else {
-                throw LoadGenError("could not read \(remaining.keys.map(\.description).sorted().joined(separator: ", ")) to the end within \(timeout)")
-            }
-            for message in try await consumer.poll(maxMessages: 5000, timeout: .milliseconds(200)) {
-                guard let end = remaining[message.topicPartition]?.high, message.offset < end else { continue }
-                if message.offset + 1 >= end { remaining[message.topicPartition] = nil }
-                guard message.key == key,
-                      let envelope = try? EventEnvelope(headers: message.headers.map { (name: $0.key, value: $0.value) }) else { continue }
-                records.append(OrderTimeline.Record(topic: message.topic, partition: message.partition, offset: message.offset,
-                                                    timestampMs: message.timestampMs, envelope: envelope))
-            }
+        var timeline = OrderTimeline.build(orderId: orderId, records: contents.records)
+        timeline.views = await views(of: orderId)
+        for rejected in contents.rejected {
+            timeline.views.append(.init(service: "not an event", summary: "\(rejected.topic)[\(rejected.partition)]@\(rejected.offset): \(rejected.reason)"))
         }
-        return records
+        return timeline
     }
 
     /// Each service's read side for the order, one line each; a service that does not answer
     /// says so instead of failing the timeline.
     func views(of orderId: String) async -> [OrderTimeline.View] {
-        let id = StateReader.encode(orderId)
-        let sources: [(String, String, [String])] = [
-            ("order", "\(urls.order)/orders/\(id)", ["status", "cancelReason", "detail"]),
-            ("inventory", "\(urls.inventory)/reservations/\(id)", ["state"]),
-            ("payment", "\(urls.payment)/payments/\(id)", ["state", "netCharge"]),
-            ("notification", "\(urls.notification)/notifications?orderId=\(id)", ["items"]),
-        ]
+        let fields = ["order": ["status", "cancelReason", "detail"], "inventory": ["state"],
+                      "payment": ["state", "netCharge"], "notification": ["items"]]
+        let bases = ["order": urls.order, "inventory": urls.inventory, "payment": urls.payment, "notification": urls.notification]
         var views: [OrderTimeline.View] = []
-        for (service, url, fields) in sources {
-            views.append(OrderTimeline.View(service: service, summary: await summary(url, fields)))
+        for (service, path) in OrderTimeline.statePaths(of: orderId) {
+            views.append(OrderTimeline.View(service: service, summary: await summary("\(bases[service]!)\(path)", fields[service]!)))
         }
         return views
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SagaTimeline
 
 /// The timeline as a text waterfall: one row per event, a bar from its produced-at (`·` the
 /// outbox wait, `█` its time until a consumer acted on it), then each service's view.

@@ -10,45 +10,57 @@ import Kafka
 /// broker wait (the record's timestamp → the first event a consumer emitted because of it, i.e.
 /// the time in the broker plus the consumer's poll and transaction; none when nothing followed
 /// from it); next (produced-at → the next event's produced-at).
-struct OrderTimeline: Sendable, Codable, Equatable {
-    struct Step: Sendable, Codable, Equatable {
-        var eventType: String
+public struct OrderTimeline: Sendable, Codable, Equatable {
+    public struct Step: Sendable, Codable, Equatable {
+        public var eventType: String
         /// The service whose outbox the event came from (the topic's owner).
-        var service: String
-        var topic: String
-        var partition: Int32
-        var offset: Int64
-        var eventId: String
-        var causationId: String?
-        var correlationId: String
-        var traceId: String?
-        var producedAtMs: Int64
+        public var service: String
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+        public var eventId: String
+        public var causationId: String?
+        public var correlationId: String
+        public var traceId: String?
+        public var producedAtMs: Int64
         /// The record's timestamp (the relay's send); nil when the broker kept none.
-        var sentAtMs: Int64?
+        public var sentAtMs: Int64?
         /// From the first event's produced-at.
-        var atMs: Int64
-        var outboxWaitMs: Int64?
-        var brokerWaitMs: Int64?
-        var nextStepMs: Int64?
+        public var atMs: Int64
+        public var outboxWaitMs: Int64?
+        public var brokerWaitMs: Int64?
+        public var nextStepMs: Int64?
         /// Services that emitted an event caused by this one.
-        var consumedBy: [String]
+        public var consumedBy: [String]
     }
 
     /// One service's own view of the order (its HTTP read side), as text.
-    struct View: Sendable, Codable, Equatable {
-        var service: String
-        var summary: String
+    public struct View: Sendable, Codable, Equatable {
+        public var service: String
+        public var summary: String
+
+        public init(service: String, summary: String) {
+            self.service = service
+            self.summary = summary
+        }
     }
 
-    var orderId: String
-    var steps: [Step]
-    var views: [View] = []
+    public var orderId: String
+    public var steps: [Step]
+    public var views: [View] = []
+
+    public init(orderId: String, steps: [Step], views: [View] = []) {
+        self.orderId = orderId
+        self.steps = steps
+        self.views = views
+    }
+
     /// Every trace id the order's events carry (one when the whole saga is one trace).
-    var traceIds: [String] { Array(Set(steps.compactMap(\.traceId))).sorted() }
-    var totalMs: Int64 { (steps.last?.producedAtMs ?? 0) - (steps.first?.producedAtMs ?? 0) }
+    public var traceIds: [String] { Array(Set(steps.compactMap(\.traceId))).sorted() }
+    public var totalMs: Int64 { (steps.last?.producedAtMs ?? 0) - (steps.first?.producedAtMs ?? 0) }
 
     /// The owner of each saga topic: the one service that produces to it.
-    static func producer(of topic: String) -> String {
+    public static func producer(of topic: String) -> String {
         switch topic {
         case TopicCatalog.orders.name: "order"
         case TopicCatalog.inventory.name: "inventory"
@@ -58,18 +70,36 @@ struct OrderTimeline: Sendable, Codable, Equatable {
         }
     }
 
+    /// Where each service's HTTP read side holds its state for an order (a path under the
+    /// service's base URL): the timeline's "views" and the console's order page read these.
+    public static func statePaths(of orderId: String) -> [(service: String, path: String)] {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let id = orderId.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        return [("order", "/orders/\(id)"), ("inventory", "/reservations/\(id)"),
+                ("payment", "/payments/\(id)"), ("notification", "/notifications?orderId=\(id)")]
+    }
+
     /// A record as read from Kafka, for `build`.
-    struct Record: Sendable {
-        var topic: String
-        var partition: Int32
-        var offset: Int64
-        var timestampMs: Int64?
-        var envelope: EventEnvelope
+    public struct Record: Sendable {
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+        public var timestampMs: Int64?
+        public var envelope: EventEnvelope
+
+        public init(topic: String, partition: Int32, offset: Int64, timestampMs: Int64?, envelope: EventEnvelope) {
+            self.topic = topic
+            self.partition = partition
+            self.offset = offset
+            self.timestampMs = timestampMs
+            self.envelope = envelope
+        }
     }
 
     /// The timeline of `orderId` from its records (any order; duplicates published twice by a
     /// relay appear once, at their first offset).
-    static func build(orderId: String, records: [Record]) -> OrderTimeline {
+    public static func build(orderId: String, records: [Record]) -> OrderTimeline {
         var seen = Set<UUID>()
         let unique = records.filter { $0.envelope.orderId == orderId }
             .sorted { ($0.envelope.producedAtUnixMs, $0.topic, $0.offset) < ($1.envelope.producedAtUnixMs, $1.topic, $1.offset) }
@@ -98,7 +128,7 @@ struct OrderTimeline: Sendable, Codable, Equatable {
     }
 
     /// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
-    static func traceId(of traceparent: String) -> String? {
+    public static func traceId(of traceparent: String) -> String? {
         let parts = traceparent.split(separator: "-")
         return parts.count >= 4 && parts[1].count == 32 ? String(parts[1]) : nil
     }
