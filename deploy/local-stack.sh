@@ -169,7 +169,7 @@ if [[ -z $BIN_DIR ]]; then
         # Product by product (`swift build` takes only the last of several --product flags): a
         # build of everything would include the test-support targets, and swift-property-based
         # needs the Testing module, which a --static-swift-stdlib build does not have.
-        for product in dev-cluster order-service inventory-service payment-service notification-service loadgen kafka-tool saga-admin; do
+        for product in dev-cluster order-service inventory-service payment-service notification-service loadgen kafka-tool saga-admin saga-console; do
             (cd "$ROOT" && swift build "${build_flags[@]}" --product "$product" >&2)
         done
     fi
@@ -352,6 +352,7 @@ log "services ready: order $(port_of order 0), inventory $(port_of inventory 0),
 
 if ((SKIP_LOAD)); then
     log "running; tokens: $BIN_DIR/saga-admin token --keys $KEYS_DIR --role customer --subject C-00001 (or --role operator --subject you)"
+    log "console: $BIN_DIR/saga-console --bootstrap-file $RUN_DIR/bootstrap --dev-cluster --jwks $KEYS_DIR/jwks.json --keyring-file $KEYS_DIR/keyring.json --signing-key-file $KEYS_DIR/events/operator.key (http://127.0.0.1:8090)"
     log "running; stop with: $0 --stop $RUN_DIR"
     exit 0
 fi
