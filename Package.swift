@@ -325,8 +325,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ConsoleTests",
-            dependencies: ["Console", "ServiceKit", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema",
-                           .product(name: "HummingbirdTesting", package: "hummingbird")],
+            // DevCluster: the embedded brokers ConsoleClusterTests replays a dead letter on.
+            dependencies: ["Console", "ServiceKit", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema", "Kafka",
+                           "DevCluster", "DevClusterTesting",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tests/ConsoleTests"
         ),
         .testTarget(

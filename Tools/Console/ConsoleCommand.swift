@@ -62,7 +62,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         let verifier = TokenVerifier(keys: try await JWKSSource.open(jwksLocation),
                                      configuration: .init(issuer: tokenIssuer, audience: tokenAudience))
         let directory: ServiceDirectory
-        do { directory = try ServiceDirectory(service) } catch { throw ValidationError(error.description) }
+        do { directory = try ServiceDirectory(service) } catch { throw ValidationError("\(error)") }
         var replayer: DeadLetterReplayer?
         if let keyFile = signingKeyFile ?? environment["EVENT_SIGNING_KEY_FILE"], !keyFile.isEmpty {
             replayer = try DeadLetterReplayer(configuration: kafka, operatorKey: try EventSigner(file: keyFile), logger: logger)
@@ -70,7 +70,11 @@ struct ConsoleCommand: AsyncParsableCommand {
             logger.warning("no operator event key (--signing-key-file): dead letters can be read but not replayed")
         }
 
-        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(timeout: .init(connect: .seconds(2))))
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.timeout = .init(connect: .seconds(2))
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(4), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        httpConfiguration.httpVersion = .http1Only
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         let index = SagaIndex()
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(httpHost)
         let dependencies = ConsoleDependencies(

@@ -83,7 +83,7 @@ struct DeadLetterRoutes {
         do {
             id = try DeadLetterFilter.id(text)
         } catch {
-            throw Problem.badRequest(error.description)
+            throw Problem.badRequest("\(error)")
         }
         guard let letter = index.deadLetter(id) else { throw Problem.notFound("no dead letter \(id.uuidString.lowercased()) on deadletter.v1") }
         return letter
@@ -116,7 +116,7 @@ struct DeadLetterRoutes {
             filter.until = try given("until").map { text throws(DeadLetterFilter.Invalid) in try DeadLetterFilter.time(text, name: "until") }
             return filter
         } catch {
-            throw Problem.badRequest(error.description)
+            throw Problem.badRequest("\(error)")
         }
     }
 
@@ -172,7 +172,7 @@ struct DeadLetterRoutes {
         case .raw(let bytes, let reason):
             "<p class=\"bad\">Not decodable: \(reason)</p><pre id=\"payload-bytes\">\(Self.hexDump(bytes))</pre>"
         }
-        let replay: HTML = letter.replayRefusal.map { "<p class=\"warn\">Cannot be replayed: \($0)</p>" } ?? """
+        let replay: HTML = letter.replayRefusal.map { why -> HTML in "<p class=\"warn\">Cannot be replayed: \(why)</p>" } ?? """
             <form method="post" action="/deadletters/replay">\(reader.csrfField)<input type="hidden" name="id" value="\(letter.idText)">\
             <button type="submit" id="replay-one">Replay…</button></form>
             """

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Kafka
 import NIOCore
+import NIOHTTP1
 import SagaTimeline
 import ServiceKit
 
@@ -102,7 +103,10 @@ struct OrderPage: Sendable {
         let entry = index.order(orderId)
         var plan: [String: Range<Int64>] = [:]
         for (i, topic) in SagaIndex.topics.enumerated() {
-            if let span = entry?.spans[i] {
+            // Its dead letters come from the index (below), not as steps of the saga.
+            if topic == TopicCatalog.deadLetters.name {
+                plan[topic] = 0..<0
+            } else if let span = entry?.spans[i] {
                 plan[topic] = span.first..<Int64.max
             } else if let count = index.partitionCount(topic) {
                 // Nothing of the order indexed here: only what the index has not read yet.
@@ -119,7 +123,7 @@ struct OrderPage: Sendable {
         var filter = DeadLetterFilter()
         filter.orderId = orderId
         let letters = Array(index.deadLetters(filter, offset: 0, limit: 1000).items.reversed())
-        let timeline = OrderTimeline.build(orderId: orderId, records: contents.records)
+        let timeline = OrderTimeline.build(orderId: orderId, records: contents.records.filter { $0.topic != TopicCatalog.deadLetters.name })
         guard !timeline.steps.isEmpty || !letters.isEmpty || entry != nil else {
             throw Problem.notFound("no record of order \(orderId) on the topics")
         }
@@ -128,7 +132,7 @@ struct OrderPage: Sendable {
 
     static func load(orderId: String, dependencies: ConsoleDependencies, reader: ActingOperator) async throws -> OrderPage {
         let (timeline, letters, contents) = try await timeline(orderId: orderId, dependencies: dependencies)
-        var states: [(String, String, Bool)] = []
+        var states: [(service: String, text: String, ok: Bool)] = []
         await withTaskGroup(of: (Int, String, String, Bool).self) { group in
             for (i, (service, path)) in OrderTimeline.statePaths(of: orderId).enumerated() {
                 let url = dependencies.directory.primary(service) + path
@@ -139,13 +143,13 @@ struct OrderPage: Sendable {
                         if reply.status == 404 { return (i, service, "nothing held for this order", true) }
                         return (i, service, "HTTP \(reply.status) \(ServiceClient.problemDetail(reply.body))", false)
                     } catch {
-                        return (i, service, error.description, false)
+                        return (i, service, "\(error)", false)
                     }
                 }
             }
             var collected: [(Int, String, String, Bool)] = []
             for await result in group { collected.append(result) }
-            states = collected.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2, $0.3) }
+            states = collected.sorted { $0.0 < $1.0 }.map { (service: $0.1, text: $0.2, ok: $0.3) }
         }
         return OrderPage(timeline: timeline, entry: dependencies.index.order(orderId), deadLetters: letters,
                          rejected: contents.rejected, states: states, jaegerURL: dependencies.jaegerURL)

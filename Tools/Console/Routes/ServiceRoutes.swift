@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOHTTP1
 import ServiceKit
 
 /// `GET /services`: per service and instance, what its operator routes expose, read with the
@@ -56,8 +57,8 @@ struct ServiceRoutes {
             do {
                 reply = try await dependencies.client.send(.POST, reset.instance + "/consumer/reset", token: actor.token, json: Array(json))
             } catch {
-                dependencies.actions.record(subject: actor.subject, action: action, outcome: error.description)
-                throw Problem.unavailable("the service did not answer: \(error.description)", retryAfterSeconds: 5)
+                dependencies.actions.record(subject: actor.subject, action: action, outcome: "\(error)")
+                throw Problem.unavailable("the service did not answer: \(error)", retryAfterSeconds: 5)
             }
             let outcome = reply.status == 200 ? "done" : "refused: HTTP \(reply.status) \(ServiceClient.problemDetail(reply.body))"
             dependencies.actions.record(subject: actor.subject, action: action, outcome: outcome)
@@ -125,7 +126,7 @@ struct ServiceRoutes {
             case .failure(let failure):
                 """
                 <p class="ready-no">not ready</p>\
-                <ul>\(state.notReady.isEmpty ? [HTML("<li>\(failure.description)</li>")] : state.notReady.map { "<li>\($0)</li>" as HTML })</ul>
+                <ul>\(state.notReady.isEmpty ? ["<li>\(failure.description)</li>" as HTML] : state.notReady.map { "<li>\($0)</li>" as HTML })</ul>
                 """
             }
             let relay: HTML = switch state.relay {
