@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import XCTest
 @testable import Console
 
@@ -85,7 +86,8 @@ final class ConsoleBrowserTests: XCTestCase {
             page = try await customer.waitFor { $0.contains("403") }
             XCTAssertTrue(page.contains("for operators"))
             try await customer.go(base + "/deadletters")
-            XCTAssertTrue(try await customer.source().contains("401 Unauthorized"), "no session was made")
+            let refused = try await customer.source()
+            XCTAssertTrue(refused.contains("401 Unauthorized"), "no session was made")
             try await customer.quit()
         }
     }

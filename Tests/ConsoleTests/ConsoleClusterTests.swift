@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import Kafka
 import Logging
+import NIOHTTP1
 import SagaTimeline
 import ServiceKit
 import XCTest

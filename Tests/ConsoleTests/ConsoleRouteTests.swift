@@ -2,6 +2,7 @@ import Credentials
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import SagaTimeline
 import ServiceKit
 import XCTest
 @testable import Console

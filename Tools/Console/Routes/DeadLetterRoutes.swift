@@ -63,7 +63,7 @@ struct DeadLetterRoutes {
                 <table id="replay-outcomes"><thead><tr><th>Dead letter</th><th>Origin</th><th>Outcome</th></tr></thead><tbody>\(rows)</tbody></table>
                 <p><a href="/deadletters">Back to the dead letters</a></p>
                 """
-            let status: HTTPResponse.Status = outcomes.allSatisfy { $0.1.succeeded } ? .ok : .multiStatus
+            let status: HTTPResponse.Status = outcomes.allSatisfy { $0.1.succeeded } ? .ok : .init(code: 207)
             var page = layout.page("Replayed", section: .deadLetters, session: dependencies.sessions.session(of: request), body)
             page.status = status
             return page
@@ -125,8 +125,8 @@ struct DeadLetterRoutes {
         let paging = try Paging(request)
         let (items, more, matching) = dependencies.index.deadLetters(filter, offset: paging.offset, limit: Paging.pageSize)
         let query = request.uri.queryParameters
-        let keep: [(String, String?)] = ["service", "kind", "origin", "orderId", "since", "until"].map { ($0, query.get($0).map(String.init)) }
-        func value(_ name: String) -> String { query.get(name).map(String.init) ?? "" }
+        let keep: [(String, String?)] = ["service", "kind", "origin", "orderId", "since", "until"].map { ($0, query.get($0)) }
+        func value(_ name: String) -> String { query.get(name) ?? "" }
         let services = HTML.join([HTML(trusted: "<option value=\"\">any</option>")] + ServiceDirectory.services.map { name -> HTML in
             name == filter.group ? "<option selected>\(name)</option>" : "<option>\(name)</option>"
         })

@@ -32,7 +32,7 @@ struct LiveRoutes {
                 throw Problem.unavailable("too many open live streams; retry later", retryAfterSeconds: 5)
             }
             var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-            headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+            headers[HTTPFields.Element.Name("X-Accel-Buffering")!] = "no"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 // The rates, every few seconds: also the heartbeat that finds a client gone.
                 let ticker = Task { [continuation = subscription.continuation] in

@@ -105,8 +105,10 @@ struct ServiceRoutes {
                         if reply.status != 200, let problem = ServiceClient.problem(reply.body) {
                             notReady = problem.errors?.map { "\($0.pointer.dropFirst()): \($0.detail)" } ?? [problem.detail]
                         }
+                    } catch let failure as ServiceClient.Failure {
+                        readiness = .failure(failure)
                     } catch {
-                        readiness = .failure(error)
+                        readiness = .failure(.unreachable("\(error)"))
                     }
                     return (i, InstanceState(service: service, url: url, readiness: readiness, notReady: notReady,
                                              consumer: await consumer, relay: await relay))

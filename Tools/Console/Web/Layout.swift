@@ -72,9 +72,9 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
-        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[HTTPFields.Element.Name("X-Content-Type-Options")!] = "nosniff"
+        response.headers[HTTPFields.Element.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPFields.Element.Name("X-Frame-Options")!] = "DENY"
         if !request.uri.path.hasPrefix("/assets/") { response.headers[.cacheControl] = "no-store" }
         return response
     }

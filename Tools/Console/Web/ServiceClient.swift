@@ -53,8 +53,10 @@ struct ServiceClient: Sendable {
         do {
             let reply = try await send(.GET, url, token: token)
             return Self.decode(type, reply)
+        } catch let failure as Failure {
+            return .failure(failure)
         } catch {
-            return .failure(error)
+            return .failure(.unreachable("\(error)"))
         }
     }
 
