@@ -37,6 +37,7 @@ final class ConsoleClusterTests: XCTestCase {
 
         // The original event, as Payment writes it, and the dead letter Order made of it.
         var charged = Saga_V1_PaymentCharged()
+        charged.orderID = orderId
         charged.customerID = "C-00007"
         let event = SagaEvent.paymentCharged(charged)
         let envelope = EventEnvelope(eventType: event.eventType, orderId: orderId, sequence: 1, correlationId: UUID())
