@@ -130,9 +130,15 @@ final class ChromeDriver: @unchecked Sendable {
         throw Failure("chromedriver did not become ready on port \(port)")
     }
 
+    /// Ends chromedriver (SIGTERM, then SIGKILL after 3 s) and waits for it.
     func stop() {
-        if process.isRunning { process.terminate() }
         try? http.syncShutdown()
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(3)
+        while process.isRunning, Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     struct Failure: Error, CustomStringConvertible {
