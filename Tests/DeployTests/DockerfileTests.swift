@@ -97,10 +97,13 @@ final class DockerfileTests: XCTestCase {
     /// Packages .ci/run installs only for tests and tooling, never to compile: the generated
     /// protobuf code is committed, kcat/PostgreSQL/shellcheck/docker-compose serve the tests,
     /// iptables/faketime/jq the fault matrix (deploy/chaos.sh, run on the local stack only),
-    /// a JRE the brokers' TLS layer (Java's, as Kafka's; Tests/Tools/KafkaTLSServer.java).
+    /// a JRE the brokers' TLS layer (Java's, as Kafka's; Tests/Tools/KafkaTLSServer.java),
+    /// prometheus the alert rules' promtool checks, chromium and its driver the console's
+    /// browser test (ConsoleBrowserTests).
     /// Anything else .ci/run installs is taken to be a build dependency the image needs too.
     static let testOnlyPackages: Set<String> = ["kcat", "protobuf-compiler", "postgresql", "shellcheck", "curl", "docker-compose",
-                                                "iptables", "faketime", "jq", "openjdk-17-jre-headless"]
+                                                "iptables", "faketime", "jq", "openjdk-17-jre-headless",
+                                                "prometheus", "chromium", "chromium-driver"]
 
     /// What compose runs from the image: the four services, topic-init's kafka-tool, loadgen.
     static let products = ServiceName.allCases.map(\.executable) + ["kafka-tool", "loadgen"]
