@@ -281,7 +281,7 @@ let package = Package(
         .executableTarget(
             name: "Console",
             dependencies: [
-                "ServiceKit", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema", "Kafka", "KafkaCLI", "Messaging",
+                "ServiceKit", "SagaAPI", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema", "Kafka", "KafkaCLI", "Messaging",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -326,7 +326,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             // DevCluster: the embedded brokers ConsoleClusterTests replays a dead letter on.
-            dependencies: ["Console", "ServiceKit", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema", "Kafka",
+            dependencies: ["Console", "ServiceKit", "SagaAPI", "Credentials", "DeadLetterQueue", "SagaTimeline", "EventSchema", "Kafka",
                            "DevCluster", "DevClusterTesting",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),

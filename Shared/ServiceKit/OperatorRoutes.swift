@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import Messaging
 import Persistence
+import SagaAPI
 
 /// What an operator (the console, `curl`) sees and does beyond `/consumer`:
 ///

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Kafka
 import Logging
+import SagaAPI
 import SagaTimeline
 import ServiceKit
 

@@ -2,6 +2,7 @@ import DeadLetterQueue
 import EventSchema
 import Foundation
 import Hummingbird
+import SagaAPI
 import ServiceKit
 
 /// `GET /deadletters`: every dead letter a service signed, newest first, filtered by service,

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 import NIOCore
-import ServiceLifecycle
+import SagaAPI
 import ServiceKit
+import ServiceLifecycle
 
 /// `GET /live`: terminal orders and notifications as they happen and the current rates of
 /// confirmed and cancelled orders; the page renders the recent ones on the server, and

@@ -5,6 +5,7 @@ import Hummingbird
 import Kafka
 import NIOCore
 import NIOHTTP1
+import SagaAPI
 import SagaTimeline
 import ServiceKit
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOHTTP1
+import SagaAPI
 import ServiceKit
 
 /// `GET /services`: per service and instance, what its operator routes expose, read with the
@@ -17,10 +18,10 @@ struct ServiceRoutes {
     struct InstanceState: Sendable {
         var service: String
         var url: String
-        var readiness: Result<ReadinessView, ServiceClient.Failure>
+        var readiness: Result<Readiness, ServiceClient.Failure>
         /// The reasons a 503 from /readyz gives.
         var notReady: [String]
-        var consumer: Result<ConsumerStateView, ServiceClient.Failure>
+        var consumer: Result<ConsumerView, ServiceClient.Failure>
         var relay: Result<RelayView, ServiceClient.Failure>
     }
 
@@ -95,13 +96,13 @@ struct ServiceRoutes {
         return await withTaskGroup(of: (Int, InstanceState).self) { group in
             for (i, (service, url)) in targets.enumerated() {
                 group.addTask {
-                    async let consumer = client.get(ConsumerStateView.self, url + "/consumer", token: token)
+                    async let consumer = client.get(ConsumerView.self, url + "/consumer", token: token)
                     async let relay = client.get(RelayView.self, url + "/relay", token: token)
                     var notReady: [String] = []
-                    let readiness: Result<ReadinessView, ServiceClient.Failure>
+                    let readiness: Result<Readiness, ServiceClient.Failure>
                     do {
                         let reply = try await client.send(.GET, url + "/readyz", token: token)
-                        readiness = ServiceClient.decode(ReadinessView.self, reply)
+                        readiness = ServiceClient.decode(Readiness.self, reply)
                         if reply.status != 200, let problem = ServiceClient.problem(reply.body) {
                             notReady = problem.errors?.map { "\($0.pointer.dropFirst()): \($0.detail)" } ?? [problem.detail]
                         }
@@ -157,7 +158,7 @@ struct ServiceRoutes {
         return "<div class=\"cards\">\(cards)</div>"
     }
 
-    static func renderConsumer(_ view: ConsumerStateView, state: InstanceState, reader: ActingOperator) -> HTML {
+    static func renderConsumer(_ view: ConsumerView, state: InstanceState, reader: ActingOperator) -> HTML {
         let rows = view.partitions.map { partition -> HTML in
             let reset: HTML = partition.held == nil ? .empty : """
                 <form method="post" action="/services/reset">\(reader.csrfField)\

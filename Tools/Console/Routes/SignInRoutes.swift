@@ -2,6 +2,7 @@ import Credentials
 import Foundation
 import Hummingbird
 import Logging
+import SagaAPI
 import ServiceKit
 
 /// `GET /login`: a form to paste an operator's token (`saga-admin token --role operator`);

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SagaAPI
 import ServiceKit
 
 /// The page around every view: navigation, who is signed in, the sign-out form, and the index's
@@ -86,8 +87,8 @@ struct ProblemPages<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let response = try await next(request, context)
         guard response.headers[.contentType] == "application/problem+json" else { return response }
-        let problem = await Self.problem(of: response) ?? Problem(status: Int(response.status.code), title: response.status.reasonPhrase, detail: "")
-        let next: HTML = switch problem.status {
+        let problem = await Self.problem(of: response) ?? Problem(status: response.status, detail: "")
+        let next: HTML = switch problem.status.code {
         case 401: "<p><a href=\"/login\">Sign in</a> with an operator's token.</p>"
         case 403: "<p>This console is for operators. <a href=\"/login\">Sign in</a> with an operator's token.</p>"
         default: "<p><a href=\"/orders\">Back to the orders</a></p>"
@@ -95,9 +96,9 @@ struct ProblemPages<Context: RequestContext>: RouterMiddleware {
         let errors = HTML.join((problem.errors ?? []).map { "<li><code>\($0.pointer)</code>: \($0.detail)</li>" })
         let document: HTML = """
             <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><title>\(problem.status) \(problem.title) · order-saga console</title>
+            <html lang="en"><head><meta charset="utf-8"><title>\(problem.status.code) \(problem.title) · order-saga console</title>
             <link rel="stylesheet" href="/assets/console.css"></head>
-            <body><main class="problem"><h1>\(problem.status) \(problem.title)</h1><p>\(problem.detail)</p>
+            <body><main class="problem"><h1>\(problem.status.code) \(problem.title)</h1><p>\(problem.detail)</p>
             \(errors.raw.isEmpty ? HTML.empty : "<ul>\(errors)</ul>")\(next)</main></body></html>
             """
         var page = Layout.html(document, status: response.status)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SagaAPI
 import ServiceKit
 
 /// The services' HTTP endpoints, each called with the signed-in operator's own token: what a

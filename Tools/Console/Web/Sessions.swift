@@ -4,6 +4,7 @@ import EventSchema
 import Foundation
 import Hummingbird
 import Logging
+import SagaAPI
 import ServiceKit
 
 /// Signed-in operators, kept in memory: the browser holds only a random session id (HttpOnly,
