@@ -166,7 +166,9 @@ final class TestClock: @unchecked Sendable {
     }
 }
 
-func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () async -> Bool) async throws {
+/// Generous: Swift Testing runs the suites in parallel, and CPU-bound property tests can starve
+/// this loop's wake-ups on a loaded machine; a condition that holds returns at once.
+func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return }
