@@ -106,7 +106,8 @@ public enum OffsetAnomalyPolicy: String, Sendable, CaseIterable {
     case accept
 }
 
-/// Points where tests stop a process on purpose (crash tests) or observe the runtime.
+/// Points where tests stop a process on purpose (crash tests) or observe the runtime, and where
+/// a service starts what a commit left due.
 public struct ConsumerHooks: Sendable {
     /// After batch number `n` (from 1, counting polled batches) committed to the database, before
     /// the Kafka commit; not called for a batch that needed no transaction (all skipped).

@@ -1,8 +1,9 @@
 import Foundation
 
 /// A coalescing wake-up: any number of `signal()` calls while nobody waits make the next
-/// `wait` return at once, and only once. Used to wake the relay right after a commit.
-final class WakeSignal: @unchecked Sendable {
+/// `wait` return at once, and only once. Wakes the relay right after a commit, and work a
+/// commit left due (Notification's deliveries) instead of its next polling round.
+public final class WakeSignal: @unchecked Sendable {
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Void, Never>
@@ -14,7 +15,9 @@ final class WakeSignal: @unchecked Sendable {
     private var waiter: Waiter?
     private var nextID: UInt64 = 0
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         lock.lock()
         guard let waiter else {
             pending = true
@@ -28,7 +31,7 @@ final class WakeSignal: @unchecked Sendable {
     }
 
     /// Returns when signalled (or signalled since the last wait), or after `timeout`. One waiter at a time.
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             lock.lock()
             if pending {

@@ -38,11 +38,15 @@ public struct PeriodicService: Service {
     let name: String
     let interval: Duration
     let logger: Logger
+    /// Starts the next round before the interval is over (the interval is then a fallback).
+    let wake: WakeSignal?
     let body: @Sendable () async throws -> Void
 
-    public init(name: String, interval: Duration, logger: Logger, body: @escaping @Sendable () async throws -> Void) {
+    public init(name: String, interval: Duration, wake: WakeSignal? = nil, logger: Logger,
+                body: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.interval = interval
+        self.wake = wake
         self.logger = logger
         self.body = body
     }
@@ -54,7 +58,15 @@ public struct PeriodicService: Service {
             } catch {
                 logger.warning("\(name) round failed; retrying next round", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            if let wake {
+                await withGracefulShutdownHandler {
+                    await wake.wait(timeout: interval)
+                } onGracefulShutdown: {
+                    wake.signal()
+                }
+            } else {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            }
         }
     }
 }

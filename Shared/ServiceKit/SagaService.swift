@@ -36,6 +36,10 @@ public protocol SagaService: Sendable {
 
     /// Called before every /metrics scrape, to set gauges read from the database.
     func refreshMetrics() async
+
+    /// After a batch of consumed events committed: work the batch left for after its commit
+    /// (Notification's deliveries) starts now rather than on its next polling round. Default: nothing.
+    func consumedBatchCommitted()
 }
 
 extension SagaService {
@@ -43,6 +47,7 @@ extension SagaService {
     public func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {}
     public func backgroundServices() -> [any Service] { [] }
     public func refreshMetrics() async {}
+    public func consumedBatchCommitted() {}
 }
 
 /// What a service gets from the runner.

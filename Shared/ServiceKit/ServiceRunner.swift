@@ -123,7 +123,9 @@ public enum ServiceRunner {
                 inboxPruneInterval: settings.pruneInterval, outputTopics: S.emittedTopics, stallBound: settings.stallBound,
                 offsetAnomalyPolicy: settings.offsetAnomalyPolicy, sequenceRetention: settings.messagingRetention,
                 authenticator: authenticator),
-            database: database, relay: relay, logger: named(logger, "consumer"),
+            database: database, relay: relay,
+            hooks: ConsumerHooks(afterDatabaseCommit: { _ in service.consumedBatchCommitted() }),
+            logger: named(logger, "consumer"),
             prelude: { events, unit in try service.lockSharedRows(for: events, unit) },
             handler: { event, unit in try service.handle(event, unit) })
 

@@ -30,6 +30,27 @@ struct CommandLineTests {
         #expect(throws: (any Error).self) { try KafkaOptions.parse(["--bootstrap", "k", "--dev-cluster-tuning", "maybe"]).configuration(environment: [:]) }
     }
 
+    @Test("A bootstrap file beside the dev cluster's control file (a local-stack run folder) gets the dev-cluster settings unless told otherwise")
+    func devClusterRunFolder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("loadgen-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bootstrap = folder.appendingPathComponent("bootstrap")
+        try "127.0.0.1:9092\n".write(to: bootstrap, atomically: true, encoding: .utf8)
+        let realKafka = try KafkaOptions.parse(["--bootstrap-file", bootstrap.path]).configuration(environment: [:])
+        #expect(realKafka["fetch.wait.max.ms"] == nil, "no control file: real Kafka's defaults")
+
+        try "http://127.0.0.1:4000\n".write(to: folder.appendingPathComponent("control"), atomically: true, encoding: .utf8)
+        let byFlag = try KafkaOptions.parse(["--bootstrap-file", bootstrap.path]).configuration(environment: [:])
+        #expect(byFlag["fetch.wait.max.ms"] == "10")
+        let byEnvironment = try KafkaOptions.parse([]).configuration(environment: ["KAFKA_BOOTSTRAP_FILE": bootstrap.path])
+        #expect(byEnvironment["fetch.wait.max.ms"] == "10")
+        let refused = try KafkaOptions.parse(["--bootstrap-file", bootstrap.path, "--dev-cluster-tuning", "false"]).configuration(environment: [:])
+        #expect(refused["fetch.wait.max.ms"] == nil, "an explicit false wins")
+        let refusedByEnvironment = try KafkaOptions.parse(["--bootstrap-file", bootstrap.path]).configuration(environment: ["KAFKA_DEV_CLUSTER_TUNING": "false"])
+        #expect(refusedByEnvironment["fetch.wait.max.ms"] == nil)
+    }
+
     @Test("service URLs default to the loopback ports of Services/API.md")
     func serviceURLs() throws {
         let urls = try ServiceURLOptions.parse(["--payment-url", "http://payment:9000/"]).resolve(environment: ["ORDER_URL": "http://order:80"])

@@ -23,9 +23,12 @@ struct NotificationService: SagaService {
     let broadcaster: NotificationBroadcaster
     let worker: DeliveryWorker
     let api: NotificationAPI
+    /// Rung after each consumer commit: the notifications it recorded are delivered at once.
+    let deliveryDue = WakeSignal()
+    /// The fallback round, for retries whose backoff ran out and rows another instance recorded.
     let deliveryInterval: Duration
 
-    init(context: ServiceContext, channel settings: ChannelSettings, deliveryInterval: Duration = .milliseconds(100),
+    init(context: ServiceContext, channel settings: ChannelSettings, deliveryInterval: Duration = .seconds(1),
          maxStreamSubscribers: Int = 256) throws {
         self.context = context
         broadcaster = NotificationBroadcaster(maxSubscribers: maxStreamSubscribers)
@@ -47,9 +50,13 @@ struct NotificationService: SagaService {
     }
 
     func backgroundServices() -> [any Service] {
-        [PeriodicService(name: "delivery worker", interval: deliveryInterval, logger: worker.logger) { [worker] in
+        [PeriodicService(name: "delivery worker", interval: deliveryInterval, wake: deliveryDue, logger: worker.logger) { [worker] in
             while try await worker.deliverDue() == worker.batchSize, !Task.isCancelled, !Task.isShuttingDownGracefully {}
         }]
+    }
+
+    func consumedBatchCommitted() {
+        deliveryDue.signal()
     }
 
     /// `notifications_pending`: recorded, not yet delivered (counted in the database at scrape

@@ -15,7 +15,7 @@ struct KafkaOptions: ParsableArguments {
     var bootstrap: String?
     @Option(help: "File holding the bootstrap servers, as the dev cluster writes it (or env KAFKA_BOOTSTRAP_FILE).")
     var bootstrapFile: String?
-    @Option(help: "true for the embedded dev cluster: short timeouts; false (the default) on real Kafka (or env KAFKA_DEV_CLUSTER_TUNING).")
+    @Option(help: "true for the embedded dev cluster: short timeouts; false on real Kafka (or env KAFKA_DEV_CLUSTER_TUNING). Default: true when the bootstrap file's folder holds the dev cluster's `control` file (a local-stack run folder), else false.")
     var devClusterTuning: String?
     @OptionGroup var client: KafkaClientOptions
 
@@ -27,11 +27,23 @@ struct KafkaOptions: ParsableArguments {
             throw ValidationError(failure.description)
         }
         var configuration = KafkaConfiguration(bootstrapServers: servers, ["client.id": Self.clientID])
-        if try parseBool(devClusterTuning ?? environment["KAFKA_DEV_CLUSTER_TUNING"].nonEmpty ?? "false",
-                         option: "--dev-cluster-tuning") {
+        // Real Kafka's defaults against the dev cluster put half a second into every latency
+        // this client measures; a run folder says which cluster it is.
+        let tuning = try devClusterTuning.map { try parseBool($0, option: "--dev-cluster-tuning") }
+            ?? environment["KAFKA_DEV_CLUSTER_TUNING"].nonEmpty.map { try parseBool($0, option: "KAFKA_DEV_CLUSTER_TUNING") }
+            ?? Self.isDevClusterRunFolder(bootstrapFile: bootstrapFile ?? environment["KAFKA_BOOTSTRAP_FILE"].nonEmpty)
+        if tuning {
             configuration = configuration.merging(KafkaConfiguration.devClusterTuning)
         }
         return try client.apply(to: configuration, environment: environment)
+    }
+
+    /// The dev cluster writes its bootstrap and `control` files side by side (`--bootstrap-file`,
+    /// `--control-file`; deploy/local-stack.sh puts both in the run folder).
+    static func isDevClusterRunFolder(bootstrapFile: String?) -> Bool {
+        guard let bootstrapFile else { return false }
+        let control = URL(fileURLWithPath: bootstrapFile).deletingLastPathComponent().appendingPathComponent("control")
+        return FileManager.default.fileExists(atPath: control.path)
     }
 }
 

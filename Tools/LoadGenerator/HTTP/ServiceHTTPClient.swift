@@ -32,7 +32,10 @@ final class ServiceHTTPClient: Sendable {
         self.defaultToken = defaultToken
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(4), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        configuration.timeout = .init(connect: .seconds(5))
+        // AsyncHTTPClient bounds a request's wait for a pooled connection by the connect timeout:
+        // at 5 s a burst failed POSTs the services would have answered. The wait is latency the
+        // report shows; each request's own deadline (`send`'s timeout) still ends it.
+        configuration.timeout = .init(connect: .seconds(30))
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
