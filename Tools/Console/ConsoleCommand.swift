@@ -101,17 +101,10 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     func kafkaConfiguration(_ environment: [String: String]) throws -> KafkaConfiguration {
         let servers: String
-        if let bootstrap {
-            servers = bootstrap
-        } else if let bootstrapFile {
-            guard let text = try? String(contentsOfFile: bootstrapFile, encoding: .utf8) else {
-                throw ValidationError("cannot read --bootstrap-file \(bootstrapFile); is the dev cluster running?")
-            }
-            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else if let fromEnvironment = environment["KAFKA_BOOTSTRAP"], !fromEnvironment.isEmpty {
-            servers = fromEnvironment
-        } else {
-            throw ValidationError("say where Kafka is: --bootstrap host:port, --bootstrap-file FILE or KAFKA_BOOTSTRAP")
+        do {
+            servers = try KafkaBootstrap.servers(list: bootstrap, file: bootstrapFile, environment: environment)
+        } catch let failure as KafkaBootstrap.Failure {
+            throw ValidationError(failure.description)
         }
         var configuration = KafkaConfiguration(bootstrapServers: servers, ["client.id": "saga-console"])
         if devCluster { configuration = configuration.merging(KafkaConfiguration.devClusterTuning) }

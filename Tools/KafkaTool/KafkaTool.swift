@@ -36,22 +36,16 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Whether a cluster is named at all (for subcommands to which Kafka is optional).
     func isGiven(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
-        bootstrap != nil || bootstrapFile != nil || !(environment["KAFKA_BOOTSTRAP"] ?? "").isEmpty
+        bootstrap != nil || bootstrapFile != nil || !(environment[KafkaBootstrap.listVariable] ?? "").isEmpty
+            || !(environment[KafkaBootstrap.fileVariable] ?? "").isEmpty
     }
 
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KafkaConfiguration {
         let servers: String
-        if let bootstrap {
-            servers = bootstrap
-        } else if let bootstrapFile {
-            guard let text = try? String(contentsOfFile: bootstrapFile, encoding: .utf8) else {
-                throw ValidationError("cannot read --bootstrap-file \(bootstrapFile); is the dev cluster running?")
-            }
-            servers = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else if let fromEnvironment = environment["KAFKA_BOOTSTRAP"] {
-            servers = fromEnvironment
-        } else {
-            throw ValidationError("say where Kafka is: --bootstrap host:port, --bootstrap-file FILE or KAFKA_BOOTSTRAP")
+        do {
+            servers = try KafkaBootstrap.servers(list: bootstrap, file: bootstrapFile, environment: environment)
+        } catch let failure as KafkaBootstrap.Failure {
+            throw ValidationError(failure.description)
         }
         var configuration = KafkaConfiguration(bootstrapServers: servers, ["client.id": Self.clientID])
         if devCluster { configuration = configuration.merging(KafkaConfiguration.devClusterTuning) }

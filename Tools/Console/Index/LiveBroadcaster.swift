@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import ServiceKit
 
 /// Something that just happened, for the live page: an order reached its end, or a customer was
 /// notified.
@@ -34,43 +35,17 @@ struct LiveEvent: Sendable, Codable, Equatable {
 /// A slow stream loses its oldest events rather than holding the follower up.
 final class LiveBroadcaster: @unchecked Sendable {
     static let recentCount = 50
-    static let maxSubscribers = 64
+    let streams = EventFanOut(maxStreams: 64, slow: .dropOldest(buffer: 256))
     private let lock = NSLock()
-    private var subscribers: [UUID: AsyncStream<ByteBuffer>.Continuation] = [:]
     private var recentEvents: [LiveEvent] = []
 
-    struct Subscription {
-        let id: UUID
-        let stream: AsyncStream<ByteBuffer>
-        let continuation: AsyncStream<ByteBuffer>.Continuation
-    }
-
     func publish(_ event: LiveEvent) {
-        let frame = event.frame
-        let targets = lock.withLock {
+        lock.withLock {
             recentEvents.append(event)
             if recentEvents.count > Self.recentCount { recentEvents.removeFirst() }
-            return Array(subscribers.values)
         }
-        for continuation in targets { continuation.yield(frame) }
+        streams.publish([(audience: nil, frame: event.frame)])
     }
 
     var recent: [LiveEvent] { lock.withLock { recentEvents.reversed() } }
-
-    /// Nil when `maxSubscribers` streams are open.
-    func subscribe() -> Subscription? {
-        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingNewest(256))
-        let id = UUID()
-        let admitted = lock.withLock { () -> Bool in
-            guard subscribers.count < Self.maxSubscribers else { return false }
-            subscribers[id] = continuation
-            return true
-        }
-        return admitted ? Subscription(id: id, stream: stream, continuation: continuation) : nil
-    }
-
-    func unsubscribe(_ id: UUID) {
-        let continuation = lock.withLock { subscribers.removeValue(forKey: id) }
-        continuation?.finish()
-    }
 }

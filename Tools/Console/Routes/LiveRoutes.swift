@@ -3,7 +3,6 @@ import Hummingbird
 import NIOCore
 import SagaAPI
 import ServiceKit
-import ServiceLifecycle
 
 /// `GET /live`: terminal orders and notifications as they happen and the current rates of
 /// confirmed and cancelled orders; the page renders the recent ones on the server, and
@@ -29,33 +28,14 @@ struct LiveRoutes {
         }
         routes.get("/live/events", .requires(.operator)) { _, _, _ in
             let index = dependencies.index
-            guard let subscription = index.live.subscribe() else {
+            guard let subscription = index.live.streams.subscribe() else {
                 throw Problem.unavailable("too many open live streams; retry later", retryAfterSeconds: 5)
             }
-            var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-            headers[HTTPFields.Element.Name("X-Accel-Buffering")!] = "no"
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                // The rates, every few seconds: also the heartbeat that finds a client gone.
-                let ticker = Task { [continuation = subscription.continuation] in
-                    while (try? await Task.sleep(for: Self.ratesInterval)) != nil {
-                        let rates = index.rates()
-                        continuation.yield(ByteBuffer(string: "event: rates\ndata: {\"confirmed\":\(rates.confirmed),\"cancelled\":\(rates.cancelled)}\n\n"))
-                    }
-                }
-                defer {
-                    ticker.cancel()
-                    index.live.unsubscribe(subscription.id)
-                }
-                try await withGracefulShutdownHandler {
-                    try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
-                    for await frame in subscription.stream {
-                        try await writer.write(frame)
-                    }
-                    try await writer.finish(nil)
-                } onGracefulShutdown: {
-                    index.live.unsubscribe(subscription.id)
-                }
-            })
+            // The rates, every few seconds: also the heartbeat that finds a client gone.
+            return ServerSentEvents.response(subscription, of: index.live.streams, every: Self.ratesInterval) {
+                let rates = index.rates()
+                return ByteBuffer(string: "event: rates\ndata: {\"confirmed\":\(rates.confirmed),\"cancelled\":\(rates.cancelled)}\n\n")
+            }
         }
     }
 }
