@@ -86,12 +86,20 @@ final class HostileInputEndToEndTests: XCTestCase {
             XCTAssertEqual(ready.status, 200, "[\(backend)] \(service) after the hostile records: \(ready.text)")
         }
 
-        // Per group: dead letters + skips counted = the hostile records it read.
-        let after = try countersByService(client)
+        // Per group: dead letters + skips counted = the hostile records it read. /metrics is
+        // computed at most once a second, so a scrape may predate the last batch: wait until
+        // every group's count reaches what it read (a count that passes it fails below).
+        let expected = Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { service in
+            (service, Double(records.filter { Self.readers[$0.topic]!.contains(service) }.count))
+        })
+        let after = (try? client.poll("every group's dead letters and skips counted", timeout: 30) { () -> [ServiceName: Double]? in
+            let counters = try countersByService(client)
+            return ServiceName.allCases.allSatisfy { counters[$0]! - before[$0]! >= expected[$0]! } ? counters : nil
+        }) ?? (try countersByService(client))
         for service in ServiceName.allCases {
-            let read = records.filter { Self.readers[$0.topic]!.contains(service) }.count
+            let read = expected[service]!
             let accounted = after[service]! - before[service]!
-            XCTAssertEqual(accounted, Double(read), "[\(backend)] \(service): dead-lettered + skipped (unknown or not handled) vs hostile records read")
+            XCTAssertEqual(accounted, read, "[\(backend)] \(service): dead-lettered + skipped (unknown or not handled) vs hostile records read")
         }
 
         // The dead letters are on deadletter.v1, the big ones cut to fit. The dev cluster keeps
