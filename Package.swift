@@ -336,7 +336,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadGeneratorTests",
-            dependencies: ["LoadGenerator", "SagaAPI", "SagaTimeline"],
+            dependencies: ["LoadGenerator", "SagaAPI", "SagaTimeline", "Kafka"],
             path: "Tests/LoadGeneratorTests"
         ),
         .testTarget(

@@ -203,13 +203,13 @@ instance_args() {
     for entry in $INSTANCE_URLS; do printf '%s\n' --instance "$entry"; done
 }
 
-start_loadgen() { # duration report windows ready_file
+start_loadgen() { # duration report windows ready_file steady_file
     local args
     mapfile -t args < <(instance_args)
     "$BIN_DIR/loadgen" run --bootstrap-file "$RUN_DIR/bootstrap" --dev-cluster-tuning true --seed-file "$RUN_DIR/seed.json" \
         --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
         --notification-url "$NOTIFICATION_URL" --keys "$KEYS_DIR" --rate "$RATE" --duration "$1" "${args[@]}" \
-        --drain-timeout "$DRAIN_TIMEOUT" --report "$2" --fault-windows "$3" --ready-file "$4" \
+        --drain-timeout "$DRAIN_TIMEOUT" --report "$2" --fault-windows "$3" --ready-file "$4" --steady-file "$5" \
         --recovery-bound "$RECOVERY_BOUND" "${LOADGEN_ARGS[@]}" &
     LOADGEN_PID=$!
 }
@@ -246,6 +246,21 @@ trap 'exit 130' INT TERM
 
 # A sleep the traps interrupt: bash runs a trap only once the foreground command ends, so a
 # SIGTERM during a 60-s fault would wait out the fault before healing; `wait` returns at once.
+# Faults go in once the load has flowed on every partition (loadgen's --steady-file), not after
+# the fixed steady period alone: on a slow or loaded machine that period can end before enough
+# orders were confirmed to show a cut against. Bounded: past STEADY_BOUND the fault goes in
+# anyway, and the verdict says the cut could not be shown.
+STEADY_BOUND=60
+await_steady() { # steady_file
+    local i
+    for ((i = 0; i < STEADY_BOUND * 10; i++)); do
+        [[ -s $1 ]] && return 0
+        kill -0 "$LOADGEN_PID" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    event "no steady flow ${STEADY_BOUND}s after the steady period (some partition has fewer than 10 confirmed orders): injecting anyway"
+}
+
 nap() { # seconds
     sleep "$1" &
     NAP_PID=$!
@@ -334,8 +349,8 @@ rotation_mode() {
 
     REPORT=$RUN_DIR/chaos-report.json
     if [[ $MODE == local ]]; then
-        rm -f "$RUN_DIR/loadgen.ready"
-        start_loadgen "$DURATION" "$REPORT" "$WINDOWS" "$RUN_DIR/loadgen.ready"
+        rm -f "$RUN_DIR/loadgen.ready" "$RUN_DIR/loadgen.steady"
+        start_loadgen "$DURATION" "$REPORT" "$WINDOWS" "$RUN_DIR/loadgen.ready" "$RUN_DIR/loadgen.steady"
     else
         # The report is written inside loadgen's container and copied out afterwards: a bind mount
         # would need a host path, and Docker would create a missing one as root.
@@ -347,6 +362,7 @@ rotation_mode() {
     event "load generator started: $RATE orders/s for ${DURATION}s (pid $LOADGEN_PID)"
 
     nap "$INTERVAL"
+    [[ $MODE == local ]] && await_steady "$RUN_DIR/loadgen.steady"
     while (($(date +%s) - START + PAUSE < DURATION)) && kill -0 "$LOADGEN_PID" 2>/dev/null; do
         kind=${kinds[round % ${#kinds[@]}]}
         round=$((round + 1))
@@ -541,14 +557,14 @@ run_cell() { # class cell_dir
         return 1
     fi
     hold=$(fault_hold "$class")
-    local windows=$cell/fault-windows.jsonl ready=$cell/loadgen.ready
+    local windows=$cell/fault-windows.jsonl ready=$cell/loadgen.ready steady=$cell/loadgen.steady
     : >"$windows"
-    rm -f "$ready"
+    rm -f "$ready" "$steady"
     # The load runs until RECOVERY seconds after the heal, however long injecting and healing
     # took (a clock fault restarts every instance twice): the duration is only a ceiling, and
     # SIGTERM ends the sending (the load generator then drains, audits and judges the window,
     # which is on file by then).
-    start_loadgen $((STEADY + hold + RECOVERY + 300)) "$cell/report.json" "$windows" "$ready" >"$cell/loadgen.txt" 2>"$cell/loadgen.log"
+    start_loadgen $((STEADY + hold + RECOVERY + 300)) "$cell/report.json" "$windows" "$ready" "$steady" >"$cell/loadgen.txt" 2>"$cell/loadgen.log"
     local i
     for ((i = 0; i < 600; i++)); do
         [[ -s $ready ]] && break
@@ -557,6 +573,7 @@ run_cell() { # class cell_dir
     done
     if [[ -s $ready ]]; then
         nap "$STEADY"
+        await_steady "$steady"
         run_fault "$class" "$windows"
         nap "$RECOVERY"
         kill -TERM "$LOADGEN_PID" 2>/dev/null || true

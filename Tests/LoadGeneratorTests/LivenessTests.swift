@@ -1,3 +1,4 @@
+import Kafka
 import Testing
 @testable import LoadGenerator
 
@@ -28,6 +29,23 @@ struct LivenessTests {
     func stalledOnBrokerOne(_ i: Int, _ accepted: Int64, _ partition: Int32) -> Int64? {
         guard partition % 3 == 0, accepted + 500 >= 10_000, accepted < 20_000 else { return 500 }
         return 22_000 - accepted
+    }
+
+    @Test("the steady state chaos.sh waits for: every partition has had ten orders confirmed, counted by the services' partitioner")
+    func steadyState() {
+        var byPartition: [Int32: [String]] = [:]
+        var i = 0
+        while byPartition.count < 12 || byPartition.values.contains(where: { $0.count < 10 }) {
+            let id = "steady-\(i)"
+            byPartition[Murmur2Partitioner.partition(forKey: id, partitionCount: 12), default: []].append(id)
+            i += 1
+        }
+        let enough = byPartition.values.flatMap { Array($0.prefix(10)) }
+        #expect(SteadyState.reached(confirmedOrderIds: enough, partitionCount: 12))
+        let oneShort = enough.filter { $0 != byPartition[7]![0] }
+        #expect(!SteadyState.reached(confirmedOrderIds: oneShort, partitionCount: 12), "partition 7 has nine")
+        #expect(!SteadyState.reached(confirmedOrderIds: [], partitionCount: 12))
+        #expect(!SteadyState.reached(confirmedOrderIds: enough, partitionCount: 0))
     }
 
     @Test("the windows file: one JSON object per line, blank lines skipped, mistakes named by line")

@@ -92,10 +92,10 @@ final class HostileInputEndToEndTests: XCTestCase {
         let expected = Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { service in
             (service, Double(records.filter { Self.readers[$0.topic]!.contains(service) }.count))
         })
-        let after = (try? client.poll("every group's dead letters and skips counted", timeout: 30) { () -> [ServiceName: Double]? in
+        let after = try (try? client.poll("every group's dead letters and skips counted", timeout: 30) { () -> [ServiceName: Double]? in
             let counters = try countersByService(client)
             return ServiceName.allCases.allSatisfy { counters[$0]! - before[$0]! >= expected[$0]! } ? counters : nil
-        }) ?? (try countersByService(client))
+        }) ?? countersByService(client)
         for service in ServiceName.allCases {
             let read = expected[service]!
             let accounted = after[service]! - before[service]!

@@ -51,6 +51,8 @@ struct RunCommand: AsyncParsableCommand {
     var recoveryBound = 60.0
     @Option(help: "Write the start time (unix ms) to this file when the first order is due (for scripts that time faults).")
     var readyFile: String?
+    @Option(help: "Write the time (unix ms) to this file once every partition has had enough orders confirmed to show a fault's cut against (chaos.sh injects after it).")
+    var steadyFile: String?
     @Flag(help: "A check that cannot run (no GET /consumer, no offset-gap counter, no consumer-lag sample) does not fail the run; the report says it was allowed.")
     var allowNotChecked = false
     @OptionGroup var log: LogLevelOption
@@ -105,7 +107,7 @@ struct RunCommand: AsyncParsableCommand {
             readyTimeout: .seconds(readyTimeout), drainTimeout: .seconds(drainTimeout), audit: !noAudit,
             auditSettle: .seconds(auditSettle), topicReadTimeout: .seconds(topicReadTimeout),
             instances: try instanceOptions.resolve(defaults: try urls.resolve()),
-            faultWindowsPath: faultWindows, recoveryBound: .seconds(recoveryBound), readyFile: readyFile,
+            faultWindowsPath: faultWindows, recoveryBound: .seconds(recoveryBound), readyFile: readyFile, steadyFile: steadyFile,
             allowNotChecked: allowNotChecked, credentials: try await credentials.load(),
             logger: Console.logger("loadgen", level: try log.level()))
 

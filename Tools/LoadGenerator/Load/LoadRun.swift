@@ -27,6 +27,8 @@ struct LoadRunSettings: Sendable {
     var recoveryBound: Duration = .seconds(60)
     /// Written (the start's unix ms) when the first order is due, for a script that times faults.
     var readyFile: String? = nil
+    /// Written (unix ms) once every partition had enough orders confirmed to show a fault's cut against.
+    var steadyFile: String? = nil
     /// A check that cannot run (no GET /consumer, no gap counter, no lag sample) passes instead of failing the run.
     var allowNotChecked = false
     var credentials: LoadCredentials
@@ -69,6 +71,16 @@ enum LoadRun {
         let start = clock.now()
         let wallMs = { (time: Duration) -> Int64 in WallClock.unixMillis(startDate) + Int64((time - start).milliseconds.rounded()) }
         if let readyFile = settings.readyFile { try writeReadyFile(readyFile, unixMillis: WallClock.unixMillis(startDate)) }
+        let steady = settings.steadyFile.map { path in
+            Task { [partitionCount = follower.partitionCount] in
+                do {
+                    try await SteadyState.watch(tracker, partitionCount: partitionCount, path: path)
+                } catch is CancellationError {
+                } catch {
+                    logger.error("\(error)")
+                }
+            }
+        }
         let progress = Task {
             await ProgressReporter(tracker: tracker, clock: clock, start: start, interactive: Console.stderrIsTerminal).run()
         }
@@ -80,6 +92,7 @@ enum LoadRun {
                 await sender.send(planner.order(arrival.index), arrival: arrival)
             }
         let lastIssued = await tracker.lastIssuedAt
+        steady?.cancel()
 
         let drainStart = clock.now()
         let unfinished = await Drainer(tracker: tracker, lookup: state, clock: clock, timeout: settings.drainTimeout, logger: logger).drain()
