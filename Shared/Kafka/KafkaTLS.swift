@@ -28,6 +28,12 @@ public struct KafkaTLS: Sendable, Equatable {
     public static let keyFlag = "kafka-tls-key-file"
     public static let keyPasswordFlag = "kafka-tls-key-password-file"
 
+    /// What each file is: the help of KafkaClientOptions' flags and of SettingsCatalog's entries.
+    public static let caHelp = "PEM file of the CA that signed the brokers' certificates; any KAFKA_TLS_* setting turns TLS on (security.protocol=ssl)"
+    public static let certificateHelp = "PEM file of this client's certificate, for brokers that require client certificates (with \(keyVariable))"
+    public static let keyHelp = "PEM file of this client's private key (with \(certificateVariable))"
+    public static let keyPasswordHelp = "file holding the password of an encrypted private key (never the password itself)"
+
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public let description: String
     }

@@ -5,15 +5,13 @@ import Kafka
 /// kafka-tool): TLS from PEM files, each flag falling back to its KAFKA_TLS_* variable
 /// (`KafkaTLS`, Services/API.md), and `-X` librdkafka properties, which may carry no secret.
 public struct KafkaClientOptions: ParsableArguments {
-    @Option(name: .customLong(KafkaTLS.caFlag),
-            help: "PEM file of the CA that signed the brokers' certificates; turns TLS on (or env \(KafkaTLS.caVariable)).")
+    @Option(name: .customLong(KafkaTLS.caFlag), help: "\(KafkaTLS.caHelp) (env \(KafkaTLS.caVariable))")
     public var caFile: String?
-    @Option(name: .customLong(KafkaTLS.certificateFlag), help: "PEM file of this client's certificate (or env \(KafkaTLS.certificateVariable)).")
+    @Option(name: .customLong(KafkaTLS.certificateFlag), help: "\(KafkaTLS.certificateHelp) (env \(KafkaTLS.certificateVariable))")
     public var certificateFile: String?
-    @Option(name: .customLong(KafkaTLS.keyFlag), help: "PEM file of this client's private key (or env \(KafkaTLS.keyVariable)).")
+    @Option(name: .customLong(KafkaTLS.keyFlag), help: "\(KafkaTLS.keyHelp) (env \(KafkaTLS.keyVariable))")
     public var keyFile: String?
-    @Option(name: .customLong(KafkaTLS.keyPasswordFlag),
-            help: "File holding the private key's password, never the password itself (or env \(KafkaTLS.keyPasswordVariable)).")
+    @Option(name: .customLong(KafkaTLS.keyPasswordFlag), help: "\(KafkaTLS.keyPasswordHelp) (env \(KafkaTLS.keyPasswordVariable))")
     public var keyPasswordFile: String?
     @Option(name: .customShort("X"), help: "A librdkafka property key=value (repeatable; no secrets: those come from files).")
     public var properties: [String] = []

@@ -10,31 +10,31 @@ import SagaAPI
 /// The flags every service takes; each falls back to the environment variable of its
 /// `SettingsCatalog` entry, then to the default (see Services/API.md).
 public struct ServiceOptions: ParsableArguments {
-    @Option(help: .init(SettingsCatalog.database.help)) var database: String?
-    @Option(help: .init(SettingsCatalog.bootstrap.help)) var bootstrap: String?
-    @Option(help: .init(SettingsCatalog.bootstrapFile.help)) var bootstrapFile: String?
-    @Option(help: .init(SettingsCatalog.devClusterTuning.help)) var devClusterTuning: String?
-    @Option(help: .init(SettingsCatalog.sessionTimeout.help)) var sessionTimeoutMs: String?
-    @Option(help: .init(SettingsCatalog.staticMembership.help)) var staticMembership: String?
-    @Option(help: .init(SettingsCatalog.httpHost.help)) var httpHost: String?
-    @Option(help: .init(SettingsCatalog.httpPort.help)) var httpPort: String?
-    @Option(help: .init(SettingsCatalog.seedFile.help)) var seedFile: String?
-    @Option(help: .init(SettingsCatalog.logLevel.help)) var logLevel: String?
-    @Option(help: .init(SettingsCatalog.logFormat.help)) var logFormat: String?
-    @Option(help: .init(SettingsCatalog.instanceId.help)) var instanceId: String?
-    @Option(help: .init(SettingsCatalog.stallTimeout.help)) var stallTimeoutMs: String?
-    @Option(help: .init(SettingsCatalog.relaySendTimeout.help)) var relaySendTimeoutMs: String?
-    @Option(help: .init(SettingsCatalog.offsetAnomaly.help)) var offsetAnomaly: String?
-    @Option(help: .init(SettingsCatalog.messagingRetention.help)) var messagingRetentionMs: String?
-    @Option(help: .init(SettingsCatalog.pruneInterval.help)) var pruneIntervalMs: String?
-    @Option(help: .init(SettingsCatalog.jwks.help)) var jwks: String?
-    @Option(help: .init(SettingsCatalog.tokenIssuer.help)) var tokenIssuer: String?
-    @Option(help: .init(SettingsCatalog.tokenAudience.help)) var tokenAudience: String?
-    @Option(help: .init(SettingsCatalog.signingKeyFile.help)) var signingKeyFile: String?
-    @Option(help: .init(SettingsCatalog.keyringFile.help)) var keyringFile: String?
-    @Option(help: .init(SettingsCatalog.httpMaxConnections.help)) var httpMaxConnections: String?
-    @Option(help: .init(SettingsCatalog.httpIdleTimeout.help)) var httpIdleTimeoutMs: String?
-    @Option(help: .init(SettingsCatalog.httpRequestTimeout.help)) var httpRequestTimeoutMs: String?
+    @Option(name: SettingsCatalog.database.argumentName, help: SettingsCatalog.database.argumentHelp) var database: String?
+    @Option(name: SettingsCatalog.bootstrap.argumentName, help: SettingsCatalog.bootstrap.argumentHelp) var bootstrap: String?
+    @Option(name: SettingsCatalog.bootstrapFile.argumentName, help: SettingsCatalog.bootstrapFile.argumentHelp) var bootstrapFile: String?
+    @Option(name: SettingsCatalog.devClusterTuning.argumentName, help: SettingsCatalog.devClusterTuning.argumentHelp) var devClusterTuning: String?
+    @Option(name: SettingsCatalog.sessionTimeout.argumentName, help: SettingsCatalog.sessionTimeout.argumentHelp) var sessionTimeoutMs: String?
+    @Option(name: SettingsCatalog.staticMembership.argumentName, help: SettingsCatalog.staticMembership.argumentHelp) var staticMembership: String?
+    @Option(name: SettingsCatalog.httpHost.argumentName, help: SettingsCatalog.httpHost.argumentHelp) var httpHost: String?
+    @Option(name: SettingsCatalog.httpPort.argumentName, help: SettingsCatalog.httpPort.argumentHelp) var httpPort: String?
+    @Option(name: SettingsCatalog.seedFile.argumentName, help: SettingsCatalog.seedFile.argumentHelp) var seedFile: String?
+    @Option(name: SettingsCatalog.logLevel.argumentName, help: SettingsCatalog.logLevel.argumentHelp) var logLevel: String?
+    @Option(name: SettingsCatalog.logFormat.argumentName, help: SettingsCatalog.logFormat.argumentHelp) var logFormat: String?
+    @Option(name: SettingsCatalog.instanceId.argumentName, help: SettingsCatalog.instanceId.argumentHelp) var instanceId: String?
+    @Option(name: SettingsCatalog.stallTimeout.argumentName, help: SettingsCatalog.stallTimeout.argumentHelp) var stallTimeoutMs: String?
+    @Option(name: SettingsCatalog.relaySendTimeout.argumentName, help: SettingsCatalog.relaySendTimeout.argumentHelp) var relaySendTimeoutMs: String?
+    @Option(name: SettingsCatalog.offsetAnomaly.argumentName, help: SettingsCatalog.offsetAnomaly.argumentHelp) var offsetAnomaly: String?
+    @Option(name: SettingsCatalog.messagingRetention.argumentName, help: SettingsCatalog.messagingRetention.argumentHelp) var messagingRetentionMs: String?
+    @Option(name: SettingsCatalog.pruneInterval.argumentName, help: SettingsCatalog.pruneInterval.argumentHelp) var pruneIntervalMs: String?
+    @Option(name: SettingsCatalog.jwks.argumentName, help: SettingsCatalog.jwks.argumentHelp) var jwks: String?
+    @Option(name: SettingsCatalog.tokenIssuer.argumentName, help: SettingsCatalog.tokenIssuer.argumentHelp) var tokenIssuer: String?
+    @Option(name: SettingsCatalog.tokenAudience.argumentName, help: SettingsCatalog.tokenAudience.argumentHelp) var tokenAudience: String?
+    @Option(name: SettingsCatalog.signingKeyFile.argumentName, help: SettingsCatalog.signingKeyFile.argumentHelp) var signingKeyFile: String?
+    @Option(name: SettingsCatalog.keyringFile.argumentName, help: SettingsCatalog.keyringFile.argumentHelp) var keyringFile: String?
+    @Option(name: SettingsCatalog.httpMaxConnections.argumentName, help: SettingsCatalog.httpMaxConnections.argumentHelp) var httpMaxConnections: String?
+    @Option(name: SettingsCatalog.httpIdleTimeout.argumentName, help: SettingsCatalog.httpIdleTimeout.argumentHelp) var httpIdleTimeoutMs: String?
+    @Option(name: SettingsCatalog.httpRequestTimeout.argumentName, help: SettingsCatalog.httpRequestTimeout.argumentHelp) var httpRequestTimeoutMs: String?
     /// TLS (the KAFKA_TLS_* settings of SettingsCatalog) and -X properties.
     @OptionGroup var kafkaClient: KafkaClientOptions
 
@@ -42,15 +42,16 @@ public struct ServiceOptions: ParsableArguments {
 
     /// Resolves flags, environment and defaults into settings, or says what to fix.
     public func resolve(for service: ServiceName, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceSettings {
-        let database = SettingsCatalog.database.resolve(database, environment: environment) ?? "sqlite://./\(service.rawValue).db"
+        let database = SettingsCatalog.database.resolve(database, environment: environment)
+            ?? SettingsCatalog.database.derivedDefault(["service": service.rawValue])
         let kafka = try kafkaConfiguration(for: service, environment: environment)
         let port = try SettingsCatalog.httpPort.integer(httpPort, environment: environment) ?? service.defaultHTTPPort
         guard (0...65535).contains(port) else { throw ValidationError("--http-port / HTTP_PORT must be 0...65535, got \(port)") }
-        let levelText = SettingsCatalog.logLevel.resolve(logLevel, environment: environment) ?? "info"
+        let levelText = SettingsCatalog.logLevel.value(logLevel, environment: environment)
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ValidationError("--log-level / LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(levelText)'")
         }
-        let formatText = SettingsCatalog.logFormat.resolve(logFormat, environment: environment) ?? "text"
+        let formatText = SettingsCatalog.logFormat.value(logFormat, environment: environment)
         guard let format = LogFormat(rawValue: formatText.lowercased()) else {
             throw ValidationError("--log-format / LOG_FORMAT must be text or json, got '\(formatText)'")
         }
@@ -59,34 +60,35 @@ public struct ServiceOptions: ParsableArguments {
             _ = try SettingsCatalog.seedFile.require(nil, environment: environment)
         }
         let instance = SettingsCatalog.instanceId.resolve(instanceId, environment: environment)
-            ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        let policyText = SettingsCatalog.offsetAnomaly.resolve(offsetAnomaly, environment: environment) ?? "hold"
+            ?? SettingsCatalog.instanceId.derivedDefault(["hostname": ProcessInfo.processInfo.hostName,
+                                                          "pid": "\(ProcessInfo.processInfo.processIdentifier)"])
+        let policyText = SettingsCatalog.offsetAnomaly.value(offsetAnomaly, environment: environment)
         guard let policy = OffsetAnomalyPolicy(rawValue: policyText.lowercased()) else {
             throw ValidationError("--offset-anomaly / OFFSET_ANOMALY must be hold or accept, got '\(policyText)'")
         }
-        let maxConnections = try SettingsCatalog.httpMaxConnections.integer(httpMaxConnections, environment: environment) ?? 4096
+        let maxConnections = try SettingsCatalog.httpMaxConnections.integerValue(httpMaxConnections, environment: environment)
         guard (1...1_000_000).contains(maxConnections) else {
             throw ValidationError("--http-max-connections / HTTP_MAX_CONNECTIONS must be 1...1000000, got \(maxConnections)")
         }
         let security = SecuritySettings(
             jwks: try SettingsCatalog.jwks.require(jwks, environment: environment),
-            tokenIssuer: SettingsCatalog.tokenIssuer.resolve(tokenIssuer, environment: environment) ?? "order-saga",
-            tokenAudience: SettingsCatalog.tokenAudience.resolve(tokenAudience, environment: environment) ?? "order-saga",
+            tokenIssuer: SettingsCatalog.tokenIssuer.value(tokenIssuer, environment: environment),
+            tokenAudience: SettingsCatalog.tokenAudience.value(tokenAudience, environment: environment),
             signingKeyFile: try SettingsCatalog.signingKeyFile.require(signingKeyFile, environment: environment),
             keyringFile: try SettingsCatalog.keyringFile.require(keyringFile, environment: environment))
         let limits = HTTPLimits(
             maxConnections: maxConnections,
-            idleTimeout: try SettingsCatalog.httpIdleTimeout.duration(httpIdleTimeoutMs, environment: environment) ?? .seconds(10),
-            requestTimeout: try SettingsCatalog.httpRequestTimeout.duration(httpRequestTimeoutMs, environment: environment) ?? .seconds(10))
+            idleTimeout: try SettingsCatalog.httpIdleTimeout.durationValue(httpIdleTimeoutMs, environment: environment),
+            requestTimeout: try SettingsCatalog.httpRequestTimeout.durationValue(httpRequestTimeoutMs, environment: environment))
         return ServiceSettings(
             service: service, databaseURL: database, kafka: kafka,
-            httpHost: SettingsCatalog.httpHost.resolve(httpHost, environment: environment) ?? "127.0.0.1",
+            httpHost: SettingsCatalog.httpHost.value(httpHost, environment: environment),
             httpPort: port, seedFile: seed, logLevel: level, logFormat: format, instanceId: instance,
-            stallBound: try SettingsCatalog.stallTimeout.duration(stallTimeoutMs, environment: environment) ?? .seconds(180),
-            relaySendTimeout: try SettingsCatalog.relaySendTimeout.duration(relaySendTimeoutMs, environment: environment) ?? .seconds(30),
+            stallBound: try SettingsCatalog.stallTimeout.durationValue(stallTimeoutMs, environment: environment),
+            relaySendTimeout: try SettingsCatalog.relaySendTimeout.durationValue(relaySendTimeoutMs, environment: environment),
             offsetAnomalyPolicy: policy,
-            messagingRetention: try SettingsCatalog.messagingRetention.duration(messagingRetentionMs, environment: environment) ?? .seconds(604_800),
-            pruneInterval: try SettingsCatalog.pruneInterval.duration(pruneIntervalMs, environment: environment) ?? .seconds(600),
+            messagingRetention: try SettingsCatalog.messagingRetention.durationValue(messagingRetentionMs, environment: environment),
+            pruneInterval: try SettingsCatalog.pruneInterval.durationValue(pruneIntervalMs, environment: environment),
             security: security, httpLimits: limits)
     }
 }
@@ -102,15 +104,15 @@ extension ServiceOptions {
             throw ValidationError(failure.description)
         }
         var kafka = KafkaConfiguration(bootstrapServers: servers)
-        let tuning = try SettingsCatalog.devClusterTuning.bool(devClusterTuning, environment: environment) ?? false
+        let tuning = try SettingsCatalog.devClusterTuning.boolValue(devClusterTuning, environment: environment)
         if tuning { kafka = kafka.merging(KafkaConfiguration.devClusterTuning) }
 
-        // A session timeout that is given wins over the tuning's 3 s; without one, real Kafka
-        // gets 10 s instead of librdkafka's 45 s, so that a consumer that died without leaving
-        // (SIGKILL, a lost host) frees its partitions well inside the saga deadline (30 s).
+        // A session timeout that is given wins over the tuning's; without one, real Kafka gets the
+        // declared default instead of librdkafka's 45 s, so that a consumer that died without
+        // leaving (SIGKILL, a lost host) frees its partitions well inside the saga deadline.
         let setting = SettingsCatalog.sessionTimeout
         if setting.given(sessionTimeoutMs, environment: environment) != nil || !tuning {
-            let ms = try setting.integer(sessionTimeoutMs, environment: environment) ?? 10_000
+            let ms = try setting.integerValue(sessionTimeoutMs, environment: environment)
             guard (1_000...3_600_000).contains(ms) else {
                 throw ValidationError("--\(setting.flag) / \(setting.environment) must be 1000...3600000 (milliseconds), got \(ms)")
             }
@@ -119,7 +121,7 @@ extension ServiceOptions {
             kafka["heartbeat.interval.ms"] = "\(min(3_000, ms / 3))"
         }
 
-        if try SettingsCatalog.staticMembership.bool(staticMembership, environment: environment) ?? false {
+        if try SettingsCatalog.staticMembership.boolValue(staticMembership, environment: environment) {
             let name = SettingsCatalog.instanceId.given(instanceId, environment: environment) ?? Self.hostName()
             kafka["group.instance.id"] = try Self.groupInstanceID(service: service, instance: name)
         }
@@ -158,23 +160,26 @@ public struct ServiceSettings: Sendable {
     public var httpPort: Int
     public var seedFile: String?
     public var logLevel: Logger.Level
-    public var logFormat: LogFormat = .text
+    public var logFormat: LogFormat
     public var instanceId: String
-    public var stallBound: Duration = .seconds(180)
-    public var relaySendTimeout: Duration = .seconds(30)
-    public var offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold
-    public var messagingRetention: Duration = .seconds(604_800)
-    public var pruneInterval: Duration = .seconds(600)
+    public var stallBound: Duration
+    public var relaySendTimeout: Duration
+    public var offsetAnomalyPolicy: OffsetAnomalyPolicy
+    public var messagingRetention: Duration
+    public var pruneInterval: Duration
     public var security: SecuritySettings
-    public var httpLimits = HTTPLimits()
+    public var httpLimits: HTTPLimits
 
     public var consumerGroup: String { service.rawValue }
 
     public init(service: ServiceName, databaseURL: String, kafka: KafkaConfiguration, httpHost: String, httpPort: Int,
-                seedFile: String?, logLevel: Logger.Level, logFormat: LogFormat = .text, instanceId: String,
-                stallBound: Duration = .seconds(180), relaySendTimeout: Duration = .seconds(30),
-                offsetAnomalyPolicy: OffsetAnomalyPolicy = .hold, messagingRetention: Duration = .seconds(604_800),
-                pruneInterval: Duration = .seconds(600), security: SecuritySettings, httpLimits: HTTPLimits = HTTPLimits()) {
+                seedFile: String?, logLevel: Logger.Level, logFormat: LogFormat = .catalogDefault, instanceId: String,
+                stallBound: Duration = SettingsCatalog.stallTimeout.defaultDuration,
+                relaySendTimeout: Duration = SettingsCatalog.relaySendTimeout.defaultDuration,
+                offsetAnomalyPolicy: OffsetAnomalyPolicy = .catalogDefault,
+                messagingRetention: Duration = SettingsCatalog.messagingRetention.defaultDuration,
+                pruneInterval: Duration = SettingsCatalog.pruneInterval.defaultDuration,
+                security: SecuritySettings, httpLimits: HTTPLimits = HTTPLimits()) {
         self.service = service
         self.databaseURL = databaseURL
         self.kafka = kafka
@@ -208,7 +213,8 @@ public struct SecuritySettings: Sendable {
     public var signingKeyFile: String
     public var keyringFile: String
 
-    public init(jwks: String, tokenIssuer: String = "order-saga", tokenAudience: String = "order-saga",
+    public init(jwks: String, tokenIssuer: String = SettingsCatalog.tokenIssuer.defaultText,
+                tokenAudience: String = SettingsCatalog.tokenAudience.defaultText,
                 signingKeyFile: String, keyringFile: String) {
         self.jwks = jwks
         self.tokenIssuer = tokenIssuer
@@ -220,13 +226,25 @@ public struct SecuritySettings: Sendable {
 
 /// What a stranger meets at the HTTP edge besides authentication.
 public struct HTTPLimits: Sendable {
-    public var maxConnections = 4096
-    public var idleTimeout: Duration = .seconds(10)
-    public var requestTimeout: Duration = .seconds(10)
+    public var maxConnections: Int
+    public var idleTimeout: Duration
+    public var requestTimeout: Duration
 
-    public init(maxConnections: Int = 4096, idleTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(10)) {
+    public init(maxConnections: Int = SettingsCatalog.httpMaxConnections.defaultInteger,
+                idleTimeout: Duration = SettingsCatalog.httpIdleTimeout.defaultDuration,
+                requestTimeout: Duration = SettingsCatalog.httpRequestTimeout.defaultDuration) {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
     }
+}
+
+extension LogFormat {
+    /// LOG_FORMAT's declared default.
+    public static var catalogDefault: LogFormat { LogFormat(rawValue: SettingsCatalog.logFormat.defaultText)! }
+}
+
+extension OffsetAnomalyPolicy {
+    /// OFFSET_ANOMALY's declared default.
+    public static var catalogDefault: OffsetAnomalyPolicy { OffsetAnomalyPolicy(rawValue: SettingsCatalog.offsetAnomaly.defaultText)! }
 }

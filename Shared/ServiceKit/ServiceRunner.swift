@@ -193,7 +193,7 @@ public enum ServiceRunner {
 
     /// Logging (stderr, text or JSON lines, with metadata; trace-id and span-id of the task's span
     /// while tracing) and metrics (Prometheus) can be bootstrapped once per process.
-    static func bootstrapObservability(level: Logger.Level, format: LogFormat = .text, tracing: Bool = false) -> PrometheusCollectorRegistry {
+    static func bootstrapObservability(level: Logger.Level, format: LogFormat = .catalogDefault, tracing: Bool = false) -> PrometheusCollectorRegistry {
         bootstrapLock.withLock {
             if let bootstrapped { return bootstrapped }
             let provider = tracing ? TracingBootstrap.metadataProvider : nil

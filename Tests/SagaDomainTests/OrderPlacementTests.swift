@@ -70,7 +70,7 @@ import Testing
     @Test func aTotalBeyond64BitsIsAValidationError() {
         let huge = PriceList(currency: "EUR", unitPrices: ["X": .max / 2])
         let result = OrderDecider.place(PlaceOrder(orderId: "o1", customerId: "c1", lines: [.init(sku: "X", quantity: 3)]),
-                                        prices: huge, now: 0)
+                                        prices: huge, policy: policy, now: 0)
         #expect(errors(result) == [.totalTooLarge])
     }
 

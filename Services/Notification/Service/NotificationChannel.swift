@@ -3,6 +3,7 @@ import EventSchema
 import Foundation
 import Logging
 import NotificationCore
+import ServiceKit
 
 /// Where notifications go. `deliver` returns once the channel took the notification and throws
 /// if it did not; the worker retries later, so an implementation may be called again for a
@@ -52,7 +53,7 @@ enum ChannelSettings: Sendable, CustomStringConvertible {
 
     static func resolve(channel: String?, file: String?, webhookURL: String?, webhookSecretFile: String? = nil,
                         allowHTTP: Bool = false) throws -> ChannelSettings {
-        let name = (channel ?? "log").lowercased()
+        let name = (channel ?? SettingsCatalog.notificationChannel.defaultText).lowercased()
         switch ChannelKind(rawValue: name) {
         case .log:
             return .log

@@ -29,7 +29,7 @@ struct NotificationService: SagaService {
     let deliveryInterval: Duration
 
     init(context: ServiceContext, channel settings: ChannelSettings, deliveryInterval: Duration = .seconds(1),
-         maxStreamSubscribers: Int = 256) throws {
+         maxStreamSubscribers: Int = SettingsCatalog.streamSubscribers.defaultInteger) throws {
         self.context = context
         broadcaster = NotificationBroadcaster(maxSubscribers: maxStreamSubscribers)
         let logger = context.makeLogger("delivery")

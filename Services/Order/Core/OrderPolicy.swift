@@ -6,10 +6,11 @@ public struct OrderPolicy: Sendable, Hashable {
     public var maxQuantityPerLine: Int
     public var maxIdLength: Int
     /// Placed-at to deadline. Long enough for the happy path under load; the
-    /// sweeper cancels after it and Payment refuses to charge after it.
+    /// sweeper cancels after it and Payment refuses to charge after it. No default here:
+    /// SAGA_TIMEOUT_MS's declaration (SettingsCatalog) is the one place that states it.
     public var sagaTimeoutMs: Int64
 
-    public init(maxLines: Int = 50, maxQuantityPerLine: Int = 1_000, maxIdLength: Int = 128, sagaTimeoutMs: Int64 = 60_000) {
+    public init(maxLines: Int = 50, maxQuantityPerLine: Int = 1_000, maxIdLength: Int = 128, sagaTimeoutMs: Int64) {
         // Quantities travel as int32.
         precondition(maxQuantityPerLine <= Int(Int32.max), "maxQuantityPerLine must fit in int32")
         self.maxLines = maxLines

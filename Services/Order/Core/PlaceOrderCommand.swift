@@ -32,7 +32,7 @@ extension OrderDecider {
     /// Validates the request and prices it: a new PENDING order and its
     /// OrderPlaced (`from == nil`: INSERT), or every validation error found.
     public static func place(
-        _ command: PlaceOrder, prices: PriceList, policy: OrderPolicy = OrderPolicy(), now: Int64
+        _ command: PlaceOrder, prices: PriceList, policy: OrderPolicy, now: Int64
     ) -> Result<OrderTransition, OrderValidationFailure> {
         var errors: [OrderValidationError] = []
         errors += validateId(command.orderId, pointer: "/orderId", policy: policy)

@@ -21,7 +21,7 @@ struct OrderService: SagaService {
     let sweepInterval: Duration
     let idempotencyKeyRetention: Duration
 
-    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration, idempotencyKeyRetention: Duration = .seconds(86_400),
+    init(context: ServiceContext, policy: OrderPolicy, sweepInterval: Duration, idempotencyKeyRetention: Duration = SettingsCatalog.idempotencyKeyRetention.defaultDuration,
          ordersPerSecondPerCaller: Double = 20) throws {
         let seed = try context.settings.loadSeed()
         let prices = PriceList(currency: seed.currency,
