@@ -64,6 +64,9 @@ public final class ConsumerRuntime: @unchecked Sendable {
         var held: String?
         /// Whether librdkafka was told to pause it (a hold found inside `poll` waits for the loop).
         var paused = false
+        /// A held partition's log as last looked at (no fetch statistics come for a paused one):
+        /// its end is what an operator's reset usually wants.
+        var heldMarks: Watermarks?
         /// Since when the partition has had lag without progress (nil: no lag, or progress since).
         var waitingSince: ContinuousClock.Instant?
     }
@@ -387,7 +390,8 @@ public final class ConsumerRuntime: @unchecked Sendable {
                     logger.error("\(partition): \(anomaly); accepting the log as it is: reading from its start, offset \(marks.low)")
                 }
             }
-            fresh[partition] = PartitionState(lastProcessed: last, held: held, paused: held != nil)
+            fresh[partition] = PartitionState(lastProcessed: last, held: held, paused: held != nil,
+                                              heldMarks: held != nil ? marks[partition] : nil)
             starts[partition] = held != nil ? KafkaConsumer.paused : (last >= 0 ? last + 1 : KafkaConsumer.beginning)
         }
         state.update { state in
@@ -465,6 +469,11 @@ public final class ConsumerRuntime: @unchecked Sendable {
                 let anomaly = last >= 0 ? OffsetAnomaly(lastProcessed: last, marks: marks) : nil
                 if anomaly == nil { release[partition] = last }
             }
+            state.update { state in
+                for (partition, marks) in marks where state.partitions[partition]?.held != nil {
+                    state.partitions[partition]?.heldMarks = marks
+                }
+            }
             guard !release.isEmpty else { return }
             try await consumer.seek(release.mapValues { $0 >= 0 ? $0 + 1 : KafkaConsumer.beginning })
             try await consumer.resume(Array(release.keys))
@@ -489,7 +498,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
         let bound = configuration.stallBound
         var rows: [ConsumerReport.Partition] = []
         for (partition, value) in partitions.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
-            let marks = consumer?.cachedWatermarks(partition)
+            let marks = consumer?.cachedWatermarks(partition) ?? value.heldMarks
             let waiting = value.waitingSince.map { now - $0 }
             rows.append(ConsumerReport.Partition(
                 topic: partition.topic, partition: partition.partition, lastProcessedOffset: value.lastProcessed,

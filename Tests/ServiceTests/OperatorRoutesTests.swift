@@ -98,6 +98,8 @@ final class OperatorRoutesTests: XCTestCase {
         try await waitUntil("orders.v1[4] held") {
             inventory.runtime.report().partitions.contains { $0.topic == held.topic && $0.partition == 4 && $0.held != nil }
         }
+        let heldRow = runtime.report().partitions.first { $0.topic == held.topic && $0.partition == 4 }
+        XCTAssertEqual(heldRow?.logEnd, 3, "a held partition's log end is reported: the next offset a reset usually wants")
         let operatorToken = try await fixture.token([.operator], "ops-1")
         try await inventory.app.test(.router) { client in
             let flowing = try await call(client, .post, "/consumer/reset", token: operatorToken,
