@@ -28,6 +28,7 @@ GROUPS_TABLE=(
     "console|fast|300|^ConsoleTests\.(ConsoleRouteTests|ConsoleClusterTests)[./]"
     "services-in-process|fast|600|^ServiceTests\.(ConcurrentInstancesTests|OrderPlacementInProcessTests|EdgeSecurityTests|OpenAPIContractTests|OperatorRoutesTests|NotificationDeliveryWakeTests|ToolTLSSettingsTests)[./]"
     "console-browser|slow|300|^ConsoleTests\.ConsoleBrowserTests[./]"
+    "console-local-stack|slow|600|^ConsoleTests\.ConsoleLocalStackTests[./]"
     "saga-end-to-end|slow|1200|^ServiceTests\.SagaEndToEndTests[./]"
     "hostile-input|slow|900|^ServiceTests\.HostileInputEndToEndTests[./]"
     "forged-events|slow|600|^ServiceTests\.ForgedEventsEndToEndTests[./]"

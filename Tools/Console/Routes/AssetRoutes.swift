@@ -49,8 +49,8 @@ enum Assets {
         .state-PENDING, .warn { color: var(--warn); font-weight: 600; }
         .muted { color: var(--muted); }
         .pager { display: flex; gap: 1rem; margin: .8rem 0; }
-        .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: .8rem; }
-        .card { background: #fff; border: 1px solid var(--line); padding: .7rem .9rem; }
+        .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: .8rem; }
+        .card { background: #fff; border: 1px solid var(--line); padding: .7rem .9rem; min-width: 0; overflow-x: auto; }
         .card h3 { margin: 0 0 .4rem; font-size: 1rem; }
         svg.sequence { background: #fff; border: 1px solid var(--line); max-width: 100%; height: auto; }
         svg.sequence text { font: 11px system-ui, sans-serif; fill: var(--fg); }

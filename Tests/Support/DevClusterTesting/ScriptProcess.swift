@@ -1,5 +1,4 @@
 import Foundation
-@testable import DevClusterTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +31,7 @@ final class ScriptProcess {
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, envp)
-        guard spawned == 0 else { throw SagaStack.Failure(description: "posix_spawn \(script) failed: \(spawned)") }
+        guard spawned == 0 else { throw DevClusterHarness.Failure(description: "posix_spawn \(script) failed: \(spawned)") }
         self.pid = pid
     }
 
