@@ -559,7 +559,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
     public func pruneSequences() async throws -> Int {
         let cutoff = WallClock.nowMillis() - configuration.sequenceRetention.milliseconds
         let total = try await pruneInChunks { connection in
-            try UnitOfWork.pruneSequences(updatedBefore: cutoff, limit: 5000, on: connection)
+            try OutboxStore.pruneSequences(updatedBefore: cutoff, limit: 5000, on: connection)
         }
         if total > 0 {
             metrics.sequencesPruned.increment(by: total)

@@ -279,14 +279,11 @@ public final class OutboxRelay: @unchecked Sendable {
         let now = ContinuousClock.now
         while selection.rows.count < configuration.batchSize && scanned < configuration.scanLimit {
             let after = cursor
-            let rows = try await database.read { connection in
-                try connection.query("SELECT id, topic, key, headers, payload, created_at_us FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                                     [.integer(after), .integer(Int64(page))])
-            }
-            for sqlRow in rows {
-                guard let id = sqlRow.int("id") else { continue }
+            let rows = try await database.read { try OutboxStore.scan(after: after, limit: page, on: $0) }
+            for scanned in rows {
+                guard let id = scanned.id else { continue }
                 cursor = id
-                guard !hidden.contains(id), loop.inFlight[id] == nil, let row = decode(sqlRow, id: id) else { continue }
+                guard !hidden.contains(id), loop.inFlight[id] == nil, let row = decode(scanned, id: id) else { continue }
                 let key = row.key
                 guard taken.insert(key).inserted else {
                     selection.passedOver.insert(key)
@@ -306,14 +303,12 @@ public final class OutboxRelay: @unchecked Sendable {
         return selection
     }
 
-    private func decode(_ row: SQLRow, id: Int64) -> Row? {
-        guard let topic = row.string("topic"), let headerBytes = row.bytes("headers"),
-              let headers = try? HeaderCodec.decode(headerBytes) else {
+    private func decode(_ scanned: OutboxStore.ScannedRow, id: Int64) -> Row? {
+        guard let message = scanned.message() else {
             logger.critical("outbox row \(id) is malformed; leaving it in place")
             return nil
         }
-        return Row(id: id, createdAtMicros: row.int("created_at_us") ?? 0,
-                   message: OutgoingMessage(topic: topic, key: row.bytes("key"), value: row.bytes("payload"), headers: headers))
+        return Row(id: id, createdAtMicros: scanned.createdAtMicros, message: message)
     }
 
     /// Hands the rows to the producer; each is settled on its own delivery report.
@@ -527,15 +522,9 @@ public final class OutboxRelay: @unchecked Sendable {
 
     // MARK: - deleting acknowledged rows (off the publishing path)
 
-    private static let deleteStatement = InListStatement("DELETE FROM outbox WHERE \(RelayLease.fenceSQL) AND id IN")
-
     /// Deletes rows the broker acknowledged, fenced by the lease epoch they were published
-    /// under: a holder whose lease moved on (it stalled and another instance took over) deletes
-    /// nothing, and the new holder publishes and deletes them. Returns how many it deleted.
-    static func deletePublished(_ ids: [Int64], epoch: Int64, lease: RelayLease, on connection: any SQLConnection) throws -> Int {
-        try deleteStatement.execute(ids.sorted().map { .integer($0) }, leading: lease.fenceBinds(epoch: epoch), on: connection)
-    }
-
+    /// under (`OutboxStore.deletePublished`): a holder whose lease moved on (it stalled and
+    /// another instance took over) deletes nothing, and the new holder publishes and deletes them.
     private func deleteLoop() async {
         var failures = 0
         while true {
@@ -548,7 +537,7 @@ public final class OutboxRelay: @unchecked Sendable {
             do {
                 let lease = self.lease
                 let deleted = try await database.write { connection in
-                    try Self.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
+                    try OutboxStore.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
                 }
                 failures = 0
                 if deleted < ids.count {
@@ -573,17 +562,15 @@ public final class OutboxRelay: @unchecked Sendable {
 
     private func refreshStatistics() async {
         do {
-            let row = try await database.read { connection in
-                try connection.query("SELECT COUNT(*) AS waiting, MIN(created_at_us) AS oldest FROM outbox", []).first
-            }
+            let backlog = try await database.read { try OutboxStore.backlog(on: $0) }
             let cutoff = WallClock.nowMicros() - 60_000_000
             let hidden = state.update { state -> Int in
                 // Rows published by another instance never reach our acks.
                 if !state.commitTimes.isEmpty { state.commitTimes = state.commitTimes.filter { $0.value > cutoff } }
                 return state.acknowledged.count
             }
-            let waiting = max(0, Int(row?.int("waiting") ?? 0) - hidden)
-            let age = waiting == 0 ? 0 : row?.int("oldest").map { max(0, Double(WallClock.nowMicros() - $0) / 1e6) } ?? 0
+            let waiting = max(0, Int(backlog?.waiting ?? 0) - hidden)
+            let age = waiting == 0 ? 0 : backlog?.oldestCreatedAtMicros.map { max(0, Double(WallClock.nowMicros() - $0) / 1e6) } ?? 0
             metrics.pendingRows.record(waiting)
             metrics.oldestAge.record(age)
             state.update { state in

@@ -120,27 +120,21 @@ public final class UnitOfWork {
             let signatures = try signer?.signatureHeaders(pending.map(\.event)) ?? []
             // Stamped here, at the end of the transaction, so that the relay's latency figure is
             // close to commit→ack (it still includes the COMMIT itself).
-            let writtenAt = SQLValue.integer(WallClock.nowMicros())
-            var pendingRows: [[SQLValue]] = []
-            pendingRows.reserveCapacity(pending.count)
+            let writtenAt = WallClock.nowMicros()
+            var rows: [OutboxStore.NewRow] = []
+            rows.reserveCapacity(pending.count)
             for (index, item) in pending.enumerated() {
                 var headers = item.headers
                 if index < signatures.count { headers.append((signatures[index].name, signatures[index].value)) }
-                pendingRows.append([.text(item.event.topic), item.event.key.map { .blob($0) } ?? .null,
-                                    .blob(HeaderCodec.encode(headers)), .blob(item.event.payload ?? []), writtenAt])
+                rows.append(OutboxStore.NewRow(topic: item.event.topic, key: item.event.key,
+                                               headers: HeaderCodec.encode(headers), payload: item.event.payload ?? []))
             }
-            // PostgreSQL assigns identity values to a VALUES list in list order, so rows of one
-            // statement keep their emit order in the outbox.
-            for row in try Self.insertOutbox.query(pendingRows, on: connection) {
-                if let id = row.int("id") { outboxIds.append(id) }
-            }
+            outboxIds += try OutboxStore.insert(rows, writtenAtMicros: writtenAt, on: connection)
             pending.removeAll(keepingCapacity: true)
         }
         if !dirtySequences.isEmpty {
-            let now = SQLValue.integer(WallClock.nowMillis())
-            let rows = dirtySequences.sorted { ($0.topic, $0.orderId) < ($1.topic, $1.orderId) }
-                .map { [SQLValue.text($0.topic), .text($0.orderId), .integer(sequences[$0]!), now] }
-            try Self.storeSequences.executePipelined(rows, on: connection)
+            let sorted = dirtySequences.sorted { ($0.topic, $0.orderId) < ($1.topic, $1.orderId) }
+            try OutboxStore.storeSequences(sorted.map { ($0.topic, $0.orderId, sequences[$0]!) }, on: connection)
             dirtySequences.removeAll(keepingCapacity: true)
         }
     }
@@ -154,10 +148,7 @@ public final class UnitOfWork {
             dirtySequences.insert(key)
             return last + 1
         }
-        let rows = try connection.query(Self.nextSequenceSQL, [.text(topic), .text(orderId), .integer(WallClock.nowMillis())])
-        guard let sequence = rows.first?.int("last_sequence") else {
-            throw SQLError.permanent("outbox sequence upsert returned no row for \(topic)/\(orderId)")
-        }
+        let sequence = try OutboxStore.nextSequence(topic: topic, orderId: orderId, on: connection)
         sequences[key] = sequence
         return sequence
     }
@@ -171,16 +162,7 @@ public final class UnitOfWork {
         guard !topics.isEmpty, !orderIds.isEmpty else { return }
         let orders = Array(Set(orderIds)).sorted()
         for topic in topics.sorted() {
-            var found: [String: Int64] = [:]
-            switch connection.dialect {
-            case .postgres:
-                let now = SQLValue.integer(WallClock.nowMillis())
-                let rows = try Self.lockSequences.query(orders.map { [.text(topic), .text($0), .integer(0), now] }, on: connection)
-                for row in rows { if let order = row.string("order_id") { found[order] = row.int("last_sequence") } }
-            case .sqlite:
-                let rows = try Self.readSequences.query(orders.map { .text($0) }, leading: [.text(topic)], on: connection)
-                for row in rows { if let order = row.string("order_id") { found[order] = row.int("last_sequence") } }
-            }
+            let found = try OutboxStore.takeSequences(topic: topic, orderIds: orders, on: connection)
             for order in orders {
                 let key = SequenceKey(topic: topic, orderId: order)
                 if sequences[key] == nil { sequences[key] = found[order] ?? 0 }
@@ -194,40 +176,6 @@ public final class UnitOfWork {
     /// single writer). For writers outside the consumer, such as a deadline sweeper.
     public func lockOrders(_ orderIds: [String], on topics: [String]) throws {
         try prefetchSequences(topics: topics, orderIds: orderIds)
-    }
-
-    static let nextSequenceSQL = """
-        INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms) VALUES (?, ?, 1, ?)
-        ON CONFLICT (topic, order_id) DO UPDATE
-        SET last_sequence = outbox_sequences.last_sequence + 1, updated_at_ms = excluded.updated_at_ms
-        RETURNING last_sequence
-        """
-
-    static let insertOutbox = MultiRowStatement(
-        "INSERT INTO outbox (topic, key, headers, payload, created_at_us)", columns: 5, suffix: "RETURNING id", maxRows: 128)
-
-    static let lockSequences = MultiRowStatement(
-        "INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms)", columns: 4,
-        suffix: """
-            ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence
-            RETURNING order_id, last_sequence
-            """,
-        maxRows: 256)
-
-    static let readSequences = InListStatement(
-        "SELECT order_id, last_sequence FROM outbox_sequences WHERE topic = ? AND order_id IN")
-
-    static let storeSequences = MultiRowStatement(
-        "INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms)", columns: 4,
-        suffix: "ON CONFLICT (topic, order_id) DO UPDATE SET last_sequence = excluded.last_sequence, updated_at_ms = excluded.updated_at_ms",
-        maxRows: 256)
-
-    /// Deletes up to `limit` sequence rows last written before `cutoffMs`; returns how many.
-    static func pruneSequences(updatedBefore cutoffMs: Int64, limit: Int, on connection: any SQLConnection) throws -> Int {
-        try connection.execute("""
-            DELETE FROM outbox_sequences WHERE (topic, order_id) IN (
-                SELECT topic, order_id FROM outbox_sequences WHERE updated_at_ms < ? LIMIT ?)
-            """, [.integer(cutoffMs), .integer(Int64(limit))])
     }
 }
 

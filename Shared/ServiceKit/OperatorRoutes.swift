@@ -37,10 +37,8 @@ struct OperatorRoutes {
         let name = relay.configuration.leaseName
         let lease = try await database.read { connection -> RelayView.Lease? in
             let now = try connection.databaseTimeMillis()
-            guard let row = try connection.query(
-                "SELECT holder, epoch, expires_at_ms FROM outbox_relay_lease WHERE name = ?", [.text(name)]).first,
-                let holder = row.string("holder"), let epoch = row.int("epoch"), let expires = row.int("expires_at_ms") else { return nil }
-            return RelayView.Lease(name: name, holder: holder, epoch: epoch, validForMs: expires - now)
+            guard let stored = try OutboxStore.lease(name, on: connection) else { return nil }
+            return RelayView.Lease(name: name, holder: stored.holder, epoch: stored.epoch, validForMs: stored.expiresAtMs - now)
         }
         let stats = relay.statistics
         return RelayView(instance: instance, leader: stats.isLeader, pendingRows: stats.pendingRows,

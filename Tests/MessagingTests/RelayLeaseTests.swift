@@ -50,7 +50,7 @@ final class RelayLeaseTests: XCTestCase {
             // The relay's own delete, not a copy of its fence: the oracle must see what the relay does.
             func delete(_ lease: RelayLease, epoch: Int64, _ ids: [Int64]) async throws -> Int {
                 try await database.write { connection in
-                    try OutboxRelay.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
+                    try OutboxStore.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
                 }
             }
             let byZombie = try await delete(zombie, epoch: zombieEpoch!, ids)

@@ -13,12 +13,12 @@ struct InventoryAPI: Sendable {
 
     func add(to routes: EdgeRoutes) {
         routes.get("/stock", .staff) { _, _, _ in
-            let items = try await database.read { try InventoryStore.stockRows(on: $0).map(StockView.init) }
+            let items = try await database.read { try InventoryStore.stockViews(on: $0) }
             return try JSONResponse.make(Items(items))
         }
         routes.get("/stock/:sku", .staff) { _, context, _ in
             let sku = context.parameters.get("sku") ?? ""
-            guard let item = try await database.read({ try InventoryStore.stockRow(sku, on: $0).map(StockView.init) }) else {
+            guard let item = try await database.read({ try InventoryStore.stockView(sku, on: $0) }) else {
                 throw Problem.notFound("no SKU \(sku)")
             }
             return try JSONResponse.make(item)
@@ -38,13 +38,6 @@ struct InventoryAPI: Sendable {
             }
             return try JSONResponse.make(ReservationView(record))
         }
-    }
-}
-
-extension StockView {
-    init(_ row: SQLRow) {
-        self.init(sku: row.string("sku") ?? "", initial: row.int("initial") ?? 0, available: row.int("available") ?? 0,
-                  reserved: row.int("reserved") ?? 0, sold: row.int("sold") ?? 0)
     }
 }
 

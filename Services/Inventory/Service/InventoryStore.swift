@@ -7,21 +7,21 @@ import SagaAPI
 
 /// Reads and writes `stock` and `reservations` inside a caller's transaction.
 enum InventoryStore {
-    static func stockRows(on connection: any SQLConnection) throws -> [SQLRow] {
-        try connection.query("SELECT * FROM stock ORDER BY sku")
+    static func stockViews(on connection: any SQLConnection) throws -> [StockView] {
+        try connection.fetch(StockView.self, "SELECT * FROM stock ORDER BY sku")
     }
 
-    static func stockRow(_ sku: String, on connection: any SQLConnection) throws -> SQLRow? {
-        try connection.query("SELECT * FROM stock WHERE sku = ?", [.text(sku)]).first
+    static func stockView(_ sku: String, on connection: any SQLConnection) throws -> StockView? {
+        try connection.fetchOne(StockView.self, "SELECT * FROM stock WHERE sku = ?", [.text(sku)])
     }
 
     static func reservationPage(after: String, limit: Int, on connection: any SQLConnection) throws -> [ReservationRecord] {
-        try connection.query("SELECT * FROM reservations WHERE order_id > ? ORDER BY order_id LIMIT ?",
-                             [.text(after), .integer(Int64(limit))]).map(reservation)
+        try connection.fetch(ReservationRecord.self, "SELECT * FROM reservations WHERE order_id > ? ORDER BY order_id LIMIT ?",
+                             [.text(after), .integer(Int64(limit))])
     }
 
     static func reservation(_ orderId: String, on connection: any SQLConnection) throws -> ReservationRecord? {
-        try connection.query("SELECT * FROM reservations WHERE order_id = ?", [.text(orderId)]).first.map(reservation)
+        try connection.fetchOne(ReservationRecord.self, "SELECT * FROM reservations WHERE order_id = ?", [.text(orderId)])
     }
 
     /// Levels of `skus` (sorted by the decider); on PostgreSQL the rows stay locked until commit,
@@ -31,9 +31,8 @@ enum InventoryStore {
         var levels: [String: StockLevel] = [:]
         let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""
         for sku in skus {
-            if let row = try connection.query("SELECT available, reserved, sold FROM stock WHERE sku = ?\(lock)", [.text(sku)]).first {
-                levels[sku] = StockLevel(available: row.int("available") ?? 0, reserved: row.int("reserved") ?? 0, sold: row.int("sold") ?? 0)
-            }
+            levels[sku] = try connection.fetchOne(StockLevel.self, "SELECT available, reserved, sold FROM stock WHERE sku = ?\(lock)",
+                                                  [.text(sku)])
         }
         return levels
     }
@@ -94,12 +93,27 @@ enum InventoryStore {
         }
         return inserted
     }
+}
 
-    static func reservation(_ row: SQLRow) throws -> ReservationRecord {
+extension ReservationRecord: RowDecodable {
+    public init(row: SQLRow) throws {
         guard let orderId = row.string("order_id"), let state = row.string("state").flatMap(ReservationState.init(rawValue:)) else {
             throw SQLError.permanent("corrupt reservations row: \(row)")
         }
-        return ReservationRecord(orderId: orderId, customerId: row.string("customer_id") ?? "", state: state,
-                                 lines: try LinesColumn.decode(row.string("lines")), updatedAtUnixMs: row.int("updated_at_ms") ?? 0)
+        self.init(orderId: orderId, customerId: row.string("customer_id") ?? "", state: state,
+                  lines: try LinesColumn.decode(row.string("lines")), updatedAtUnixMs: row.int("updated_at_ms") ?? 0)
+    }
+}
+
+extension StockLevel: RowDecodable {
+    public init(row: SQLRow) {
+        self.init(available: row.int("available") ?? 0, reserved: row.int("reserved") ?? 0, sold: row.int("sold") ?? 0)
+    }
+}
+
+extension StockView: RowDecodable {
+    public init(row: SQLRow) {
+        self.init(sku: row.string("sku") ?? "", initial: row.int("initial") ?? 0, available: row.int("available") ?? 0,
+                  reserved: row.int("reserved") ?? 0, sold: row.int("sold") ?? 0)
     }
 }

@@ -5,24 +5,25 @@ import Persistence
 /// Reads and writes `notifications` rows, inside a caller's transaction.
 enum NotificationStore {
     static func load(orderId: String, kind: NotificationKind, on connection: any SQLConnection) throws -> StoredNotification? {
-        try connection.query("SELECT * FROM notifications WHERE order_id = ? AND kind = ?",
-                             [.text(orderId), .text(kind.rawValue)]).first.map(stored)
+        try connection.fetchOne(StoredNotification.self, "SELECT * FROM notifications WHERE order_id = ? AND kind = ?",
+                                [.text(orderId), .text(kind.rawValue)])
     }
 
     static func forOrder(_ orderId: String, on connection: any SQLConnection) throws -> [StoredNotification] {
-        try connection.query("SELECT * FROM notifications WHERE order_id = ? ORDER BY created_at_ms, notification_id",
-                             [.text(orderId)]).map(stored)
+        try connection.fetch(StoredNotification.self,
+                             "SELECT * FROM notifications WHERE order_id = ? ORDER BY created_at_ms, notification_id", [.text(orderId)])
     }
 
     /// A page after `after` in id order; only `customer`'s when given.
     static func page(after: String?, limit: Int, customer: String? = nil, on connection: any SQLConnection) throws -> [StoredNotification] {
         if let customer {
-            return try connection.query("""
+            return try connection.fetch(StoredNotification.self, """
                 SELECT * FROM notifications WHERE customer_id = ? AND notification_id > ? ORDER BY notification_id LIMIT ?
-                """, [.text(customer), .text(after ?? ""), .integer(Int64(limit))]).map(stored)
+                """, [.text(customer), .text(after ?? ""), .integer(Int64(limit))])
         }
-        return try connection.query("SELECT * FROM notifications WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
-                                    [.text(after ?? ""), .integer(Int64(limit))]).map(stored)
+        return try connection.fetch(StoredNotification.self,
+                                    "SELECT * FROM notifications WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                                    [.text(after ?? ""), .integer(Int64(limit))])
     }
 
     /// Records a notification to deliver. False if the (order, kind) row exists already: a
@@ -44,10 +45,10 @@ enum NotificationStore {
 
     /// PENDING rows due for an attempt, oldest first.
     static func due(now: Int64, limit: Int, on connection: any SQLConnection) throws -> [StoredNotification] {
-        try connection.query("""
+        try connection.fetch(StoredNotification.self, """
             SELECT * FROM notifications WHERE state = ? AND next_attempt_at_ms <= ?
             ORDER BY created_at_ms, notification_id LIMIT ?
-            """, [.text(DeliveryState.pending.rawValue), .integer(now), .integer(Int64(limit))]).map(stored)
+            """, [.text(DeliveryState.pending.rawValue), .integer(now), .integer(Int64(limit))])
     }
 
     /// Claims a due row until `until` (compare-and-set on `next_attempt_at_ms`), so that two
@@ -83,8 +84,10 @@ enum NotificationStore {
         try connection.query("SELECT COUNT(*) AS n FROM notifications WHERE state = ?",
                              [.text(DeliveryState.pending.rawValue)]).first?.int("n") ?? 0
     }
+}
 
-    static func stored(_ row: SQLRow) throws -> StoredNotification {
+extension StoredNotification: RowDecodable {
+    init(row: SQLRow) throws {
         guard let notificationId = row.string("notification_id"), let orderId = row.string("order_id"),
               let kind = row.string("kind").flatMap(NotificationKind.init(rawValue:)),
               let state = row.string("state").flatMap(DeliveryState.init(rawValue:)),
@@ -95,15 +98,15 @@ enum NotificationStore {
         let record = NotificationRecord(
             orderId: orderId, kind: kind, customerId: row.string("customer_id") ?? "", notificationId: notificationId,
             channel: channel.proto, message: row.string("message") ?? "", sentAtUnixMs: sentAt ?? 0)
-        return StoredNotification(
+        self.init(
             record: record, channel: channel, state: state, createdAtUnixMs: row.int("created_at_ms") ?? 0,
             sentAtUnixMs: sentAt, attempts: row.int("attempts") ?? 0, lastError: row.string("last_error"),
-            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0, cause: cause(row))
+            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0, cause: Self.cause(row))
     }
 
-    private static func cause(_ row: SQLRow) -> StoredNotification.Cause? {
+    private static func cause(_ row: SQLRow) -> Cause? {
         guard let eventId = row.string("cause_event_id").flatMap(UUID.init(uuidString:)),
               let correlationId = row.string("correlation_id").flatMap(UUID.init(uuidString:)) else { return nil }
-        return StoredNotification.Cause(eventId: eventId, correlationId: correlationId, traceparent: row.string("traceparent"))
+        return Cause(eventId: eventId, correlationId: correlationId, traceparent: row.string("traceparent"))
     }
 }

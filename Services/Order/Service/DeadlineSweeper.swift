@@ -28,14 +28,11 @@ struct DeadlineSweeper: Sendable {
         let cancelled = try await database.unitOfWork(waking: relay) { unit -> [(String, EventEnvelope?)] in
             let now = try unit.connection.databaseTimeMillis()
             var sagas: [String: SagaContext] = [:]
-            let dueIds = try unit.connection.query(
-                "SELECT order_id, correlation_id, traceparent FROM orders WHERE status = ? AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?",
-                [.text(OrderStatus.pending.rawValue), .integer(now), .integer(Int64(limit))]).compactMap { row -> String? in
-                    guard let orderId = row.string("order_id") else { return nil }
-                    sagas[orderId] = SagaContext(correlationId: row.string("correlation_id").flatMap(UUID.init(uuidString:)),
-                                                 traceparent: row.string("traceparent"))
-                    return orderId
-                }
+            let dueIds = try OrderStore.due(now: now, limit: limit, on: unit.connection).compactMap { due -> String? in
+                guard let orderId = due.orderId else { return nil }
+                sagas[orderId] = due.saga
+                return orderId
+            }
             guard !dueIds.isEmpty else { return [] }
             // The orders' sequence rows first, sorted, as the consumer's batches take them: the
             // per-order lock order every writer of an order follows (no deadlock with a batch).

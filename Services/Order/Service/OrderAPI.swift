@@ -97,10 +97,8 @@ struct OrderAPI: Sendable {
                                                     now: try unit.connection.databaseTimeMillis()).mapError(\.problem).get()
             _ = try OrderTransitionWriter.apply(transition, causedBy: nil, unit: unit)
             if let key {
-                _ = try unit.connection.execute("""
-                    INSERT INTO idempotency_keys (principal, idempotency_key, request_fingerprint, order_id, created_at_ms)
-                    VALUES (?, ?, ?, ?, ?)
-                    """, [.text(principal), .text(key), .text(fingerprint), .text(transition.to.orderId), .integer(EventEnvelope.nowUnixMs())])
+                try IdempotencyKeyStore.insert(principal: principal, key: key, fingerprint: fingerprint,
+                                               orderId: transition.to.orderId, on: unit.connection)
             }
             return .created(transition.to)
         }
@@ -113,13 +111,11 @@ struct OrderAPI: Sendable {
     /// The order `principal` placed with `key`; a conflict if it used the key for a different
     /// order. Keys are the caller's own: another caller's use of the same key is not seen.
     private static func existing(principal: String, key: String, fingerprint: String, on connection: any SQLConnection) throws -> OrderRecord? {
-        guard let row = try connection.query(
-            "SELECT request_fingerprint, order_id FROM idempotency_keys WHERE principal = ? AND idempotency_key = ?",
-            [.text(principal), .text(key)]).first else { return nil }
-        guard row.string("request_fingerprint") == fingerprint else {
+        guard let entry = try IdempotencyKeyStore.find(principal: principal, key: key, on: connection) else { return nil }
+        guard entry.fingerprint == fingerprint else {
             throw Problem.conflict("Idempotency-Key \(key) was already used for a different order; use a new key for a new order")
         }
-        guard let orderId = row.string("order_id"), let order = try OrderStore.load(orderId, on: connection) else {
+        guard let orderId = entry.orderId, let order = try OrderStore.load(orderId, on: connection) else {
             throw SQLError.permanent("idempotency key \(key) points to a missing order")
         }
         return order

@@ -49,7 +49,7 @@ struct OrderService: SagaService {
                 while try await sweeper.sweep() == sweeper.batchSize {}
             },
             PeriodicService(name: "idempotency key pruning", interval: context.settings.pruneInterval, logger: logger) {
-                let pruned = try await OrderStore.pruneIdempotencyKeys(olderThan: retention, in: database)
+                let pruned = try await IdempotencyKeyStore.prune(olderThan: retention, in: database)
                 if pruned > 0 { logger.info("pruned \(pruned) idempotency keys older than \(retention)") }
             },
         ]
@@ -58,13 +58,11 @@ struct OrderService: SagaService {
     /// `saga_orders{status, reason}`: orders by state and cancel reason, counted in the
     /// database at scrape time, so the figure is exact whatever was retried or replayed.
     func refreshMetrics() async {
-        guard let rows = try? await context.database.read({ connection in
-            try connection.query("SELECT status, cancel_reason, COUNT(*) AS n FROM orders GROUP BY status, cancel_reason")
-        }) else { return }
-        for row in rows {
+        guard let counts = try? await context.database.read({ try OrderStore.counts(on: $0) }) else { return }
+        for count in counts {
             Gauge(label: "saga_orders", dimensions: [
-                ("status", row.string("status") ?? "?"), ("reason", row.string("cancel_reason") ?? "none"),
-            ]).record(row.int("n") ?? 0)
+                ("status", count.status ?? "?"), ("reason", count.cancelReason ?? "none"),
+            ]).record(count.count)
         }
     }
 }

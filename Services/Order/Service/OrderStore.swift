@@ -9,7 +9,7 @@ import SagaAPI
 /// Reads and writes `orders` rows and the order history, inside a caller's transaction.
 enum OrderStore {
     static func load(_ orderId: String, on connection: any SQLConnection) throws -> OrderRecord? {
-        try connection.query("SELECT * FROM orders WHERE order_id = ?", [.text(orderId)]).first.map(record)
+        try connection.fetchOne(OrderRecord.self, "SELECT * FROM orders WHERE order_id = ?", [.text(orderId)])
     }
 
     /// `saga`: the envelope of the order's first event, whose correlation id and trace context
@@ -46,51 +46,79 @@ enum OrderStore {
                   .text(envelope.eventType.rawValue), .integer(envelope.sequence), .integer(EventEnvelope.nowUnixMs())])
     }
 
-    /// Deletes Idempotency-Keys created before `retention` ago, in chunks; returns how many.
-    static func pruneIdempotencyKeys(olderThan retention: Duration, in database: any SQLDatabase) async throws -> Int {
-        let cutoff = EventEnvelope.nowUnixMs() - Int64(retention.components.seconds) * 1000
-        var total = 0
-        while true {
-            let deleted = try await database.write { connection in
-                try connection.execute("""
-                    DELETE FROM idempotency_keys WHERE (principal, idempotency_key) IN (
-                        SELECT principal, idempotency_key FROM idempotency_keys WHERE created_at_ms < ? LIMIT 5000)
-                    """, [.integer(cutoff)])
-            }
-            total += deleted
-            if deleted < 5000 { return total }
-        }
-    }
-
     /// A page of orders after `after` in id order; only `customer`'s when given.
     static func page(after: String, limit: Int, customer: String?, on connection: any SQLConnection) throws -> [OrderRecord] {
         if let customer {
-            return try connection.query("SELECT * FROM orders WHERE customer_id = ? AND order_id > ? ORDER BY order_id LIMIT ?",
-                                        [.text(customer), .text(after), .integer(Int64(limit))]).map(record)
+            return try connection.fetch(OrderRecord.self,
+                                        "SELECT * FROM orders WHERE customer_id = ? AND order_id > ? ORDER BY order_id LIMIT ?",
+                                        [.text(customer), .text(after), .integer(Int64(limit))])
         }
-        return try connection.query("SELECT * FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?",
-                                    [.text(after), .integer(Int64(limit))]).map(record)
+        return try connection.fetch(OrderRecord.self, "SELECT * FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?",
+                                    [.text(after), .integer(Int64(limit))])
     }
 
     static func history(_ orderId: String, on connection: any SQLConnection) throws -> [OrderView.HistoryEntry] {
-        try connection.query("SELECT * FROM order_events WHERE order_id = ? ORDER BY at_ms, topic, sequence", [.text(orderId)]).map {
-            OrderView.HistoryEntry(topic: $0.string("topic") ?? "", eventType: $0.string("event_type") ?? "",
-                                   eventId: $0.string("event_id") ?? "", sequence: $0.int("sequence") ?? 0, at: $0.int("at_ms") ?? 0)
+        try connection.fetch(OrderView.HistoryEntry.self, "SELECT * FROM order_events WHERE order_id = ? ORDER BY at_ms, topic, sequence",
+                             [.text(orderId)])
+    }
+
+    /// An order whose saga deadline passed, with the saga identity its cancellation continues.
+    struct Due: RowDecodable {
+        let orderId: String?
+        let saga: SagaContext
+
+        init(row: SQLRow) {
+            orderId = row.string("order_id")
+            saga = SagaContext(correlationId: row.string("correlation_id").flatMap(UUID.init(uuidString:)),
+                               traceparent: row.string("traceparent"))
         }
     }
 
-    static func record(_ row: SQLRow) throws -> OrderRecord {
+    /// Up to `limit` PENDING orders whose deadline is at or before `now`, earliest first.
+    static func due(now: Int64, limit: Int, on connection: any SQLConnection) throws -> [Due] {
+        try connection.fetch(Due.self,
+            "SELECT order_id, correlation_id, traceparent FROM orders WHERE status = ? AND deadline_ms <= ? ORDER BY deadline_ms LIMIT ?",
+            [.text(OrderStatus.pending.rawValue), .integer(now), .integer(Int64(limit))])
+    }
+
+    /// How many orders are in each (status, cancel reason).
+    struct Count: RowDecodable {
+        let status: String?
+        let cancelReason: String?
+        let count: Int64
+
+        init(row: SQLRow) {
+            status = row.string("status")
+            cancelReason = row.string("cancel_reason")
+            count = row.int("n") ?? 0
+        }
+    }
+
+    static func counts(on connection: any SQLConnection) throws -> [Count] {
+        try connection.fetch(Count.self, "SELECT status, cancel_reason, COUNT(*) AS n FROM orders GROUP BY status, cancel_reason")
+    }
+}
+
+extension OrderRecord: RowDecodable {
+    public init(row: SQLRow) throws {
         guard let orderId = row.string("order_id"), let statusText = row.string("status"),
               let status = OrderStatus(rawValue: statusText) else {
             throw SQLError.permanent("corrupt orders row: \(row)")
         }
-        return OrderRecord(
+        self.init(
             orderId: orderId, customerId: row.string("customer_id") ?? "", lines: try LinesColumn.decode(row.string("lines")),
             total: Saga_V1_Money(minorUnits: row.int("total_minor") ?? 0, currency: row.string("currency") ?? ""),
             placedAtUnixMs: row.int("placed_at_ms") ?? 0, deadlineUnixMs: row.int("deadline_ms") ?? 0, status: status,
             cancelReason: row.string("cancel_reason").flatMap(OrderCancelReason.init(rawValue:)),
             paymentFailureReason: row.int("payment_failure").flatMap { Saga_V1_PaymentFailureReason(rawValue: Int($0)) },
             paymentId: row.string("payment_id"), detail: row.string("detail") ?? "", closedAtUnixMs: row.int("closed_at_ms"))
+    }
+}
+
+extension OrderView.HistoryEntry: RowDecodable {
+    public init(row: SQLRow) {
+        self.init(topic: row.string("topic") ?? "", eventType: row.string("event_type") ?? "",
+                  eventId: row.string("event_id") ?? "", sequence: row.int("sequence") ?? 0, at: row.int("at_ms") ?? 0)
     }
 }
 

@@ -31,14 +31,14 @@ struct PaymentAPI: Sendable {
         routes.get("/accounts", .staff) { request, _, _ in
             let page = try PageRequest(request)
             let items = try await database.read { connection in
-                try PaymentStore.accountPage(after: page.after ?? "", limit: page.limit + 1, on: connection).map(AccountView.init)
+                try PaymentStore.accountPage(after: page.after ?? "", limit: page.limit + 1, on: connection)
             }
             return try JSONResponse.make(Page(items: items, limit: page.limit, id: \.customerId))
         }
         routes.get("/accounts/:customerId", .requires(.customer, .operator, .auditor)) { _, context, caller in
             let customerId = context.parameters.get("customerId") ?? ""
             guard caller.mayRead(customer: customerId),
-                  let item = try await database.read({ try PaymentStore.accountRow(customerId, on: $0) }).map(AccountView.init) else {
+                  let item = try await database.read({ try PaymentStore.accountView(customerId, on: $0) }) else {
                 throw Problem.notFound("no account for customer \(customerId)")
             }
             return try JSONResponse.make(item)
@@ -51,13 +51,5 @@ extension PaymentView {
         self.init(orderId: record.orderId, customerId: record.customerId, state: record.state.rawValue,
                   amount: record.amount.map(Money.init), paymentId: record.paymentId, refundId: record.refundId,
                   failureReason: record.failureReason.map { "\($0)" }, netCharge: record.netCharge)
-    }
-}
-
-extension AccountView {
-    init(_ row: SQLRow) {
-        self.init(customerId: row.string("customer_id") ?? "", currency: row.string("currency") ?? "",
-                  initialBalance: row.int("initial_balance") ?? 0, balance: row.int("balance") ?? 0,
-                  blocked: (row.int("blocked") ?? 0) != 0)
     }
 }

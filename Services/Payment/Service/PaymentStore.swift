@@ -8,32 +8,33 @@ import SagaAPI
 /// Reads and writes `accounts` and `payments` inside a caller's transaction.
 enum PaymentStore {
     static func payment(_ orderId: String, on connection: any SQLConnection) throws -> PaymentRecord? {
-        try connection.query("SELECT * FROM payments WHERE order_id = ?", [.text(orderId)]).first.map(payment)
+        try connection.fetchOne(PaymentRecord.self, "SELECT * FROM payments WHERE order_id = ?", [.text(orderId)])
     }
 
     /// A page of payments after `after` in order-id order; only `customer`'s when given.
     static func paymentPage(after: String, limit: Int, customer: String?, on connection: any SQLConnection) throws -> [PaymentRecord] {
         if let customer {
-            return try connection.query("SELECT * FROM payments WHERE customer_id = ? AND order_id > ? ORDER BY order_id LIMIT ?",
-                                        [.text(customer), .text(after), .integer(Int64(limit))]).map(payment)
+            return try connection.fetch(PaymentRecord.self,
+                                        "SELECT * FROM payments WHERE customer_id = ? AND order_id > ? ORDER BY order_id LIMIT ?",
+                                        [.text(customer), .text(after), .integer(Int64(limit))])
         }
-        return try connection.query("SELECT * FROM payments WHERE order_id > ? ORDER BY order_id LIMIT ?",
-                                    [.text(after), .integer(Int64(limit))]).map(payment)
+        return try connection.fetch(PaymentRecord.self, "SELECT * FROM payments WHERE order_id > ? ORDER BY order_id LIMIT ?",
+                                    [.text(after), .integer(Int64(limit))])
     }
 
-    static func accountPage(after: String, limit: Int, on connection: any SQLConnection) throws -> [SQLRow] {
-        try connection.query("SELECT * FROM accounts WHERE customer_id > ? ORDER BY customer_id LIMIT ?",
+    static func accountPage(after: String, limit: Int, on connection: any SQLConnection) throws -> [AccountView] {
+        try connection.fetch(AccountView.self, "SELECT * FROM accounts WHERE customer_id > ? ORDER BY customer_id LIMIT ?",
                              [.text(after), .integer(Int64(limit))])
     }
 
-    static func accountRow(_ customerId: String, on connection: any SQLConnection) throws -> SQLRow? {
-        try connection.query("SELECT * FROM accounts WHERE customer_id = ?", [.text(customerId)]).first
+    static func accountView(_ customerId: String, on connection: any SQLConnection) throws -> AccountView? {
+        try connection.fetchOne(AccountView.self, "SELECT * FROM accounts WHERE customer_id = ?", [.text(customerId)])
     }
 
     /// The account, locked until commit on PostgreSQL (SQLite has a single writer).
     static func account(_ customerId: String, on connection: any SQLConnection) throws -> Account? {
         let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""
-        return try connection.query("SELECT * FROM accounts WHERE customer_id = ?\(lock)", [.text(customerId)]).first.map(account)
+        return try connection.fetchOne(Account.self, "SELECT * FROM accounts WHERE customer_id = ?\(lock)", [.text(customerId)])
     }
 
     /// The movement's conditional update; false if it would overdraw or charge a blocked account.
@@ -90,22 +91,34 @@ enum PaymentStore {
         }
         return inserted
     }
+}
 
-    static func payment(_ row: SQLRow) throws -> PaymentRecord {
+extension PaymentRecord: RowDecodable {
+    public init(row: SQLRow) throws {
         guard let orderId = row.string("order_id"), let state = row.string("state").flatMap(PaymentState.init(rawValue:)) else {
             throw SQLError.permanent("corrupt payments row: \(row)")
         }
         let amount = row.int("amount_minor").map { Saga_V1_Money(minorUnits: $0, currency: row.string("currency") ?? "") }
-        return PaymentRecord(
+        self.init(
             orderId: orderId, customerId: row.string("customer_id") ?? "", state: state, amount: amount,
             paymentId: row.string("payment_id"), refundId: row.string("refund_id"),
             failureReason: row.int("failure_reason").flatMap { Saga_V1_PaymentFailureReason(rawValue: Int($0)) },
             updatedAtUnixMs: row.int("updated_at_ms") ?? 0)
     }
+}
 
-    static func account(_ row: SQLRow) throws -> Account {
+extension Account: RowDecodable {
+    public init(row: SQLRow) throws {
         guard let customerId = row.string("customer_id") else { throw SQLError.permanent("corrupt accounts row: \(row)") }
-        return Account(customerId: customerId, currency: row.string("currency") ?? "", balance: row.int("balance") ?? 0,
-                       blocked: (row.int("blocked") ?? 0) != 0)
+        self.init(customerId: customerId, currency: row.string("currency") ?? "", balance: row.int("balance") ?? 0,
+                  blocked: (row.int("blocked") ?? 0) != 0)
+    }
+}
+
+extension AccountView: RowDecodable {
+    public init(row: SQLRow) {
+        self.init(customerId: row.string("customer_id") ?? "", currency: row.string("currency") ?? "",
+                  initialBalance: row.int("initial_balance") ?? 0, balance: row.int("balance") ?? 0,
+                  blocked: (row.int("blocked") ?? 0) != 0)
     }
 }

@@ -1,21 +1,8 @@
-import Logging
-import Metrics
-import Persistence
+import Foundation
 
-/// `database_table_rows{table}`: the rows of every table of the service's database, refreshed
-/// every `interval`, so a dashboard shows that retention keeps them bounded (inbox, outbox
-/// sequences, idempotency keys) and how the business tables grow. PostgreSQL's figure is its
-/// statistics' live-row estimate (no scan); SQLite counts (one index scan per table).
-func TableSizeService(database: any SQLDatabase, logger: Logger, interval: Duration = .seconds(30)) -> PeriodicService {
-    PeriodicService(name: "table sizes", interval: interval, logger: logger) {
-        for (table, rows) in try await TableSizes.read(database) {
-            Gauge(label: "database_table_rows", dimensions: [("table", table)]).record(rows)
-        }
-    }
-}
-
+/// Rows per table of the database's own schema, from each backend's catalog. PostgreSQL's
+/// figure is its statistics' live-row estimate (no scan); SQLite counts (one index scan per table).
 public enum TableSizes {
-    /// Rows per table of the service's own schema.
     public static func read(_ database: any SQLDatabase) async throws -> [(table: String, rows: Int64)] {
         try await database.read { connection in
             switch connection.dialect {
