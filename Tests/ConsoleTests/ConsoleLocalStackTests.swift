@@ -167,9 +167,11 @@ final class ConsoleLocalStackTests: XCTestCase {
         try await browser.reload(base + "/orders?orderId=\(orderId)", until: "the replayed order confirmed", timeout: .seconds(90)) {
             $0.contains("<td class=\"state-CONFIRMED\">CONFIRMED</td>")
         }
-        try await browser.go(base + "/orders/\(orderId)")
-        page = try await browser.waitFor { $0.contains("id=\"timeline\"") }
-        XCTAssertTrue(page.contains("<span id=\"services-seen\">inventory, notification, order, payment</span>"), "the replayed saga ran to its end")
+        // Notification's NotificationSent follows the confirmation: the page shows the four once it is on its topic.
+        page = try await browser.reload(base + "/orders/\(orderId)", until: "the replayed saga run to its end, notification included",
+                                        timeout: .seconds(60)) {
+            $0.contains("<span id=\"services-seen\">inventory, notification, order, payment</span>")
+        }
 
         // 4. An offset anomaly: Inventory's stored offset of one of its partitions beyond the log end.
         let consumer = try await stack.consumer("inventory", token: operatorToken)
