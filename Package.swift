@@ -359,7 +359,7 @@ let package = Package(
         .testTarget(
             name: "PersistenceTests",
             // NIOCore: reads the PostgreSQL client sockets' options back.
-            dependencies: ["Persistence", "StoreFixtures", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Persistence", "StoreFixtures", "DevClusterTesting", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/PersistenceTests"
         ),
         .testTarget(

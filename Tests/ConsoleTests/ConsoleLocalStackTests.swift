@@ -44,7 +44,7 @@ final class ConsoleLocalStackTests: XCTestCase {
         }
         let run = FileManager.default.temporaryDirectory.appendingPathComponent("console-stack-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
-        let stack = LocalStack(bin: bin, run: run, basePort: try Self.freePortBlock())
+        let stack = LocalStack(bin: bin, run: run, basePort: try FreePorts.block())
         // The load generator's orders (a short run with the audit), and a saga deadline far away:
         // the order with a dead letter waits for its replay.
         let started = try stack.script(["--bin-dir", bin.path, "--run-dir", run.path, "--base-port", "\(stack.basePort)",
@@ -63,7 +63,7 @@ final class ConsoleLocalStackTests: XCTestCase {
         let customerToken = try stack.token(role: "customer", subject: buyer)
 
         // The console, a process of its own over the stack's topics and services.
-        let consolePort = try ChromeDriver.freePort()
+        let consolePort = try FreePorts.one()
         let base = "http://127.0.0.1:\(consolePort)"
         let keys = run.appendingPathComponent("keys")
         let console = try ChildProcess(executable: bin.appendingPathComponent("saga-console"), arguments: [
@@ -270,26 +270,6 @@ final class ConsoleLocalStackTests: XCTestCase {
         return Reply(status: Int(response.status.code), text: String(buffer: body))
     }
 
-    /// A base port P with P...P+3 free (below the ephemeral range, as DeployScriptTests picks them).
-    static func freePortBlock() throws -> Int {
-        func free(_ port: Int) -> Bool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            } == 0
-        }
-        for _ in 0..<50 {
-            let base = Int.random(in: 10_000...30_000)
-            if (0..<4).allSatisfy({ free(base + $0) }) { return base }
-        }
-        throw ChromeDriver.Failure("no block of four free ports")
-    }
 }
 
 /// One run of `deploy/local-stack.sh` (one instance of each service): its processes are

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import XCTest
+import DevClusterTesting
 
 // The WebDriver client the browser tests share (ConsoleBrowserTests over fixture data,
 // ConsoleLocalStackTests over the local stack): chromedriver on a free loopback port, one
@@ -28,7 +29,7 @@ final class ChromeDriver: @unchecked Sendable {
     }
 
     static func start(path: String) async throws -> ChromeDriver {
-        let port = try freePort()
+        let port = try FreePorts.one()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["--port=\(port)", "--allowed-ips=127.0.0.1"]
@@ -90,21 +91,6 @@ final class ChromeDriver: @unchecked Sendable {
         return Browser(driver: self, session: id)
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw Failure("bind failed") }
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        guard named == 0 else { throw Failure("getsockname failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 struct Browser: Sendable {

@@ -71,25 +71,9 @@ final class KafkaHealthcheckTests: XCTestCase {
         let http = try run(script, against: "127.0.0.1:\(try XCTUnwrap(control.port))")
         XCTAssertNotEqual(http.status, 0, "an HTTP server is not a broker")
 
-        let closed = try run(script, against: "127.0.0.1:\(try Self.closedPort())")
+        let closed = try run(script, against: "127.0.0.1:\(try FreePorts.one())")
         XCTAssertNotEqual(closed.status, 0, "nothing listening")
     }
 
-    /// A loopback port nothing listens on: bound, then released.
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw Failure("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 

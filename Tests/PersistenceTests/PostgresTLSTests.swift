@@ -1,6 +1,7 @@
 import Foundation
 @testable import Persistence
 import XCTest
+import DevClusterTesting
 
 /// PostgreSQL over TLS, for real: a server of its own (.ci/postgres-tls.sh) set up as the compose
 /// stack's is, with a certificate from deploy/pki/make-pki.sh for 127.0.0.1 and localhost,
@@ -18,7 +19,7 @@ final class PostgresTLSTests: XCTestCase {
     /// Started once, by the first test that runs (a process started from a class-level setUp
     /// was never reaped here: its end went unnoticed), stopped after the last.
     static let server: (port: Int, failure: String?) = {
-        let port = freePort()
+        guard let port = try? FreePorts.block() else { return (0, "no free port block for the TLS server") }
         let result = run(["start", folder.path, "\(port)"], timeout: 120)
         return (port, result.status == 0 ? nil : "\(script) start failed (\(result.status)): \(result.output)")
     }()
@@ -160,21 +161,4 @@ final class PostgresTLSTests: XCTestCase {
         return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 
-    /// A loopback port nothing listens on now, below the kernel's ephemeral range.
-    static func freePort() -> Int {
-        for _ in 0..<50 {
-            let candidate = Int.random(in: 20_000..<30_000)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(candidate).bigEndian)
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
-            if bound { return candidate }
-        }
-        return 25_432
-    }
 }

@@ -42,7 +42,7 @@ final class DeployScriptTests: XCTestCase {
     func testLocalStackScriptRunsLoadAndThePassingAudit() throws {
         let run = try runDir("local-stack")
         let result = try script("local-stack.sh", [
-            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try Self.freePortBlock(instances: 1))",
+            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try FreePorts.block(instances: 1))",
             "--rate", "20", "--duration", "5",
         ], timeout: 300)
         if result.status != 0 { dumpLogs(run) }
@@ -58,7 +58,7 @@ final class DeployScriptTests: XCTestCase {
     func testChaosOnTheLocalStackKeepsEveryInvariant() throws {
         let run = try runDir("chaos")
         let started = try script("local-stack.sh", [
-            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try Self.freePortBlock(instances: 1))", "--skip-load",
+            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try FreePorts.block(instances: 1))", "--skip-load",
         ], timeout: 300)
         defer { _ = try? script("local-stack.sh", ["--stop", run.path], timeout: 120) }
         XCTAssertEqual(started.status, 0, "local-stack.sh --skip-load failed")
@@ -87,7 +87,7 @@ final class DeployScriptTests: XCTestCase {
         let server = url[afterScheme...].firstIndex(of: "/").map { String(url[..<$0]) } ?? url
         let run = try runDir("scale-out")
         let started = try script("local-stack.sh", [
-            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try Self.freePortBlock(instances: 2))",
+            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try FreePorts.block(instances: 2))",
             "--instances", "2", "--postgres", server, "--skip-load",
         ], timeout: 300)
         defer { _ = try? script("local-stack.sh", ["--stop", run.path], timeout: 120) }
@@ -188,7 +188,7 @@ final class DeployScriptTests: XCTestCase {
         let result = try script("chaos.sh", [
             "--matrix", "--bin-dir", try binDir, "--matrix-dir", dir.path, "--classes", classes.joined(separator: ","),
             "--steady", "\(steady)", "--fault", "4", "--recovery", "6", "--rate", "\(rate)", "--recovery-bound", "30", "--drain-timeout", "60",
-            "--", "--base-port", "\(try Self.freePortBlock(instances: stack.contains("--instances") ? 2 : 1))",
+            "--", "--base-port", "\(try FreePorts.block(instances: stack.contains("--instances") ? 2 : 1))",
         ] + stack, timeout: 1800)
         print(result.stdout)
         let table = try JSONDecoder().decode(MatrixTable.self, from: Data(contentsOf: dir.appendingPathComponent("matrix.json")))
@@ -226,7 +226,7 @@ final class DeployScriptTests: XCTestCase {
         let result = try ScriptProcess.run(Self.root.appendingPathComponent("deploy/chaos.sh").path, [
             "--matrix", "--bin-dir", try binDir, "--matrix-dir", dir.path, "--classes", "brokers-blackhole",
             "--steady", "2", "--fault", "3", "--recovery", "4", "--rate", "20", "--recovery-bound", "30", "--drain-timeout", "60",
-            "--", "--base-port", "\(try Self.freePortBlock(instances: 1))",
+            "--", "--base-port", "\(try FreePorts.block(instances: 1))",
         ], timeout: 600, environment: ["PATH": bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")])
         print(result.stdout)
         XCTAssertNotEqual(result.status, 0, "the matrix exits non-zero")
@@ -244,7 +244,7 @@ final class DeployScriptTests: XCTestCase {
         try XCTSkipUnless(getuid() == 0, "iptables and per-instance users: root only")
         let run = try runDir("heal")
         let started = try script("local-stack.sh", [
-            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try Self.freePortBlock(instances: 1))",
+            "--bin-dir", try binDir, "--run-dir", run.path, "--base-port", "\(try FreePorts.block(instances: 1))",
             "--skip-load", "--users",
         ], timeout: 300)
         defer { _ = try? script("local-stack.sh", ["--stop", run.path], timeout: 120) }
@@ -294,20 +294,4 @@ final class DeployScriptTests: XCTestCase {
         return try condition()
     }
 
-    /// A base port P with P...P+3 (+10 per further instance) free.
-    /// A block below the kernel's ephemeral ports: a matrix keeps its block for minutes, cell after
-    /// cell, and once an outgoing connection was given one of its ports as its local port, every
-    /// later cell failed to bind ("Address already in use", 8 PostgreSQL cells in one run).
-    static func freePortBlock(instances: Int) throws -> Int {
-        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
-            .split(whereSeparator: \.isWhitespace).compactMap { Int($0) } ?? []
-        let ephemeralStart = range.first ?? 32_768
-        let highest = max(10_001, min(40_000, ephemeralStart) - 10 * instances)
-        for _ in 0..<50 {
-            let base = Int.random(in: 10_000...highest)
-            let ports = (0..<instances).flatMap { k in (0..<4).map { base + $0 + 10 * k } }
-            if ports.allSatisfy({ SagaStack.bind(port: $0) != nil }) { return base }
-        }
-        throw SagaStack.Failure(description: "no block of free ports found")
-    }
 }

@@ -59,7 +59,7 @@ final class SagaStack: @unchecked Sendable {
         tokens = try KeyMaterial.create(in: keys, issuer: "order-saga", audience: "order-saga").issuer
         self.sagaTimeoutMs = sagaTimeoutMs
         for service in ServiceName.allCases {
-            ports[service] = try Self.freePort()
+            ports[service] = try FreePorts.one()
             try start(service)
         }
         for service in ServiceName.allCases { try waitUntilReady(service) }
@@ -193,26 +193,5 @@ final class SagaStack: @unchecked Sendable {
         return candidate
     }
 
-    /// A port nobody listens on now (bound to 0 and released).
-    static func freePort() throws -> Int {
-        guard let port = bind(port: 0) else { throw Failure(description: "no free port: errno \(errno)") }
-        return port
-    }
 
-    /// Binds 127.0.0.1:`port` and releases it; the port bound, or nil if it is taken.
-    static func bind(port: Int) -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
-    }
 }

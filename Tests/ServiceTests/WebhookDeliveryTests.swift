@@ -86,7 +86,7 @@ final class WebhookDeliveryTests: XCTestCase {
     }
 
     private func start(fails: Int, redirect: Bool) throws -> (SagaStack, URL, ChildProcess) {
-        let port = try SagaStack.freePort()
+        let port = try FreePorts.one()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("requests.log")
