@@ -21,7 +21,7 @@ enum SteadyState {
     static func watch(_ tracker: OrderTracker, partitionCount: Int32, path: String,
                       interval: Duration = .milliseconds(200)) async throws {
         while !Task.isCancelled {
-            let confirmed = await tracker.lives().filter { $0.outcome == .confirmed }.map(\.orderId)
+            let confirmed = await tracker.confirmedOrderIds()
             if reached(confirmedOrderIds: confirmed, partitionCount: partitionCount) {
                 do {
                     try Data("\(WallClock.unixMillis(Date()))\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

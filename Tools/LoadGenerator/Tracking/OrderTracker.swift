@@ -180,6 +180,11 @@ actor OrderTracker {
     var acceptedOrderIds: Set<String> { Set(orders.keys) }
 
     /// Every accepted order's 202 and end, on the run's clock.
+    /// The confirmed orders' ids, in no order (the steady-state watch asks often: no sort, no copies of the rest).
+    func confirmedOrderIds() -> [String] {
+        orders.compactMap { $0.value.outcome == .confirmed ? $0.key : nil }
+    }
+
     func lives() -> [(orderId: String, acceptedAt: Duration, endedAt: Duration?, outcome: Outcome?)] {
         orders.map { ($0.key, $0.value.acceptedAt, $0.value.endedAt, $0.value.outcome) }.sorted { $0.orderId < $1.orderId }
     }
