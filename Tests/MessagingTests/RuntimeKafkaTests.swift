@@ -252,6 +252,9 @@ final class RuntimeKafkaTests: XCTestCase {
                 try await eventually("A and B together saw every message") {
                     a.runtime.statistics.handled + b.runtime.statistics.handled == orders.count
                 }
+                // A alone can satisfy both conditions above while B's batch still waits for the
+                // lock (or backs off after a busy timeout); stopping then would abandon it unseen.
+                try await eventually("B settled the batch it held") { b.runtime.statistics.batches > 0 }
                 try await a.stop()
                 try await b.stop()
                 let counts = try await AppliedTable.counts(databaseB)
