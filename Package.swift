@@ -102,6 +102,7 @@ let package = Package(
         ),
         // A seedable random generator: reproducible seed catalogs, order mixes and test inputs.
         .target(name: "SeededRandom", path: "Shared/SeededRandom"),
+        .target(name: "Deciding", dependencies: ["EventSchema"], path: "Shared/Deciding"),
         // A value behind a lock, for state that threads outside Swift concurrency share.
         .target(name: "Locking", path: "Shared/Locking"),
         // Who may do what on the bus: the brokers' ACLs derived from the topic catalog.
@@ -208,10 +209,10 @@ let package = Package(
             path: "Tools/KafkaTool"
         ),
         // Each service's domain rules: its per-order state machine, pure and unit-tested.
-        .target(name: "OrderCore", dependencies: ["EventSchema"], path: "Services/Order/Core"),
-        .target(name: "InventoryCore", dependencies: ["EventSchema"], path: "Services/Inventory/Core"),
-        .target(name: "PaymentCore", dependencies: ["EventSchema"], path: "Services/Payment/Core"),
-        .target(name: "NotificationCore", dependencies: ["EventSchema"], path: "Services/Notification/Core"),
+        .target(name: "OrderCore", dependencies: ["EventSchema", "Deciding"], path: "Services/Order/Core"),
+        .target(name: "InventoryCore", dependencies: ["EventSchema", "Deciding"], path: "Services/Inventory/Core"),
+        .target(name: "PaymentCore", dependencies: ["EventSchema", "Deciding"], path: "Services/Payment/Core"),
+        .target(name: "NotificationCore", dependencies: ["EventSchema", "Deciding"], path: "Services/Notification/Core"),
         // A minimal service on the messaging runtime: crash tests and the runtime benchmark drive it.
         .executableTarget(
             name: "MessagingHarness",
@@ -227,7 +228,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Messaging", "Kafka", "KafkaCLI", "EventSchema", "Persistence", "Observability", "Credentials", "SagaAPI",
+                "Messaging", "Kafka", "KafkaCLI", "EventSchema", "Deciding", "Persistence", "Observability", "Credentials", "SagaAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -244,28 +245,28 @@ let package = Package(
         // The four services: each its domain core wired to ServiceKit.
         .executableTarget(
             name: "OrderService",
-            dependencies: ["OrderCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["OrderCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Deciding", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Order/Service"
         ),
         .executableTarget(
             name: "InventoryService",
-            dependencies: ["InventoryCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["InventoryCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Deciding", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Inventory/Service"
         ),
         .executableTarget(
             name: "PaymentService",
-            dependencies: ["PaymentCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["PaymentCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Deciding", "Credentials",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/Payment/Service"
         ),
         .executableTarget(
             name: "NotificationService",
-            dependencies: ["NotificationCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Credentials",
+            dependencies: ["NotificationCore", "ServiceKit", "SagaAPI", "Messaging", "Persistence", "EventSchema", "Deciding", "Credentials",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -291,7 +292,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Tools/Console"
+            path: "Tools/Console",
+            // Taken by ConsoleLocalStackTests for the README; not part of the executable.
+            exclude: ["screenshots"]
         ),
         // Open-model load against the Order API, latency from intended send time, and the audit.
         .executableTarget(
@@ -318,7 +321,7 @@ let package = Package(
         // observability and the Kafka TLS settings.
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", "SagaAPI", "KafkaCLI", "Kafka", "Persistence", "Observability",
+            dependencies: ["ServiceKit", "SagaAPI", "KafkaCLI", "Kafka", "Persistence", "Observability", "Deciding", "Messaging", "EventSchema",
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/ServiceKitTests"

@@ -80,16 +80,15 @@ public struct EventEnvelope: Sendable, Hashable {
 
     /// The envelope for a new event, type and order ID taken from the event.
     ///
-    /// With a `cause` (the event being handled), causation-id is the cause's
+    /// With a `cause` (e.g. the event being handled), causation-id is the cause's
     /// event-id and correlation-id and traceparent are inherited from it; pass
     /// `traceparent` to continue the trace from your own span instead. Without a
-    /// cause (a saga's first event), correlation-id defaults to the new event's ID.
+    /// correlation id to inherit (a saga's first event), correlation-id is the new event's ID.
     public init(
         for event: SagaEvent,
         sequence: Int64,
-        causedBy cause: EventEnvelope? = nil,
+        causedBy cause: EventCause? = nil,
         eventId: UUID = UUID(),
-        correlationId: UUID? = nil,
         traceparent: String? = nil,
         producedAtUnixMs: Int64 = EventEnvelope.nowUnixMs()
     ) {
@@ -99,7 +98,7 @@ public struct EventEnvelope: Sendable, Hashable {
             orderId: event.orderId,
             sequence: sequence,
             causationId: cause?.eventId,
-            correlationId: correlationId ?? cause?.correlationId ?? eventId,
+            correlationId: cause?.correlationId ?? eventId,
             traceparent: traceparent ?? cause?.traceparent,
             producedAtUnixMs: producedAtUnixMs
         )

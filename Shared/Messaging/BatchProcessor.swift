@@ -450,7 +450,7 @@ final class BatchProcessor: Sendable {
                                  _ cause: EventEnvelope?, _ verdicts: Verdicts, _ unit: UnitOfWork, _ outcome: inout Outcome) throws {
         let bare = verdicts.bare.contains(index)
         do {
-            try unit.deadLetter(message, error: error, kind: kind, consumerGroup: group, causedBy: bare ? nil : cause,
+            try unit.deadLetter(message, error: error, kind: kind, consumerGroup: group, causedBy: bare ? nil : cause?.cause,
                                 maxBytes: configuration.deadLetterMaxBytes, withoutRecord: bare)
         } catch {
             throw MessageFailure(index: index, error: error, whileDeadLettering: true)

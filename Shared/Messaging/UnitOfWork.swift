@@ -67,8 +67,7 @@ public final class UnitOfWork {
     /// sequence 0 and take no sequence row (one row shared by every letter without an order would
     /// serialise all instances on it), and they are keyed by their order ID only when there is one.
     @discardableResult
-    public func emit(_ event: SagaEvent, causedBy cause: EventEnvelope? = nil,
-                     correlationId: UUID? = nil, traceparent: String? = nil) throws -> EventEnvelope {
+    public func emit(_ event: SagaEvent, causedBy cause: EventCause? = nil, traceparent: String? = nil) throws -> EventEnvelope {
         let topic = event.topic.name
         let isDeadLetter = event.eventType == .deadLetter
         guard EventEnvelope.isValidOrderId(event.orderId) || (isDeadLetter && event.orderId.isEmpty) else {
@@ -76,7 +75,7 @@ public final class UnitOfWork {
         }
         let sequence = isDeadLetter ? 0 : try nextSequence(topic: topic, orderId: event.orderId)
         let envelope = EventEnvelope(for: event, sequence: sequence, causedBy: cause, eventId: .timeOrdered(),
-                                     correlationId: correlationId, traceparent: traceparent ?? self.traceparent)
+                                     traceparent: traceparent ?? self.traceparent)
         if !isDeadLetter { emittedTopics.insert(topic) }
         let headers = envelope.headers().map { (name: $0.name, value: Optional($0.value)) }
         pending.append((EventSigner.Event(topic: topic, key: event.orderId.isEmpty ? nil : envelope.key,
@@ -96,7 +95,7 @@ public final class UnitOfWork {
     /// last resort when writing the full letter failed.
     @discardableResult
     public func deadLetter(_ message: ConsumedMessage, error: String, kind: Saga_V1_DeadLetter.ErrorKind,
-                           consumerGroup: String, causedBy cause: EventEnvelope? = nil,
+                           consumerGroup: String, causedBy cause: EventCause? = nil,
                            maxBytes: Int = UnitOfWork.deadLetterMaxBytes, withoutRecord: Bool = false) throws -> EventEnvelope {
         var letter = Saga_V1_DeadLetter(
             originTopic: message.topic, originPartition: message.partition, originOffset: message.offset,

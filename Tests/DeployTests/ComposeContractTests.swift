@@ -138,7 +138,7 @@ final class ComposeContractTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("compose-contract-pki/\(identity)/")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for file in ["ca.crt", "tls.crt", "tls.key"] {
-            FileManager.default.createFile(atPath: folder.appendingPathComponent(file).path, contents: Data("placeholder\n".utf8))
+            XCTAssertTrue(FileManager.default.createFile(atPath: folder.appendingPathComponent(file).path, contents: Data("placeholder\n".utf8)))
         }
         return folder.path + "/"
     }

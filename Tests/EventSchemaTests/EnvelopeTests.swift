@@ -49,7 +49,7 @@ final class EnvelopeTests: XCTestCase {
     func testEnvelopeForAnEventInheritsFromItsCause() throws {
         let cause = envelope
         let event = GoldenFixtures.v1.first { $0.eventType == .orderConfirmed }!
-        let next = EventEnvelope(for: event, sequence: 2, causedBy: cause, producedAtUnixMs: 42)
+        let next = EventEnvelope(for: event, sequence: 2, causedBy: cause.cause, producedAtUnixMs: 42)
         XCTAssertEqual(next.eventType, .orderConfirmed)
         XCTAssertEqual(next.orderId, GoldenFixtures.orderId)
         XCTAssertEqual(next.schemaVersion, EventType.orderConfirmed.schemaVersion)

@@ -319,7 +319,7 @@ final class BatchProcessorTests: XCTestCase {
             try await database.migrate(AppliedTable.migrations)
             let processor = makeProcessor(database) { event, unit in
                 try AppliedTable.record(event, on: unit.connection)
-                try unit.emit(Events.stockReserved(event.envelope.orderId), causedBy: event.envelope)
+                try unit.emit(Events.stockReserved(event.envelope.orderId), causedBy: event.envelope.cause)
                 return .applied
             }
             let orders = (0..<6).map { "seq-\($0)" }

@@ -35,7 +35,7 @@ final class UnitOfWorkTests: XCTestCase {
             XCTAssertEqual(first.map(\.sequence), [1, 1, 1, 2], "[\(store.backend)]")
             let cause = first[0]
             let second = try await database.unitOfWork { unit in
-                try unit.emit(Events.orderPlaced("A"), causedBy: cause)
+                try unit.emit(Events.orderPlaced("A"), causedBy: cause.cause)
             }
             XCTAssertEqual(second.sequence, 3)
             XCTAssertEqual(second.causationId, cause.eventId)

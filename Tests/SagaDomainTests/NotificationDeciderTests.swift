@@ -42,3 +42,38 @@ import Testing
             == .rejected(.recordMismatch(record: "o1/ORDER_CONFIRMED", event: "o2/ORDER_CONFIRMED")))
     }
 }
+
+@Suite struct NotificationDeliveryDecisionTests {
+    @Test func aDeliveryOfAPendingNotificationSendsItsEventWithTheSendTime() throws {
+        let recorded = try #require(NotificationDecider.decide(nil, on: Ev.confirmed(), now: 4_000).sent)
+        guard case .transition(let delivered) = NotificationDecider.delivered(recorded, alreadySent: false, channel: .webhook, at: 9_000) else {
+            Issue.record("not delivered"); return
+        }
+        #expect(delivered.record.sentAtUnixMs == 9_000 && delivered.record.channel == .webhook)
+        guard case let .notificationSent(e) = delivered.events.first, delivered.events.count == 1 else {
+            Issue.record("\(delivered.events)"); return
+        }
+        #expect(e.sentAtUnixMs == 9_000 && e.channel == .webhook && e.notificationID == recorded.notificationId)
+    }
+
+    @Test func aDeliveryRecordedAlreadyEmitsNothing() throws {
+        let recorded = try #require(NotificationDecider.decide(nil, on: Ev.cancelled(), now: 4_000).sent)
+        guard case .ignored(let reason) = NotificationDecider.delivered(recorded, alreadySent: true, channel: .log, at: 9_000) else {
+            Issue.record("delivered twice"); return
+        }
+        #expect(reason == "ORDER_CANCELLED notification already sent (o1/order_cancelled)")
+    }
+
+    @Test func recordingEmitsNothingUntilTheDelivery() throws {
+        guard case .transition(let recorded) = NotificationDecider.decide(nil, on: Ev.confirmed(), now: 4_000).recorded else {
+            Issue.record("not recorded"); return
+        }
+        #expect(recorded.events.isEmpty)
+    }
+
+    @Test func theHandledEventsAreThoseWithANotificationKind() {
+        for event in Ev.all() {
+            #expect(NotificationDecider.handledEvents.contains(event.eventType) == (NotificationKind(for: event) != nil), "\(event.eventType)")
+        }
+    }
+}

@@ -90,7 +90,7 @@ final class WebhookDeliveryTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("requests.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: log.path, contents: nil))
         let secret = directory.appendingPathComponent("secret")
         try Data((0..<32).map { _ in "0123456789abcdef".randomElement()! }.map { $0.asciiValue! } + [0x0A]).write(to: secret)
         let receiver = try ChildProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"),

@@ -46,7 +46,7 @@ public enum HarnessService {
         reserved.amount = placed.total
         reserved.deadlineUnixMs = placed.deadlineUnixMs
         reserved.reservedAtUnixMs = EventEnvelope.nowUnixMs()
-        try unit.emit(.stockReserved(reserved), causedBy: event.envelope)
+        try unit.emit(.stockReserved(reserved), causedBy: event.envelope.cause)
         return .applied
     }
 

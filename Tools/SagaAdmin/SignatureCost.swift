@@ -27,7 +27,7 @@ struct SignatureCost: ParsableCommand {
         let topic = TopicCatalog.payments.name
         // Distinct events (each its own id), so that no check is answered by a remembered tree.
         let cause = EventEnvelope(for: event, sequence: 1)
-        let envelopes = (0..<count).map { _ in EventEnvelope(for: event, sequence: 2, causedBy: cause) }
+        let envelopes = (0..<count).map { _ in EventEnvelope(for: event, sequence: 2, causedBy: cause.cause) }
         let events = envelopes.map { EventSigner.Event(topic: topic, key: $0.key, payload: payload, envelope: $0) }
         let headers = envelopes.map { $0.headers().map { (name: $0.name, value: Optional($0.value)) } }
 

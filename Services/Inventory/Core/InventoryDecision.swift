@@ -1,10 +1,11 @@
+import Deciding
 import EventSchema
 
 /// What Inventory does with one event. A transition is persisted in one local
 /// transaction: the reservation row (`from == nil`: INSERT, else
 /// `UPDATE … WHERE order_id = ? AND state = from`), the stock movements (each a
 /// conditional update, see ``StockMovement``) and the outbox rows of `events`.
-public enum InventoryDecision: Sendable, Hashable {
+public enum InventoryDecision: Sendable, Hashable, DecisionConvertible {
     case transition(InventoryTransition)
     /// Nothing to do (duplicate, nothing held, not for this service); commit the offset.
     case ignored(InventoryIgnoreReason)
@@ -16,7 +17,7 @@ public enum InventoryDecision: Sendable, Hashable {
     }
 }
 
-public struct InventoryTransition: Sendable, Hashable {
+public struct InventoryTransition: StateTransition, Hashable {
     public let from: ReservationState?
     public let to: ReservationRecord
     public let movements: [StockMovement]
@@ -60,6 +61,16 @@ public enum InventoryRejection: Error, Sendable, Hashable, CustomStringConvertib
         case let .orderIdMismatch(record, event): "event for order \(event) applied to reservation of \(record)"
         case let .unknownSkus(id, skus):
             "order \(id) has SKUs this Inventory has no stock for: \(skus.joined(separator: ", ")) (add them to the seed catalog, restart Inventory, replay this dead letter)"
+        }
+    }
+}
+
+extension InventoryDecision {
+    public var decided: Decided<InventoryTransition> {
+        switch self {
+        case .transition(let transition): .transition(transition)
+        case .ignored(let reason): .ignored(reason: reason.description)
+        case .rejected(let rejection): .rejected(reason: rejection.description)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Deciding
 import EventSchema
 import InventoryCore
 import Messaging
@@ -6,31 +7,10 @@ import ServiceKit
 
 /// What Inventory does with orders.v1 and payments.v1: reserves all lines of an OrderPlaced
 /// or rejects it; sells on OrderConfirmed; releases on PaymentFailed and OrderCancelled.
+/// (The runtime hands it only `InventoryDecider.handledEvents`.)
 enum InventoryEventHandler {
     static func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
-        guard InventoryDecider.handledEvents.contains(event.envelope.eventType) else { return .ignored }
-        let connection = unit.connection
-        let orderId = event.envelope.orderId
-        return try ConditionalWrites.decide("reservation of \(orderId)") {
-            let reservation = try InventoryStore.reservation(orderId, on: connection)
-            let stock = try InventoryStore.stock(InventoryDecider.skus(for: event.event, reservation: reservation), on: connection)
-            switch InventoryDecider.decide(reservation, stock: stock, on: event.event, now: EventEnvelope.nowUnixMs()) {
-            case .ignored(let reason):
-                event.debug("ignored", metadata: ["reason": "\(reason)"])
-                return .done(.ignored)
-            case .rejected(let rejection):
-                throw HandlerError.permanent(rejection.description)
-            case .transition(let transition):
-                let state = "reservation \(reservation?.state.rawValue ?? "none"), stock \(stock.sorted { $0.key < $1.key })"
-                guard try ConditionalWrites.apply(
-                    "reservation of \(orderId)", state: state,
-                    write: { try InventoryStore.write(transition.to, from: transition.from, on: connection) },
-                    movements: transition.movements, move: { try InventoryStore.apply($0, on: connection) },
-                    events: transition.events, causedBy: event.envelope, unit: unit) else { return .lostRace(state: state) }
-                event.debug("reservation \(transition.to.state)")
-                return .done(.applied)
-            }
-        }
+        try TransitionWriter.handle(event, with: ReservationStep(event: event.event), unit: unit)
     }
 
     /// Locks, before any handler runs, the stock rows every event of the batch will read or move,
@@ -40,7 +20,7 @@ enum InventoryEventHandler {
         guard unit.connection.dialect == .postgres else { return }
         var skus = Set<String>()
         var reservedOrders: [String] = []
-        for event in events where InventoryDecider.handledEvents.contains(event.envelope.eventType) {
+        for event in events {
             if case .orderPlaced(let placed) = event.event {
                 skus.formUnion(placed.lines.map(\.sku))
             } else {
@@ -49,5 +29,39 @@ enum InventoryEventHandler {
         }
         skus.formUnion(try InventoryStore.reservedSkus(of: reservedOrders, on: unit.connection))
         try InventoryStore.lockStock(skus.sorted(), on: unit.connection)
+    }
+}
+
+/// Inventory's part of the write path: an order's reservation and the stock it moves.
+struct ReservationStep: TransitionStep {
+    let event: SagaEvent
+
+    struct Loaded {
+        var reservation: ReservationRecord?
+        var stock: [String: StockLevel]
+    }
+
+    var subject: String { "reservation of \(event.orderId)" }
+
+    func load(on connection: any SQLConnection) throws -> Loaded {
+        let reservation = try InventoryStore.reservation(event.orderId, on: connection)
+        let skus = InventoryDecider.skus(for: event, reservation: reservation)
+        return Loaded(reservation: reservation, stock: try InventoryStore.stock(skus, on: connection))
+    }
+
+    func decide(_ loaded: Loaded) -> Decided<InventoryTransition> {
+        InventoryDecider.decide(loaded.reservation, stock: loaded.stock, on: event, now: EventEnvelope.nowUnixMs()).decided
+    }
+
+    func describe(_ loaded: Loaded) -> String {
+        "reservation \(loaded.reservation?.state.rawValue ?? "none"), stock \(loaded.stock.sorted { $0.key < $1.key })"
+    }
+
+    func write(_ transition: InventoryTransition, on connection: any SQLConnection) throws -> Bool {
+        try InventoryStore.write(transition.to, from: transition.from, on: connection)
+    }
+
+    func move(_ movement: StockMovement, on connection: any SQLConnection) throws -> Bool {
+        try InventoryStore.apply(movement, on: connection)
     }
 }

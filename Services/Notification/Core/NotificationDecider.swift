@@ -3,6 +3,9 @@ import EventSchema
 /// Notification's rule: one notification per (order, kind), on the order's
 /// terminal event, whatever the number of deliveries of that event.
 public enum NotificationDecider {
+    /// The events Notification acts on: an order's terminal events.
+    public static let handledEvents: Set<EventType> = [.orderConfirmed, .orderCancelled]
+
     public static func notificationId(orderId: String, kind: NotificationKind) -> String {
         "\(orderId)/\(kind.rawValue.lowercased())"
     }

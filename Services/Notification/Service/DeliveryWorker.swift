@@ -4,6 +4,7 @@ import Messaging
 import Metrics
 import NotificationCore
 import Persistence
+import ServiceKit
 import ServiceLifecycle
 import SagaAPI
 
@@ -87,25 +88,24 @@ struct DeliveryWorker: Sendable {
             for (row, outcome) in zip(claimed, outcomes) {
                 switch outcome {
                 case .delivered(let at):
-                    guard try NotificationStore.markSent(row.record.notificationId, channel: kind, at: at, on: unit.connection) else {
+                    // Continues the saga of the event it answers; while tracing, under a span of
+                    // its own in that event's trace.
+                    let span = MessageTracing.span("notification sent", continuing: row.cause?.traceparent,
+                                                   attributes: ["saga.order_id": row.record.orderId, "notification.channel": kind.rawValue])
+                    defer { span?.end() }
+                    let cause = row.cause?.continuing(span.flatMap(MessageTracing.traceparent(of:)))
+                    // The claimed row is the first decision's state; a lost race reads it again.
+                    guard case .applied(let transition, _) = try TransitionWriter.write(
+                        DeliveredStep(notification: row, channel: kind, at: at), causedBy: cause, preloaded: row, unit: unit) else {
                         continue  // another worker recorded it first: its NotificationSent is the one
                     }
                     var done = row
-                    done.record.sentAtUnixMs = at
-                    done.record.channel = kind.proto
+                    done.record = transition.record
                     done.channel = kind
                     done.state = .sent
                     done.sentAtUnixMs = at
                     done.attempts += 1
                     done.lastError = nil
-                    // Continues the saga of the event it answers; while tracing, under a span of
-                    // its own in that event's trace.
-                    let cause = row.cause?.envelope(orderId: row.record.orderId, kind: row.record.kind)
-                    let span = MessageTracing.span("notification sent", continuing: cause?.traceparent,
-                                                   attributes: ["saga.order_id": row.record.orderId, "notification.channel": kind.rawValue])
-                    try unit.emit(done.record.sentEvent, causedBy: cause,
-                                  traceparent: span.flatMap(MessageTracing.traceparent(of:)) ?? cause?.traceparent)
-                    span?.end()
                     sent.append(done)
                 case .failed(let error):
                     let retryAt = try unit.connection.databaseTimeMillis() + backoff.delay(attempt: Int(row.attempts) + 1).milliseconds

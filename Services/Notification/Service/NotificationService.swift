@@ -2,6 +2,7 @@ import EventSchema
 import Hummingbird
 import Messaging
 import Metrics
+import NotificationCore
 import Persistence
 import ServiceKit
 import ServiceLifecycle
@@ -16,7 +17,7 @@ struct NotificationService: SagaService {
     /// The consumer emits nothing: NotificationSent comes from the delivery worker.
     static let emittedTopics: [String] = []
     /// OrderPlaced (two thirds of orders.v1) is skipped undecoded.
-    static let handledEventTypes: Set<EventType>? = [.orderConfirmed, .orderCancelled]
+    static let handledEventTypes: Set<EventType>? = NotificationDecider.handledEvents
 
     let context: ServiceContext
     let channel: any NotificationChannel

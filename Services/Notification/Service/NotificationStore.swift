@@ -1,3 +1,4 @@
+import EventSchema
 import Foundation
 import NotificationCore
 import Persistence
@@ -28,7 +29,7 @@ enum NotificationStore {
 
     /// Records a notification to deliver. False if the (order, kind) row exists already: a
     /// concurrent consumer (another instance, PostgreSQL) recorded it first.
-    static func insertPending(_ record: NotificationRecord, channel: ChannelKind, now: Int64, cause: StoredNotification.Cause,
+    static func insertPending(_ record: NotificationRecord, channel: ChannelKind, now: Int64, cause: EventCause,
                               on connection: any SQLConnection) throws -> Bool {
         try connection.execute("""
             INSERT INTO notifications (notification_id, order_id, kind, customer_id, channel, message,
@@ -39,7 +40,7 @@ enum NotificationStore {
             """, [.text(record.notificationId), .text(record.orderId), .text(record.kind.rawValue),
                   .text(record.customerId), .text(channel.rawValue), .text(record.message), .integer(now),
                   .text(DeliveryState.pending.rawValue), .integer(now),
-                  .text(cause.eventId.uuidString.lowercased()), .text(cause.correlationId.uuidString.lowercased()),
+                  .optionalText(cause.eventId?.uuidString.lowercased()), .optionalText(cause.correlationId?.uuidString.lowercased()),
                   .optionalText(cause.traceparent)]) == 1
     }
 
@@ -101,12 +102,12 @@ extension StoredNotification: RowDecodable {
         self.init(
             record: record, channel: channel, state: state, createdAtUnixMs: row.int("created_at_ms") ?? 0,
             sentAtUnixMs: sentAt, attempts: row.int("attempts") ?? 0, lastError: row.string("last_error"),
-            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0, cause: Self.cause(row))
+            nextAttemptAtUnixMs: row.int("next_attempt_at_ms") ?? 0, cause: Self.decodeCause(row))
     }
 
-    private static func cause(_ row: SQLRow) -> Cause? {
+    private static func decodeCause(_ row: SQLRow) -> EventCause? {
         guard let eventId = row.string("cause_event_id").flatMap(UUID.init(uuidString:)),
               let correlationId = row.string("correlation_id").flatMap(UUID.init(uuidString:)) else { return nil }
-        return Cause(eventId: eventId, correlationId: correlationId, traceparent: row.string("traceparent"))
+        return EventCause(eventId: eventId, correlationId: correlationId, traceparent: row.string("traceparent"))
     }
 }

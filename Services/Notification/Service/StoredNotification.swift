@@ -19,19 +19,6 @@ struct StoredNotification: Sendable {
     var attempts: Int64
     var lastError: String?
     var nextAttemptAtUnixMs: Int64
-    /// The consumed event this notification answers, as far as NotificationSent needs it.
-    var cause: Cause?
-
-    struct Cause: Sendable {
-        var eventId: UUID
-        var correlationId: UUID
-        var traceparent: String?
-
-        /// An envelope standing for the consumed event, for `UnitOfWork.emit(causedBy:)`, which
-        /// takes its event id (causation), correlation id and trace context.
-        func envelope(orderId: String, kind: NotificationKind) -> EventEnvelope {
-            EventEnvelope(eventId: eventId, eventType: kind == .orderConfirmed ? .orderConfirmed : .orderCancelled,
-                          orderId: orderId, sequence: 0, correlationId: correlationId, traceparent: traceparent)
-        }
-    }
+    /// The consumed event this notification answers: what its NotificationSent continues.
+    var cause: EventCause?
 }

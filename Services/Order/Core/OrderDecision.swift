@@ -1,10 +1,11 @@
+import Deciding
 import EventSchema
 
 /// What the Order service does with one input. The service persists a
 /// transition as one conditional write plus the outbox rows of `events`:
 /// `from == nil` is an INSERT, otherwise `UPDATE orders … WHERE order_id = ? AND status = from`.
 /// An update that matches no row lost a race: reload and decide again.
-public enum OrderDecision: Sendable, Hashable {
+public enum OrderDecision: Sendable, Hashable, DecisionConvertible {
     case transition(OrderTransition)
     /// Nothing to do (duplicate, late, not for this service); commit the offset.
     case ignored(OrderIgnoreReason)
@@ -16,7 +17,7 @@ public enum OrderDecision: Sendable, Hashable {
     }
 }
 
-public struct OrderTransition: Sendable, Hashable {
+public struct OrderTransition: StateTransition, Hashable {
     /// The stored status the write is conditional on; `nil` for a new order.
     public let from: OrderStatus?
     public let to: OrderRecord
@@ -64,6 +65,16 @@ public enum OrderRejection: Error, Sendable, Hashable, CustomStringConvertible {
         case let .orderIdMismatch(record, event): "event for order \(event) applied to order \(record)"
         case let .chargeDoesNotMatchTotal(total, charged):
             "charged \(charged.formatted) but the order total is \(total.formatted)"
+        }
+    }
+}
+
+extension OrderDecision {
+    public var decided: Decided<OrderTransition> {
+        switch self {
+        case .transition(let transition): .transition(transition)
+        case .ignored(let reason): .ignored(reason: reason.description)
+        case .rejected(let rejection): .rejected(reason: rejection.description)
         }
     }
 }

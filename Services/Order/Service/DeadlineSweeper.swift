@@ -4,6 +4,7 @@ import Logging
 import Messaging
 import OrderCore
 import Persistence
+import ServiceKit
 
 /// Cancels PENDING orders whose saga deadline passed (reason `timeout`), so an order never
 /// stays PENDING because a service or the broker stalled. Each cancellation is a conditional
@@ -27,7 +28,7 @@ struct DeadlineSweeper: Sendable {
         let limit = batchSize
         let cancelled = try await database.unitOfWork(waking: relay) { unit -> [(String, EventEnvelope?)] in
             let now = try unit.connection.databaseTimeMillis()
-            var sagas: [String: SagaContext] = [:]
+            var sagas: [String: EventCause] = [:]
             let dueIds = try OrderStore.due(now: now, limit: limit, on: unit.connection).compactMap { due -> String? in
                 guard let orderId = due.orderId else { return nil }
                 sagas[orderId] = due.saga
@@ -37,17 +38,16 @@ struct DeadlineSweeper: Sendable {
             // The orders' sequence rows first, sorted, as the consumer's batches take them: the
             // per-order lock order every writer of an order follows (no deadlock with a batch).
             try unit.lockOrders(dueIds, on: [TopicCatalog.orders.name])
-            let due = try dueIds.compactMap { try OrderStore.load($0, on: unit.connection) }
             var ended: [(String, EventEnvelope?)] = []
-            for order in due {
-                guard case .transition(let transition) = OrderDecider.timeout(order, now: now) else { continue }
-                var saga = sagas[order.orderId]
+            for orderId in dueIds {
+                let saga = sagas[orderId]
                 let span = MessageTracing.span("order deadline", continuing: saga?.traceparent,
-                                               attributes: ["saga.order_id": order.orderId])
-                if let span { saga?.traceparent = MessageTracing.traceparent(of: span) }
+                                               attributes: ["saga.order_id": orderId])
                 defer { span?.end() }
-                if let envelopes = try OrderTransitionWriter.apply(transition, causedBy: nil, saga: saga, unit: unit) {
-                    ended.append((order.orderId, envelopes.first))
+                let cause = saga?.continuing(span.flatMap(MessageTracing.traceparent(of:)))
+                if case .applied(_, let envelopes) = try TransitionWriter.write(OrderStep(orderId: orderId, input: .deadline(now: now)),
+                                                                              causedBy: cause, unit: unit) {
+                    ended.append((orderId, envelopes.first))
                 }
             }
             return ended

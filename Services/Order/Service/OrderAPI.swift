@@ -93,9 +93,11 @@ struct OrderAPI: Sendable {
             if let key, let existing = try Self.existing(principal: principal, key: key, fingerprint: fingerprint, on: unit.connection) {
                 return .replayed(existing)
             }
-            let transition = try OrderDecider.place(command, prices: prices, policy: policy,
-                                                    now: try unit.connection.databaseTimeMillis()).mapError(\.problem).get()
-            _ = try OrderTransitionWriter.apply(transition, causedBy: nil, unit: unit)
+            let step = OrderStep(orderId: command.orderId,
+                                 input: .place(command, prices: prices, policy: policy, now: try unit.connection.databaseTimeMillis()))
+            guard case .applied(let transition, _) = try TransitionWriter.write(step, causedBy: nil, unit: unit) else {
+                throw SQLError.permanent("placing order \(command.orderId) wrote nothing")  // unreachable: a placement is a transition or a problem
+            }
             if let key {
                 try IdempotencyKeyStore.insert(principal: principal, key: key, fingerprint: fingerprint,
                                                orderId: transition.to.orderId, on: unit.connection)

@@ -62,15 +62,16 @@ enum OrderStore {
                              [.text(orderId)])
     }
 
-    /// An order whose saga deadline passed, with the saga identity its cancellation continues.
+    /// An order whose saga deadline passed, with the saga its cancellation continues (no
+    /// causing event: its correlation id and trace context, kept with the order).
     struct Due: RowDecodable {
         let orderId: String?
-        let saga: SagaContext
+        let saga: EventCause
 
         init(row: SQLRow) {
             orderId = row.string("order_id")
-            saga = SagaContext(correlationId: row.string("correlation_id").flatMap(UUID.init(uuidString:)),
-                               traceparent: row.string("traceparent"))
+            saga = EventCause(eventId: nil, correlationId: row.string("correlation_id").flatMap(UUID.init(uuidString:)),
+                              traceparent: row.string("traceparent"))
         }
     }
 
@@ -120,38 +121,4 @@ extension OrderView.HistoryEntry: RowDecodable {
         self.init(topic: row.string("topic") ?? "", eventType: row.string("event_type") ?? "",
                   eventId: row.string("event_id") ?? "", sequence: row.int("sequence") ?? 0, at: row.int("at_ms") ?? 0)
     }
-}
-
-/// Applies a decided transition: the conditional write, the outbox rows, the history.
-/// Returns the emitted envelopes, or nil if the conditional update lost a race (the caller
-/// reloads and decides again).
-///
-/// Without a `cause`, `saga` names the order's correlation id and trace context to continue
-/// (the sweeper's; nil for a new order, whose first event starts them).
-enum OrderTransitionWriter {
-    static func apply(_ transition: OrderTransition, causedBy cause: EventEnvelope?, saga: SagaContext? = nil,
-                      unit: UnitOfWork) throws -> [EventEnvelope]? {
-        let connection = unit.connection
-        if let from = transition.from {
-            guard try OrderStore.update(transition.to, from: from, on: connection) else { return nil }
-        }
-        // A new order's row is written after its first event, whose envelope it keeps.
-        var envelopes: [EventEnvelope] = []
-        for event in transition.events {
-            envelopes.append(try unit.emit(event, causedBy: cause, correlationId: saga?.correlationId, traceparent: saga?.traceparent))
-        }
-        if transition.from == nil {
-            try OrderStore.insert(transition.to, saga: envelopes.first, on: connection)
-        }
-        for (event, envelope) in zip(transition.events, envelopes) {
-            try OrderStore.recordHistory(orderId: transition.to.orderId, envelope: envelope, topic: event.topic.name, on: connection)
-        }
-        return envelopes
-    }
-}
-
-/// An order's saga identity as stored with it: correlation id and trace context.
-struct SagaContext: Sendable {
-    var correlationId: UUID?
-    var traceparent: String?
 }

@@ -1,10 +1,11 @@
+import Deciding
 import EventSchema
 
 /// What Payment does with one event. A transition is persisted in one local
 /// transaction: the payment row (`from == nil`: INSERT, else
 /// `UPDATE … WHERE order_id = ? AND state = from`), the account movements (each a
 /// conditional update, see ``AccountMovement``) and the outbox rows of `events`.
-public enum PaymentDecision: Sendable, Hashable {
+public enum PaymentDecision: Sendable, Hashable, DecisionConvertible {
     case transition(PaymentTransition)
     /// Nothing to do (duplicate, nothing charged, not for this service); commit the offset.
     case ignored(PaymentIgnoreReason)
@@ -16,7 +17,7 @@ public enum PaymentDecision: Sendable, Hashable {
     }
 }
 
-public struct PaymentTransition: Sendable, Hashable {
+public struct PaymentTransition: StateTransition, Hashable {
     public let from: PaymentState?
     public let to: PaymentRecord
     public let movements: [AccountMovement]
@@ -51,6 +52,16 @@ public enum PaymentRejection: Error, Sendable, Hashable, CustomStringConvertible
         case let .orderIdMismatch(record, event): "event for order \(event) applied to payment of \(record)"
         case let .accountMismatch(expected, found): "account of \(found) given for customer \(expected)"
         case let .accountMissing(id): "no account for customer \(id), cannot refund"
+        }
+    }
+}
+
+extension PaymentDecision {
+    public var decided: Decided<PaymentTransition> {
+        switch self {
+        case .transition(let transition): .transition(transition)
+        case .ignored(let reason): .ignored(reason: reason.description)
+        case .rejected(let rejection): .rejected(reason: rejection.description)
         }
     }
 }

@@ -1,38 +1,16 @@
+import Deciding
 import EventSchema
 import Messaging
 import PaymentCore
+import Persistence
 import ServiceKit
 
 /// What Payment does with inventory.v1 and orders.v1: charges once on StockReserved (or fails
 /// with a reason), refunds once on OrderCancelled of a charged order, and never charges an
-/// order it already saw cancelled.
+/// order it already saw cancelled. (The runtime hands it only `PaymentDecider.handledEvents`.)
 enum PaymentEventHandler {
     static func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
-        guard PaymentDecider.handledEvents.contains(event.envelope.eventType) else { return .ignored }
-        let connection = unit.connection
-        let orderId = event.envelope.orderId
-        return try ConditionalWrites.decide("payment of \(orderId)") {
-            let payment = try PaymentStore.payment(orderId, on: connection)
-            let account = try PaymentDecider.customerId(for: event.event, payment: payment).flatMap {
-                try PaymentStore.account($0, on: connection)
-            }
-            switch PaymentDecider.decide(payment, account: account, on: event.event, now: EventEnvelope.nowUnixMs()) {
-            case .ignored(let reason):
-                event.debug("ignored", metadata: ["reason": "\(reason)"])
-                return .done(.ignored)
-            case .rejected(let rejection):
-                throw HandlerError.permanent(rejection.description)
-            case .transition(let transition):
-                let state = "payment \(payment?.state.rawValue ?? "none"), account \(account.map { "\($0.customerId) balance \($0.balance) blocked \($0.blocked)" } ?? "none")"
-                guard try ConditionalWrites.apply(
-                    "payment of \(orderId)", state: state,
-                    write: { try PaymentStore.write(transition.to, from: transition.from, on: connection) },
-                    movements: transition.movements, move: { try PaymentStore.apply($0, on: connection) },
-                    events: transition.events, causedBy: event.envelope, unit: unit) else { return .lostRace(state: state) }
-                event.debug("payment \(transition.to.state)")
-                return .done(.applied)
-            }
-        }
+        try TransitionWriter.handle(event, with: PaymentStep(event: event.event), unit: unit)
     }
 
     /// Locks, before any handler runs, the accounts the batch's events concern, sorted by
@@ -42,5 +20,39 @@ enum PaymentEventHandler {
         guard unit.connection.dialect == .postgres else { return }
         let customers = Set(events.compactMap { PaymentDecider.customerId(for: $0.event, payment: nil) })
         try PaymentStore.lockAccounts(customers.sorted(), on: unit.connection)
+    }
+}
+
+/// Payment's part of the write path: an order's payment and the balance it moves.
+struct PaymentStep: TransitionStep {
+    let event: SagaEvent
+
+    struct Loaded {
+        var payment: PaymentRecord?
+        var account: Account?
+    }
+
+    var subject: String { "payment of \(event.orderId)" }
+
+    func load(on connection: any SQLConnection) throws -> Loaded {
+        let payment = try PaymentStore.payment(event.orderId, on: connection)
+        let account = try PaymentDecider.customerId(for: event, payment: payment).flatMap { try PaymentStore.account($0, on: connection) }
+        return Loaded(payment: payment, account: account)
+    }
+
+    func decide(_ loaded: Loaded) -> Decided<PaymentTransition> {
+        PaymentDecider.decide(loaded.payment, account: loaded.account, on: event, now: EventEnvelope.nowUnixMs()).decided
+    }
+
+    func describe(_ loaded: Loaded) -> String {
+        "payment \(loaded.payment?.state.rawValue ?? "none"), account \(loaded.account.map { "\($0.customerId) balance \($0.balance) blocked \($0.blocked)" } ?? "none")"
+    }
+
+    func write(_ transition: PaymentTransition, on connection: any SQLConnection) throws -> Bool {
+        try PaymentStore.write(transition.to, from: transition.from, on: connection)
+    }
+
+    func move(_ movement: AccountMovement, on connection: any SQLConnection) throws -> Bool {
+        try PaymentStore.apply(movement, on: connection)
     }
 }

@@ -18,7 +18,7 @@ struct TopicFollower: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await follow()
         }
     }

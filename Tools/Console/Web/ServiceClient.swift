@@ -52,12 +52,9 @@ struct ServiceClient: Sendable {
     /// A 200 answer decoded as `T`; any other answer is a failure quoting its problem's detail.
     func get<T: Decodable>(_ type: T.Type, _ url: String, token: String) async -> Result<T, Failure> {
         do {
-            let reply = try await send(.GET, url, token: token)
-            return Self.decode(type, reply)
-        } catch let failure as Failure {
-            return .failure(failure)
+            return Self.decode(type, try await send(.GET, url, token: token))
         } catch {
-            return .failure(.unreachable("\(error)"))
+            return .failure(error)
         }
     }
 
