@@ -97,3 +97,37 @@ extension PostgresDatabase {
         return error is ChannelError || error is IOError || error is PGConnectionClosed
     }
 }
+
+/// The connection closed while a statement waited for its reply.
+struct PGConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection closed before the statement's reply arrived" }
+}
+
+extension PGSettings {
+    func describeConnectError(_ error: any Error) -> SQLError {
+        let endpoint = "\(configuration.host):\(configuration.port)"
+        let database = configuration.database ?? configuration.username
+        if let error = error as? PSQLError, error.code == .server {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            let message = PostgresDatabase.serverMessage(error)
+            switch state {
+            case "28P01", "28000":
+                return .configuration("PostgreSQL at \(endpoint) rejected user '\(configuration.username)': \(message); check the user and password in DATABASE_URL")
+            case "3D000":
+                return .configuration("database '\(database)' does not exist on PostgreSQL at \(endpoint): \(message); create it (e.g. .ci/postgres.sh) or fix DATABASE_URL")
+            default:
+                let mapped = PostgresDatabase.classify(sqlState: state, message: message)
+                let text = "cannot connect to PostgreSQL at \(endpoint) (database '\(database)'): \(message)"
+                return mapped.isTransient ? .transient(text) : .configuration(text)
+            }
+        }
+        let reason: String
+        if let error = error as? PSQLError {
+            reason = error.underlying.map { "\($0)" } ?? "\(error.code)"
+        } else {
+            reason = "\(error)"
+        }
+        // Transient: in a compose stack the server may simply not be up yet.
+        return .transient("cannot connect to PostgreSQL at \(endpoint) (database '\(database)'): \(reason); is the server running? set DATABASE_URL (postgres://user:password@host:port/database)")
+    }
+}
