@@ -28,26 +28,30 @@ private let rdkafkaLogger = Logger(label: "rdkafka")
 /// who leads each partition, which broker is down or paused, who coordinates each group.
 /// The mock never changes leaders or coordinators on its own, so this bookkeeping is the truth
 /// for every topic created here.
+///
+/// Where the parts are: this file creates the cluster and reports its status;
+/// `MockCluster+BrokerFaults.swift` pauses, slows, stops and restarts brokers, and
+/// `MockCluster+Leadership.swift` moves leaders and coordinators.
 actor MockCluster {
     private let rk: OpaquePointer
     /// nil once shut down.
     private var mc: OpaquePointer?
-    private let logger: Logger
+    let logger: Logger
 
     let bootstrap: String
     let brokerIds: [Int]
     private let addresses: [Int: String]
     private let partitionCount: Int
     private let replicationFactor: Int
-    private let pauseRttMs: Int
+    let pauseRttMs: Int
 
-    private var down: Set<Int> = []
-    private var rtt: [Int: Int] = [:]  // broker -> ms; absent = 0
-    private var paused: Set<Int> = []
-    private var topicNames: [String]
-    private var leaders: [String: [Int]]
-    private var groups: [String]
-    private var coordinators: [String: Int]
+    var down: Set<Int> = []
+    var rtt: [Int: Int] = [:]  // broker -> ms; absent = 0
+    var paused: Set<Int> = []
+    var topicNames: [String]
+    var leaders: [String: [Int]]
+    var groups: [String]
+    var coordinators: [String: Int]
 
     /// Creates the brokers, every catalog topic, the leaders and the coordinators,
     /// all before anyone can learn the bootstrap list.
@@ -142,10 +146,10 @@ actor MockCluster {
     ///
     /// The 1 ms pause works around a lost wake-up in librdkafka 2.0.2: a call issued right after
     /// the previous one returned can have its wake-up byte drained by the mock thread before it
-    /// looks at its queue, and then waits for the mock's 1 s poll timeout (measured: about every
-    /// other call without the pause, none in 200 with it, on a loaded 2-core machine).
-    private static func check(_ call: @autoclosure () -> rd_kafka_resp_err_t,
-                              _ what: @autoclosure () -> String) throws {
+    /// looks at its queue, and then waits for the mock's 1 s poll timeout. How often, with and
+    /// without the pause: `deploy/bench/results/2026-11-22-client-design.md`.
+    static func check(_ call: @autoclosure () -> rd_kafka_resp_err_t,
+                      _ what: @autoclosure () -> String) throws {
         usleep(1000)
         let err = call()
         guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
@@ -154,7 +158,7 @@ actor MockCluster {
 
     // MARK: status
 
-    private func isLive(_ id: Int) -> Bool { !down.contains(id) && !paused.contains(id) }
+    func isLive(_ id: Int) -> Bool { !down.contains(id) && !paused.contains(id) }
 
     func status() -> DevClusterStatus {
         var leaderCount: [Int: Int] = [:]
@@ -199,14 +203,14 @@ actor MockCluster {
         return status()
     }
 
-    // MARK: broker faults
+    // MARK: helpers of the controls
 
-    private func liveHandle() throws -> OpaquePointer {
+    func liveHandle() throws -> OpaquePointer {
         guard let mc else { throw Problem.unavailable("the dev cluster is shutting down") }
         return mc
     }
 
-    private func resolve(_ target: BrokerTarget) throws -> [Int] {
+    func resolve(_ target: BrokerTarget) throws -> [Int] {
         switch target {
         case .all: return brokerIds
         case .one(let id):
@@ -217,160 +221,10 @@ actor MockCluster {
         }
     }
 
-    private func result(_ action: String, _ ids: [Int], leaderMoves: [DevClusterLeaderMove] = [],
-                        coordinatorMoves: [DevClusterCoordinatorMove] = []) -> DevClusterActionResult {
+    func result(_ action: String, _ ids: [Int], leaderMoves: [DevClusterLeaderMove] = [],
+                coordinatorMoves: [DevClusterCoordinatorMove] = []) -> DevClusterActionResult {
         DevClusterActionResult(action: action, brokers: ids, leaderMoves: leaderMoves,
                                coordinatorMoves: coordinatorMoves, status: status())
-    }
-
-    /// Models `docker pause`: the broker keeps its connections (and even processes requests:
-    /// the mock appends produced records at once) but holds every response for `ms`.
-    func pause(_ target: BrokerTarget, ms: Int?) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        let ids = try resolve(target)
-        let ms = ms ?? pauseRttMs
-        for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_rtt(mc, Int32(id), Int32(ms)), "pause broker \(id)")
-            paused.insert(id)
-            rtt[id] = ms
-        }
-        logger.info("paused brokers \(ids): responses held for \(ms) ms")
-        return result("pause", ids)
-    }
-
-    /// rtt back to 0: the mock re-checks every connection of the broker at once and sends the
-    /// held responses, so clients whose requests have not timed out yet continue immediately.
-    func resume(_ target: BrokerTarget) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        let ids = try resolve(target)
-        for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_rtt(mc, Int32(id), 0), "resume broker \(id)")
-            paused.remove(id)
-            rtt[id] = nil
-        }
-        logger.info("resumed brokers \(ids)")
-        return result("resume", ids)
-    }
-
-    /// A slow network instead of a frozen broker: every response of the broker waits `ms`
-    /// (0 restores), while the broker stays up for leadership moves. The kernel here has no
-    /// netem, and the mock's rtt is the one delay that acts on the brokers' side alone.
-    /// A paused broker is refused: its rtt is the pause, and resume is what ends it.
-    func setRtt(_ target: BrokerTarget, ms: Int) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        let ids = try resolve(target)
-        if let busy = ids.first(where: paused.contains) {
-            throw Problem.conflict("broker \(busy) is paused: resume it before setting its rtt")
-        }
-        for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_rtt(mc, Int32(id), Int32(ms)), "set rtt of broker \(id)")
-            rtt[id] = ms == 0 ? nil : ms
-        }
-        logger.info("brokers \(ids): responses delayed by \(ms) ms")
-        return result("rtt", ids)
-    }
-
-    /// Closes the broker's listener and connections: connects are refused. Leaders stay
-    /// (the mock does no failover); see evacuate.
-    func down(_ target: BrokerTarget) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        let ids = try resolve(target)
-        for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_down(mc, Int32(id)), "take broker \(id) down")
-            down.insert(id)
-        }
-        logger.info("brokers \(ids) down")
-        return result("down", ids)
-    }
-
-    func up(_ target: BrokerTarget) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        let ids = try resolve(target)
-        for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_up(mc, Int32(id)), "bring broker \(id) up")
-            down.remove(id)
-        }
-        logger.info("brokers \(ids) up")
-        return result("up", ids)
-    }
-
-    // MARK: leadership
-
-    private func addGroups(_ extra: [String]) {
-        for g in extra where !groups.contains(g) { groups.append(g) }
-    }
-
-    private func setLeader(_ mc: OpaquePointer, _ topic: String, _ p: Int, _ broker: Int,
-                           _ moves: inout [DevClusterLeaderMove]) throws {
-        let from = leaders[topic]![p]
-        guard from != broker else { return }
-        try Self.check(rd_kafka_mock_partition_set_leader(mc, topic, Int32(p), Int32(broker)),
-                       "set leader of \(topic)[\(p)] to \(broker)")
-        leaders[topic]![p] = broker
-        moves.append(.init(topic: topic, partition: p, from: from, to: broker))
-    }
-
-    private func setCoordinator(_ mc: OpaquePointer, _ group: String, _ broker: Int,
-                                _ moves: inout [DevClusterCoordinatorMove]) throws {
-        let from = coordinators[group]
-        guard from != broker else { return }
-        try Self.check(rd_kafka_mock_coordinator_set(mc, "group", group, Int32(broker)),
-                       "set coordinator of \(group) to \(broker)")
-        coordinators[group] = broker
-        moves.append(.init(group: group, from: from, to: broker))
-    }
-
-    /// The failover real Kafka does when a broker dies: every partition it leads, and every
-    /// known group it coordinates, moves to the live brokers (round-robin). Clients learn it
-    /// through NOT_LEADER / NOT_COORDINATOR answers or their next metadata refresh.
-    func evacuate(_ id: Int, groups extra: [String]) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        _ = try resolve(.one(id))
-        addGroups(extra)
-        let targets = brokerIds.filter { $0 != id && isLive($0) }
-        guard !targets.isEmpty else {
-            throw Problem.conflict(
-                "no broker other than \(id) is up and not paused: nowhere to move leadership to")
-        }
-        var leaderMoves: [DevClusterLeaderMove] = []
-        var next = 0
-        for topic in topicNames {
-            for p in 0..<(leaders[topic]?.count ?? 0) where leaders[topic]![p] == id {
-                try setLeader(mc, topic, p, targets[next % targets.count], &leaderMoves)
-                next += 1
-            }
-        }
-        var coordinatorMoves: [DevClusterCoordinatorMove] = []
-        next = 0
-        // Groups never set explicitly (added by this request) are hashed by the mock, maybe
-        // onto this broker: pin them too.
-        for group in groups where coordinators[group] == nil || coordinators[group] == id {
-            try setCoordinator(mc, group, targets[next % targets.count], &coordinatorMoves)
-            next += 1
-        }
-        logger.info("evacuated broker \(id): \(leaderMoves.count) leaders, \(coordinatorMoves.count) coordinators moved to \(targets)")
-        return result("evacuate", [id], leaderMoves: leaderMoves, coordinatorMoves: coordinatorMoves)
-    }
-
-    /// Spreads leaders and coordinators round-robin over the live brokers, the same layout as
-    /// at start when all are live: partition p goes to live[p % live.count].
-    func rebalance(groups extra: [String]) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        addGroups(extra)
-        let live = brokerIds.filter(isLive)
-        guard !live.isEmpty else { throw Problem.conflict("no broker is up and not paused") }
-        var leaderMoves: [DevClusterLeaderMove] = []
-        for topic in topicNames {
-            for p in 0..<(leaders[topic]?.count ?? 0) {
-                try setLeader(mc, topic, p, live[p % live.count], &leaderMoves)
-            }
-        }
-        var coordinatorMoves: [DevClusterCoordinatorMove] = []
-        for (i, group) in groups.enumerated() {
-            try setCoordinator(mc, group, live[i % live.count], &coordinatorMoves)
-        }
-        logger.info("rebalanced over \(live): \(leaderMoves.count) leaders, \(coordinatorMoves.count) coordinators moved")
-        return result("rebalance", [], leaderMoves: leaderMoves, coordinatorMoves: coordinatorMoves)
     }
 
     // MARK: lifecycle
