@@ -77,6 +77,22 @@ if [ "$(as_postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABAS
     as_postgres -c "CREATE DATABASE $PG_DATABASE OWNER $PG_ROLE"
 fi
 
+# deploy/cost-bench.sh reads pg_stat_statements (each statement's calls and execution time):
+# the library loads at server start, the role may read and reset what every role ran.
+if [[ "$(as_postgres -tAc "SHOW shared_preload_libraries")" != *pg_stat_statements* ]]; then
+    log "loading pg_stat_statements (restarts the server)"
+    as_postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart
+    deadline=$((SECONDS + PG_WAIT_SECONDS))
+    until pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; do
+        [ "$SECONDS" -lt "$deadline" ] || die "server on 127.0.0.1:$PG_PORT not back after ${PG_WAIT_SECONDS}s; see $(cluster_field 7)"
+        sleep 0.5
+    done
+fi
+as_postgres -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+as_postgres -d postgres -c "GRANT pg_read_all_stats TO $PG_ROLE"
+as_postgres -d postgres -c "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO $PG_ROLE"
+
 # Fail here, not in the tests, if password authentication over TCP does not work.
 PGPASSWORD="$PG_PASSWORD" psql --no-psqlrc -X -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_ROLE" -d "$PG_DATABASE" \
     -tAc "SELECT 1" </dev/null >/dev/null ||

@@ -123,6 +123,30 @@ sample() { # run_dir loadgen_pid
     [[ -z $POSTGRES ]] || echo "postgres $(postgres_ticks)"
 }
 
+# PostgreSQL's own account of the window: transactions per service database (pg_stat_database)
+# and, when the pg_stat_statements extension is loaded (.ci/postgres.sh and compose load it),
+# every statement's calls and execution time (deploy/bench/pg_breakdown.py turns them into per order).
+pg_sql() {
+    psql "${POSTGRES%/}/postgres" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$1" </dev/null
+}
+pg_window_start() { # dir
+    if pg_sql "SELECT pg_stat_statements_reset()" >/dev/null 2>"$1/pg-statements.err"; then
+        rm -f "$1/pg-statements.err"
+    else
+        log "no statement breakdown: pg_stat_statements is not usable ($(head -n 1 "$1/pg-statements.err")); run .ci/postgres.sh"
+    fi
+    pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'saga\_%'" >"$1/pg-xact-start"
+}
+pg_window_end() { # dir
+    pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'saga\_%'" >"$1/pg-xact-end"
+    [[ -e $1/pg-statements.err ]] && return
+    pg_sql "SELECT coalesce(json_agg(s), '[]') FROM (
+              SELECT d.datname AS database, s.calls, s.total_exec_time AS exec_ms, s.rows,
+                     left(regexp_replace(s.query, '\s+', ' ', 'g'), 200) AS query
+              FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+              WHERE d.datname LIKE 'saga\_%') s" >"$1/pg-statements.json"
+}
+
 # One line per thread of each service: "service tid ticks name" (deploy/bench/thread_cpu.py).
 thread_sample() { # run_dir
     local service pid task stat fields name
@@ -182,9 +206,11 @@ run_stack() { # rate dir -> writes stack.json
         sleep_until $((started + WARMUP * 1000))
         sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-start"
         thread_sample "$stack_dir" >"$dir/threads-start"
+        [[ -z $POSTGRES ]] || pg_window_start "$dir"
         sleep_until $((started + (DURATION - TAIL) * 1000))
         sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-end"
         thread_sample "$stack_dir" >"$dir/threads-end"
+        [[ -z $POSTGRES ]] || pg_window_end "$dir"
     fi
     local status=0
     wait "$loadgen_pid" || status=$?
@@ -196,9 +222,17 @@ run_stack() { # rate dir -> writes stack.json
     window=$((DURATION - TAIL - WARMUP))
     python3 "$ROOT/deploy/bench/thread_cpu.py" "$dir/threads-start" "$dir/threads-end" \
         --rate "$rate" --window "$window" --ticks "$TICKS" >"$dir/threads.json"
+    echo '{}' >"$dir/database.json"
+    if [[ -n $POSTGRES ]]; then
+        local statements=()
+        [[ -s $dir/pg-statements.json ]] && statements=("$dir/pg-statements.json")
+        python3 "$ROOT/deploy/bench/pg_breakdown.py" "$dir/pg-xact-start" "$dir/pg-xact-end" "${statements[@]}" \
+            --orders $((rate * window)) >"$dir/database.json"
+    fi
     # CPU ms per order for each process: Δticks / CLK_TCK * 1000 / (rate × window).
     jq -n --rawfile first "$dir/cpu-start" --rawfile last "$dir/cpu-end" --rawfile rss "$dir/rss" \
-        --slurpfile report "$dir/report.json" --slurpfile threads "$dir/threads.json" --argjson ticks "$TICKS" --argjson rate "$rate" \
+        --slurpfile report "$dir/report.json" --slurpfile threads "$dir/threads.json" --slurpfile database "$dir/database.json" \
+        --argjson ticks "$TICKS" --argjson rate "$rate" \
         --argjson window "$window" --argjson status "$status" '
         def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
         (table($first)) as $s | (table($last)) as $e | (table($rss)) as $r | $report[0] as $rep
@@ -206,7 +240,7 @@ run_stack() { # rate dir -> writes stack.json
         | {rate: $rate, windowSeconds: $window,
            cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
            coresUsed: ($cpu | map_values(. * $rate / 1000)),
-           peakRssMB: $r, threadCpuMsPerOrder: $threads[0],
+           peakRssMB: $r, threadCpuMsPerOrder: $threads[0], database: $database[0],
            achievedRate: $rep.achievedRate, accepted: $rep.counts.accepted, errors: $rep.errors,
            latencyMs: {acceptedToConfirmed: $rep.latencyMs.acceptedToConfirmed, notified: $rep.latencyMs.notified,
                        accepted: $rep.latencyMs.accepted},

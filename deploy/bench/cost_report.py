@@ -63,6 +63,27 @@ def threads(report, top=6):
     return "\n".join(lines)
 
 
+def database(report):
+    """Per rate, the PostgreSQL server's own account (pg_stat_database, pg_stat_statements)."""
+    lines = []
+    for run in report["runs"]:
+        db = run.get("database") or {}
+        if not db:
+            continue
+        lines.append(f"PostgreSQL at {run['rate']}/s, per order (transactions; statements; execution ms)")
+        for name, xacts in (db.get("transactionsPerOrder") or {}).items():
+            statements = (db.get("statementsPerOrder") or {}).get(name)
+            exec_ms = (db.get("execMsPerOrder") or {}).get(name)
+            lines.append(f"  {name:>12}: {xacts:.2f} transactions; {fmt(statements)} statements; {fmt(exec_ms, 3)} ms")
+        top = db.get("topStatements") or []
+        if top:
+            lines.append("  the statements that took the most execution time (ms per order, calls per order, rows per call):")
+        for row in top:
+            lines.append(f"    {row['execMsPerOrder']:.4f} ms  {row['callsPerOrder']:.2f}×  {row['rowsPerCall']:.1f} rows  "
+                         f"{row['service']}: {row['query'][:110]}")
+    return "\n".join(lines)
+
+
 class Panel:
     """One chart: x is the rate (log scale), y linear or log."""
 
@@ -182,10 +203,10 @@ def main():
     if not report.get("runs"):
         sys.exit(f"cost_report: {args.report} holds no runs")
     print(table(report))
-    breakdown = threads(report)
-    if breakdown:
-        print()
-        print(breakdown)
+    for section in (threads(report), database(report)):
+        if section:
+            print()
+            print(section)
     if args.svg:
         with open(args.svg, "w") as f:
             f.write(svg(report))

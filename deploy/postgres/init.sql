@@ -5,6 +5,9 @@
 -- certificates (pg_hba.conf: cert; pg_ident.conf maps certificates to roles).
 -- Several instances of one service share its database and role (relay lease, per-order serialisation).
 
+-- Each statement's calls and time, for the superuser (shared_preload_libraries in compose).
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+
 -- "order" is a reserved word in SQL, hence the quotes; in DATABASE_URL it is just /order.
 CREATE ROLE "order" LOGIN;
 CREATE DATABASE "order" OWNER "order";

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Where the PostgreSQL server's time went in deploy/cost-bench.sh's steady window, per order.
+
+    pg_breakdown.py XACT_START XACT_END [STATEMENTS_JSON] --orders N
+
+XACT_START / XACT_END: "database|transactions" lines from pg_stat_database at the window's
+edges. STATEMENTS_JSON: pg_stat_statements over the window (reset at its start), a JSON array of
+{database, calls, exec_ms, rows, query}; absent when the extension is not loaded. Prints one
+JSON object: per service database, transactions, statements and execution ms per order; and the
+statements that cost the most execution time per order.
+"""
+import argparse
+import json
+import sys
+
+
+def counters(path):
+    result = {}
+    with open(path) as f:
+        for line in f:
+            name, _, value = line.strip().partition("|")
+            if name and value:
+                result[name] = int(value)
+    return result
+
+
+def service(database):
+    return database.removeprefix("saga_")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("xact_start")
+    parser.add_argument("xact_end")
+    parser.add_argument("statements", nargs="?")
+    parser.add_argument("--orders", type=float, required=True)
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args()
+    start, end = counters(args.xact_start), counters(args.xact_end)
+    per_order = lambda value: round(value / args.orders, 3)
+    result = {"transactionsPerOrder": {service(d): per_order(end[d] - start.get(d, 0)) for d in sorted(end)
+                                       if end[d] > start.get(d, 0)}}
+    if args.statements:
+        with open(args.statements) as f:
+            rows = json.load(f) or []
+        by_db = {}
+        for row in rows:
+            entry = by_db.setdefault(service(row["database"]), {"statements": 0, "exec_ms": 0.0})
+            entry["statements"] += row["calls"]
+            entry["exec_ms"] += row["exec_ms"]
+        result["statementsPerOrder"] = {name: per_order(v["statements"]) for name, v in sorted(by_db.items())}
+        result["execMsPerOrder"] = {name: per_order(v["exec_ms"]) for name, v in sorted(by_db.items())}
+        rows.sort(key=lambda row: row["exec_ms"], reverse=True)
+        result["topStatements"] = [
+            {"service": service(row["database"]), "callsPerOrder": per_order(row["calls"]),
+             "execMsPerOrder": round(row["exec_ms"] / args.orders, 4), "rowsPerCall": round(row["rows"] / max(row["calls"], 1), 1),
+             "query": row["query"]}
+            for row in rows[:args.top]]
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
