@@ -6,6 +6,9 @@
 #   deploy/cost-bench.sh --rates 200,1000 --duration 60
 #   deploy/cost-bench.sh --postgres postgres://saga:saga@127.0.0.1:5432   # the server's CPU apart
 #
+# With --postgres, each rate also runs the PostgreSQL floor (deploy/bench/pg-floor.sh: the least
+# SQL an order needs, with pgbench at the same rate and duration) after the Kafka floor.
+#
 # Per rate it prints and writes (OUT/cost.json, OUT/cost.svg, OUT/cost.txt): CPU ms per order of
 # each service and their sum, of the dev cluster and of the load generator (and of PostgreSQL);
 # p50/p99 accepted→confirmed and notified; the stack's p99 over the floor's; peak RSS per
@@ -22,11 +25,12 @@ TAIL=5
 BIN_DIR="$ROOT/.build/release"
 POSTGRES=""
 FLOOR="$ROOT/../shared/bench/hoplimit.sh"
+PG_FLOOR="$ROOT/deploy/bench/pg-floor.sh"
 OUT=""
 STACK_ARGS=()
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --rates R1,R2,...   orders per second, one run each (default 100,200,400,800)
@@ -37,6 +41,8 @@ Options:
                       swift build -c release --static-swift-stdlib, as local-stack.sh does)
   --postgres URL      run the services on PostgreSQL (saga_<service> databases on that server)
   --floor PATH        the floor benchmark, hoplimit.sh (default ../shared/bench/hoplimit.sh);
+                      "none" skips it
+  --pg-floor PATH     the PostgreSQL floor with --postgres (default deploy/bench/pg-floor.sh);
                       "none" skips it
   --stack ARG         an extra argument for local-stack.sh (repeatable)
   --out DIR           where the runs and results go (default run/cost-<timestamp>)
@@ -52,6 +58,7 @@ while (($#)); do
         --bin-dir) BIN_DIR=$2; shift 2 ;;
         --postgres) POSTGRES=$2; shift 2 ;;
         --floor) FLOOR=$2; shift 2 ;;
+        --pg-floor) PG_FLOOR=$2; shift 2 ;;
         --stack) STACK_ARGS+=("$2"); shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -76,6 +83,9 @@ done
 BIN_DIR=$(cd "$BIN_DIR" && pwd)
 if [[ $FLOOR != none && ! -x $FLOOR ]]; then
     die "no floor benchmark at $FLOOR: give --floor PATH to hoplimit.sh, or --floor none"
+fi
+if [[ -n $POSTGRES && $PG_FLOOR != none && ! -x $PG_FLOOR ]]; then
+    die "no PostgreSQL floor at $PG_FLOOR: give --pg-floor PATH to pg-floor.sh, or --pg-floor none"
 fi
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 command -v python3 >/dev/null || die "python3 is needed for the plot"
@@ -183,6 +193,20 @@ run_floor() { # rate -> writes floor.json
            cpuMsPerMessage: ($cpu / $n), line: $line}' >"$dir/floor.json"
 }
 
+# The PostgreSQL floor at the same rate and duration (with --postgres) -> writes pg-floor.json.
+run_pg_floor() { # rate dir
+    local rate=$1 dir=$2
+    echo '{}' >"$dir/pg-floor.json"
+    [[ -n $POSTGRES && $PG_FLOOR != none ]] || return 0
+    log "PostgreSQL floor: $PG_FLOOR at $rate orders/s for $DURATION s"
+    if "$PG_FLOOR" --postgres "$POSTGRES" --rate "$rate" --duration "$DURATION" --json "$dir/pg-floor.json" >"$dir/pg-floor.log" 2>&1; then
+        log "$(grep '^pgfloor:' "$dir/pg-floor.log" || true)"
+    else
+        log "the PostgreSQL floor failed: $(tail -n 3 "$dir/pg-floor.log" | tr '\n' ' ')"
+        echo '{}' >"$dir/pg-floor.json"
+    fi
+}
+
 run_stack() { # rate dir -> writes stack.json
     local rate=$1 dir=$2 stack_dir=$2/stack loadgen_pid started now window service
     local stack=("$ROOT/deploy/local-stack.sh" --bin-dir "$BIN_DIR" --skip-load --run-dir "$stack_dir")
@@ -260,9 +284,10 @@ for rate in "${rate_list[@]}"; do
     dir="$OUT/rate-$rate"
     mkdir -p "$dir"
     run_floor "$rate" "$dir"
+    run_pg_floor "$rate" "$dir"
     run_stack "$rate" "$dir"
-    jq -n --slurpfile floor "$dir/floor.json" --slurpfile stack "$dir/stack.json" \
-        '$stack[0] + {floor: $floor[0], p99OverFloor: (if $floor[0].p99Ms then $stack[0].latencyMs.acceptedToConfirmed.p99 / $floor[0].p99Ms else null end)}' \
+    jq -n --slurpfile floor "$dir/floor.json" --slurpfile stack "$dir/stack.json" --slurpfile pgfloor "$dir/pg-floor.json" \
+        '$stack[0] + {floor: $floor[0], pgFloor: $pgfloor[0], p99OverFloor: (if $floor[0].p99Ms then $stack[0].latencyMs.acceptedToConfirmed.p99 / $floor[0].p99Ms else null end)}' \
         >"$dir/result.json"
 done
 

@@ -25,8 +25,10 @@ def fmt(value, digits=2):
 def table(report):
     runs = report["runs"]
     extra = ["postgres"] if any("postgres" in run["cpuMsPerOrder"] for run in runs) else []
+    # The PostgreSQL floor's server CPU per order (deploy/bench/pg-floor.sh), beside the stack's.
+    pg_floor = ["pg floor ms"] if any((run.get("pgFloor") or {}).get("serverCpuMsPerOrder") is not None for run in runs) else []
     head = (["rate", "achieved", "audit"] + [f"{s} ms" for s in SERVICES] + ["4 services ms", "dev-cluster ms", "loadgen ms"]
-            + [f"{e} ms" for e in extra]
+            + [f"{e} ms" for e in extra] + pg_floor
             + ["a→c p50", "a→c p99", "notified p99", "floor p50", "floor p99", "p99/floor", "peak RSS MB (o/i/p/n)"])
     rows = []
     for run in runs:
@@ -36,6 +38,7 @@ def table(report):
                     + [fmt(cpu.get(s)) for s in SERVICES]
                     + [fmt(cpu["services"]), fmt(cpu.get("dev-cluster")), fmt(cpu.get("loadgen"))]
                     + [fmt(cpu.get(e)) for e in extra]
+                    + [fmt((run.get("pgFloor") or {}).get("serverCpuMsPerOrder")) for _ in pg_floor]
                     + [fmt(lat["acceptedToConfirmed"]["p50"], 1), fmt(lat["acceptedToConfirmed"]["p99"], 1),
                        fmt(lat["notified"]["p99"], 1), fmt(floor.get("p50Ms"), 1), fmt(floor.get("p99Ms"), 1),
                        fmt(run.get("p99OverFloor"), 1), "/".join(fmt(rss.get(s), 0) for s in SERVICES)])
