@@ -7,7 +7,8 @@
 #   deploy/cost-bench.sh --postgres postgres://saga:saga@127.0.0.1:5432   # the server's CPU apart
 #
 # With --postgres, each rate also runs the PostgreSQL floor (deploy/bench/pg-floor.sh: the least
-# SQL an order needs, with pgbench at the same rate and duration) after the Kafka floor.
+# SQL an order needs, with pgbench at the same rate and duration) once that rate's stack has
+# stopped: it copies the stack's saga_<service> databases for their tables.
 #
 # Per rate it prints and writes (OUT/cost.json, OUT/cost.svg, OUT/cost.txt): CPU ms per order of
 # each service and their sum, of the dev cluster and of the load generator (and of PostgreSQL);
@@ -30,7 +31,7 @@ OUT=""
 STACK_ARGS=()
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --rates R1,R2,...   orders per second, one run each (default 100,200,400,800)
@@ -284,8 +285,9 @@ for rate in "${rate_list[@]}"; do
     dir="$OUT/rate-$rate"
     mkdir -p "$dir"
     run_floor "$rate" "$dir"
-    run_pg_floor "$rate" "$dir"
     run_stack "$rate" "$dir"
+    # After the stack: its stopped databases are the floor's templates.
+    run_pg_floor "$rate" "$dir"
     jq -n --slurpfile floor "$dir/floor.json" --slurpfile stack "$dir/stack.json" --slurpfile pgfloor "$dir/pg-floor.json" \
         '$stack[0] + {floor: $floor[0], pgFloor: $pgfloor[0], p99OverFloor: (if $floor[0].p99Ms then $stack[0].latencyMs.acceptedToConfirmed.p99 / $floor[0].p99Ms else null end)}' \
         >"$dir/result.json"

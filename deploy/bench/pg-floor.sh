@@ -5,11 +5,13 @@
 #   deploy/bench/pg-floor.sh --postgres postgres://saga:saga@127.0.0.1:5432 --rate 200 --duration 20
 #
 # Creates pgfloor_order, pgfloor_inventory, pgfloor_payment and pgfloor_notification (dropped and
-# recreated each run) with the services' real tables (deploy/bench/pg_floor.py holds the DDL and
-# writes the scripts), then runs one pgbench per database at once, -M prepared, at rate/K
-# transactions per second: one pgbench transaction is that service's SQL for a batch of K orders
-# (the POST transactions one per order, the consumer's transaction once per batch with set-based
-# statements, the delivery worker and the outbox relay once per batch). Prints one line,
+# recreated each run) as copies of saga_order ... saga_notification, the databases a local stack on
+# PostgreSQL migrates and leaves behind (stopped), every table emptied and the floor's rows added
+# (deploy/bench/pg_floor.py writes them and the scripts), then runs one pgbench per database at
+# once, -M prepared, at rate/K transactions per second: one pgbench transaction is that service's
+# SQL for a batch of K orders (the POST transactions one per order, the consumer's transaction
+# once per batch with set-based statements, the delivery worker and the outbox relay once per
+# batch). Prints one line,
 #   pgfloor: N orders at R/s in S s (batch K); server CPU X ms/order; transactions/order T; statements/order Q; ...
 # Server CPU is the postmaster's tree (utime+stime, plus its reaped children) as cost-bench.sh
 # measures it, over the pgbench run (connections included); the whole server is counted, so other
@@ -24,13 +26,20 @@ BATCH=10
 CLIENTS=4
 JSON=""
 KEEP=""
+TEMPLATE_PREFIX=saga_
 SERVICES=(order inventory payment notification)
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
-  --postgres URL    the server, without a database (the role must be allowed to CREATE DATABASE)
+  --postgres URL    the server, without a database (the role must be allowed to CREATE DATABASE
+                    and own the template databases, as local-stack.sh creates them)
+  --template-prefix P
+                    copy the tables of databases P<service> (default saga_, those of
+                    deploy/local-stack.sh --postgres URL; create them once with
+                    deploy/local-stack.sh --postgres URL --skip-load --run-dir DIR, then
+                    deploy/local-stack.sh --stop DIR)
   --rate R          orders per second
   --duration S      seconds of load (the run sends R × S orders, rounded to whole batches per client)
   --batch K         orders per consumer batch (default 10)
@@ -49,6 +58,7 @@ while (($#)); do
         --clients) CLIENTS=$2; shift 2 ;;
         --json) JSON=$2; shift 2 ;;
         --keep) KEEP=$2; shift 2 ;;
+        --template-prefix) TEMPLATE_PREFIX=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "pg-floor: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -61,6 +71,7 @@ die() { log "error: $*"; exit 1; }
 for value in "$RATE" "$DURATION" "$BATCH" "$CLIENTS"; do
     [[ $value =~ ^[1-9][0-9]*$ ]] || die "--rate, --duration, --batch and --clients take whole positive numbers, got '$value'"
 done
+[[ $TEMPLATE_PREFIX =~ ^[a-z_][a-z0-9_]*$ ]] || die "--template-prefix takes lower-case letters, digits and _, got '$TEMPLATE_PREFIX'"
 POSTGRES=${POSTGRES%/}
 PGBENCH=$(command -v pgbench || true)
 if [[ -z $PGBENCH ]]; then
@@ -114,21 +125,54 @@ statements() {
                      WHERE d.datname LIKE 'pgfloor\_%' AND s.query NOT LIKE '%pgfloor_gen%' GROUP BY d.datname" 2>/dev/null || true
 }
 
+# CREATE DATABASE ... TEMPLATE needs the template to itself. A stack that has just stopped may
+# still be closing its sessions: wait a few seconds, then terminate those left (each one this role
+# may terminate; an autovacuum worker ends on its own).
+clone_template() { # service
+    local template=$TEMPLATE_PREFIX$1 target=pgfloor_$1 attempt error sessions pid
+    for attempt in {1..20}; do
+        error=$(pg_sql postgres "CREATE DATABASE $target TEMPLATE $template" 2>&1 >/dev/null) && return 0
+        [[ $error == *"is being accessed by other users"* ]] || die "cannot create $target from $template: $error"
+        sessions=$(pg_sql postgres "SELECT string_agg(pid || ' (' || coalesce(usename, '-') || ', ' || coalesce(nullif(application_name, ''), backend_type) || ')', ', ')
+                                   FROM pg_stat_activity WHERE datname = '$template' AND pid <> pg_backend_pid()")
+        if ((attempt >= 5)); then
+            ((attempt > 5)) || log "terminating the sessions still connected to $template: ${sessions:-none}"
+            for pid in $(pg_sql postgres "SELECT pid FROM pg_stat_activity WHERE datname = '$template' AND pid <> pg_backend_pid()"); do
+                pg_sql postgres "SELECT pg_terminate_backend($pid)" >/dev/null 2>&1 || true
+            done
+        fi
+        sleep 1
+    done
+    die "$template is still in use by ${sessions:-other sessions}, which this role may not terminate: stop the stack using it (deploy/local-stack.sh --stop RUN_DIR) and run again"
+}
+
 python3 "$HERE/pg_floor.py" --batch "$BATCH" --out "$WORK" >"$WORK/counts.json"
 pg_isready -d "$POSTGRES/postgres" -q 2>/dev/null || pg_sql postgres "SELECT 1" >/dev/null || die "PostgreSQL at $POSTGRES does not answer"
+missing=()
+for service in "${SERVICES[@]}"; do
+    [[ $(pg_sql postgres "SELECT 1 FROM pg_database WHERE datname = '$TEMPLATE_PREFIX$service'") == 1 ]] || missing+=("$TEMPLATE_PREFIX$service")
+done
+((${#missing[@]} == 0)) || die "no database ${missing[*]} on $POSTGRES to copy the services' tables from; create them once with (local-stack.sh builds the release first; --bin-dir DIR or --no-build to use a build)
+    deploy/local-stack.sh --postgres $POSTGRES --skip-load --run-dir DIR && deploy/local-stack.sh --stop DIR"
+# The services' own tables, as their migrations made them: a copy of the template, every table
+# emptied but schema_migrations (kept: it says which migrations made them), the floor's rows, statistics.
 for service in "${SERVICES[@]}"; do
     pg_sql postgres "DROP DATABASE IF EXISTS pgfloor_$service" 2>/dev/null
-    pg_sql postgres "CREATE DATABASE pgfloor_$service"
-    psql "$POSTGRES/pgfloor_$service" --no-psqlrc -X -q -v ON_ERROR_STOP=1 -f "$WORK/$service-setup.sql" >/dev/null </dev/null \
-        || die "cannot create the tables of pgfloor_$service"
-done
+    clone_template "$service"
+    tables=$(pg_sql "pgfloor_$service" "SELECT string_agg(format('public.%I', tablename), ', ' ORDER BY tablename)
+                                        FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")
+    [[ -n $tables ]] || die "$TEMPLATE_PREFIX$service has no tables: its service never migrated it (run the stack on it once)"
+    psql "$POSTGRES/pgfloor_$service" --no-psqlrc -X -q -v ON_ERROR_STOP=1 -1 -c "TRUNCATE $tables RESTART IDENTITY" \
+        -f "$WORK/$service-seed.sql" -c "ANALYZE $tables" >/dev/null </dev/null || die "cannot empty and seed pgfloor_$service"
+    echo "$service|$(pg_sql "pgfloor_$service" "SELECT count(*) FROM schema_migrations" 2>/dev/null || echo 0)"
+done >"$WORK/migrations"
 
 # Whole batches per client, at rate/K batches per second over all clients of a database.
 PER_CLIENT=$(((RATE * DURATION + BATCH * CLIENTS - 1) / (BATCH * CLIENTS)))
 ORDERS=$((PER_CLIENT * CLIENTS * BATCH))
 BATCH_RATE=$(awk -v r="$RATE" -v k="$BATCH" 'BEGIN { printf "%.3f", r / k }')
 hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-DEFINES=(-D "headers=\\x$(hex 250)" -D "payload=\\x$(hex 150)" -D zero=0 -D relay_batch=1000 -D lease=outbox-relay
+DEFINES=(-D "headers=\\x$(hex 250)" -D "payload=\\x$(hex 150)" -D zero=0 -D relay_batch=1000 -D lease=outbox
          -D holder=pgfloor -D epoch=1 -D due_batch=200 -D claim_until=9000000000000 -D detail=confirmed
          -D traceparent=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
          -D "message=Your order is confirmed and on its way. Thank you for shopping with us.")
@@ -180,6 +224,7 @@ def table(path):
     return rows
 
 counts = json.load(open(f"{work}/counts.json"))["services"]
+migrations = table(f"{work}/migrations")
 runs = json.load(open(f"{work}/pgbench.json"))
 x0, x1 = table(f"{work}/xact-start"), table(f"{work}/xact-end")
 s0, s1 = table(f"{work}/statements-start"), table(f"{work}/statements-end")
@@ -187,7 +232,7 @@ services = {}
 for name, count in counts.items():
     db = f"pgfloor_{name}"
     done = runs.get(name, {}).get("batches", 0) * batch
-    services[name] = dict(runs.get(name, {}), orders=done,
+    services[name] = dict(runs.get(name, {}), orders=done, schemaMigrations=migrations.get(name),
                           transactionsPerOrder=count["transactionsPerBatch"] / batch,
                           statementsPerOrder=count["statementsPerBatch"] / batch,
                           measuredTransactionsPerOrder=round((x1.get(db, 0) - x0.get(db, 0)) / done, 3) if done else None,

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""The PostgreSQL floor's SQL (deploy/bench/pg-floor.sh): setup and one pgbench script per service.
+"""The PostgreSQL floor's SQL (deploy/bench/pg-floor.sh): seeds and one pgbench script per service.
 
     pg_floor.py --batch K --out DIR
 
-Writes DIR/<service>-setup.sql (the services' real tables, final PostgreSQL DDL of
-Shared/Messaging/MessagingSchema.swift and Services/*/Service/*Schema.swift, plus seeds),
+Writes DIR/<service>-seed.sql (the rows the floor needs, the relay lease, its SKUs and customers,
+inserted into an emptied copy of the service's migrated database: the tables are the services'
+own, pg-floor.sh copies them from the databases a local stack on PostgreSQL leaves behind),
 DIR/<service>.pgbench (one pgbench transaction = the minimal SQL of K orders in that service, as
 the runtime batches it) and DIR/counts.json (per service and batch: database transactions and
 statements, BEGIN and COMMIT included as pg_stat_statements counts them; the id-generating helper
@@ -27,156 +28,29 @@ CUSTOMERS = 20           # paying customers
 LINES = 2                # lines per order (the load generator draws 1...3)
 MAX_ARGS = 255           # pgbench: at most 255 variables per SQL command
 
-MESSAGING_DDL = """
-CREATE TABLE outbox (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    topic TEXT NOT NULL,
-    key BYTEA,
-    headers BYTEA NOT NULL,
-    payload BYTEA,
-    created_at_us BIGINT NOT NULL
-);
-CREATE TABLE outbox_sequences (
-    topic TEXT NOT NULL,
-    order_id TEXT NOT NULL,
-    last_sequence BIGINT NOT NULL,
-    PRIMARY KEY (topic, order_id)
-);
-CREATE TABLE inbox (
-    consumer_group TEXT NOT NULL,
-    event_id BYTEA NOT NULL,
-    received_at_ms BIGINT NOT NULL,
-    PRIMARY KEY (consumer_group, event_id)
-);
-CREATE INDEX inbox_received_at ON inbox (received_at_ms);
-CREATE TABLE consumer_offsets (
-    consumer_group TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    partition_id INTEGER NOT NULL,
-    last_offset BIGINT NOT NULL,
-    updated_at_ms BIGINT NOT NULL,
-    PRIMARY KEY (consumer_group, topic, partition_id)
-);
-CREATE TABLE outbox_relay_lease (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    epoch BIGINT NOT NULL,
-    expires_at_ms BIGINT NOT NULL
-);
-ALTER TABLE outbox_sequences ADD COLUMN updated_at_ms BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX outbox_sequences_updated_at ON outbox_sequences (updated_at_ms);
-INSERT INTO outbox_relay_lease (name, holder, epoch, expires_at_ms) VALUES ('outbox-relay', 'pgfloor', 1, 9223372036854775807);
+# The rows the floor needs in the emptied copy of each service's migrated database (no DDL here:
+# the tables and indexes are the services' own migrations', as the copy has them).
+MESSAGING_SEED = """
+INSERT INTO outbox_relay_lease (name, holder, epoch, expires_at_ms) VALUES ('outbox', 'pgfloor', 1, 9223372036854775807);
 -- Time-ordered event ids (EventIdentifier .timeOrdered: 48-bit ms, then random), as the inbox receives them.
-CREATE FUNCTION pgfloor_event_id() RETURNS bytea LANGUAGE sql VOLATILE AS $$
+CREATE OR REPLACE FUNCTION pgfloor_event_id() RETURNS bytea LANGUAGE sql VOLATILE AS $$
     SELECT overlay(uuid_send(gen_random_uuid())
                    PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3 FOR 6) FROM 1 FOR 6)
 $$;
 """
 
-SERVICE_DDL = {
-    "order": """
-CREATE TABLE orders (
-    order_id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    lines TEXT NOT NULL,
-    total_minor BIGINT NOT NULL,
-    currency TEXT NOT NULL,
-    placed_at_ms BIGINT NOT NULL,
-    deadline_ms BIGINT NOT NULL,
-    status TEXT NOT NULL,
-    cancel_reason TEXT,
-    payment_failure INTEGER,
-    payment_id TEXT,
-    detail TEXT NOT NULL DEFAULT '',
-    closed_at_ms BIGINT
-);
-CREATE INDEX orders_status_deadline ON orders (status, deadline_ms);
-CREATE TABLE order_events (
-    order_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    sequence BIGINT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    PRIMARY KEY (order_id, event_id)
-);
-ALTER TABLE orders ADD COLUMN correlation_id TEXT;
-ALTER TABLE orders ADD COLUMN traceparent TEXT;
-CREATE TABLE idempotency_keys (
-    principal TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    request_fingerprint TEXT NOT NULL,
-    order_id TEXT NOT NULL,
-    created_at_ms BIGINT NOT NULL,
-    PRIMARY KEY (principal, idempotency_key)
-);
-CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at_ms);
-CREATE INDEX orders_customer ON orders (customer_id, order_id);
-""",
+SERVICE_SEED = {
+    "order": "",
     "inventory": """
-CREATE TABLE stock (
-    sku TEXT PRIMARY KEY,
-    initial BIGINT NOT NULL,
-    available BIGINT NOT NULL CHECK (available >= 0),
-    reserved BIGINT NOT NULL CHECK (reserved >= 0),
-    sold BIGINT NOT NULL CHECK (sold >= 0)
-);
-CREATE TABLE reservations (
-    order_id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    lines TEXT NOT NULL,
-    updated_at_ms BIGINT NOT NULL
-);
 INSERT INTO stock (sku, initial, available, reserved, sold)
 SELECT 'SKU-' || lpad(n::text, 4, '0'), 1000000000000, 1000000000000, 0, 0 FROM generate_series(1, %(skus)d) n;
 INSERT INTO stock (sku, initial, available, reserved, sold) VALUES ('SCARCE-01', 0, 0, 0, 0);
 """ % {"skus": SKUS},
     "payment": """
-CREATE TABLE accounts (
-    customer_id TEXT PRIMARY KEY,
-    currency TEXT NOT NULL,
-    initial_balance BIGINT NOT NULL,
-    balance BIGINT NOT NULL CHECK (balance >= 0),
-    blocked INTEGER NOT NULL
-);
-CREATE TABLE payments (
-    order_id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    amount_minor BIGINT,
-    currency TEXT,
-    payment_id TEXT,
-    refund_id TEXT,
-    failure_reason INTEGER,
-    updated_at_ms BIGINT NOT NULL
-);
-CREATE INDEX payments_customer ON payments (customer_id, order_id);
 INSERT INTO accounts (customer_id, currency, initial_balance, balance, blocked)
 SELECT 'C-' || lpad(n::text, 5, '0'), 'EUR', 1000000000000000, 1000000000000000, 0 FROM generate_series(1, %(customers)d) n;
 """ % {"customers": CUSTOMERS},
-    "notification": """
-CREATE TABLE notifications (
-    notification_id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    message TEXT NOT NULL,
-    created_at_ms BIGINT NOT NULL,
-    state TEXT NOT NULL,
-    sent_at_ms BIGINT,
-    attempts BIGINT NOT NULL DEFAULT 0,
-    last_error TEXT,
-    next_attempt_at_ms BIGINT NOT NULL,
-    UNIQUE (order_id, kind)
-);
-CREATE INDEX notifications_state_created ON notifications (state, created_at_ms);
-ALTER TABLE notifications ADD COLUMN cause_event_id TEXT;
-ALTER TABLE notifications ADD COLUMN correlation_id TEXT;
-ALTER TABLE notifications ADD COLUMN traceparent TEXT;
-CREATE INDEX notifications_customer ON notifications (customer_id, notification_id);
-""",
+    "notification": "",
 }
 
 # Consumed topics per service (TopicCatalog readers) and events per K orders on each topic:
@@ -534,8 +408,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     counts = {}
     for service, build in BUILDERS.items():
-        with open(os.path.join(args.out, f"{service}-setup.sql"), "w") as f:
-            f.write(MESSAGING_DDL + SERVICE_DDL[service])
+        with open(os.path.join(args.out, f"{service}-seed.sql"), "w") as f:
+            f.write(MESSAGING_SEED + SERVICE_SEED[service])
         script = build(args.batch)
         with open(os.path.join(args.out, f"{service}.pgbench"), "w") as f:
             f.write(script.text())
