@@ -97,33 +97,8 @@ OUT=$(cd "$OUT" && pwd)
 TICKS=$(getconf CLK_TCK)
 SERVICES=(order inventory payment notification)
 
-# utime+stime of a process in clock ticks (0 when it is gone); with "children", also what its
-# reaped children used (PostgreSQL's postmaster: backends that ended inside the window).
-cpu_ticks() { # pid [children]
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    # Fields after the command name, which is in parentheses and may hold spaces.
-    read -r -a fields <<<"${stat##*) }"
-    if [[ ${2:-} == children ]]; then
-        echo $((fields[11] + fields[12] + fields[13] + fields[14]))
-    else
-        echo $((fields[11] + fields[12]))
-    fi
-}
-
-peak_rss_mb() { # pid
-    awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
-}
-
-# The PostgreSQL server's CPU: every process of the postmaster's tree, plus what ended.
-postgres_ticks() {
-    local total=0 pid postmaster
-    postmaster=$(pgrep -o -x postgres || true)
-    [[ -n $postmaster ]] || { echo 0; return; }
-    total=$(cpu_ticks "$postmaster" children)
-    for pid in $(pgrep -P "$postmaster"); do total=$((total + $(cpu_ticks "$pid"))); done
-    echo "$total"
-}
+# shellcheck source=deploy/bench/proc_cpu.sh
+source "$ROOT/deploy/bench/proc_cpu.sh"
 
 # One sample: "name ticks" per line for the services, the dev cluster, the load generator, PostgreSQL.
 sample() { # run_dir loadgen_pid

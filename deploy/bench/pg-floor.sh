@@ -91,27 +91,8 @@ else
 fi
 TICKS=$(getconf CLK_TCK)
 
-# utime+stime in clock ticks; with "children", plus what its reaped children used.
-cpu_ticks() { # pid [children]
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    read -r -a fields <<<"${stat##*) }"
-    if [[ ${2:-} == children ]]; then
-        echo $((fields[11] + fields[12] + fields[13] + fields[14]))
-    else
-        echo $((fields[11] + fields[12]))
-    fi
-}
-
-# The PostgreSQL server's CPU: every process of the postmaster's tree, plus what ended (as cost-bench.sh).
-postgres_ticks() {
-    local total=0 pid postmaster
-    postmaster=$(pgrep -o -x postgres || true)
-    [[ -n $postmaster ]] || { echo 0; return; }
-    total=$(cpu_ticks "$postmaster" children)
-    for pid in $(pgrep -P "$postmaster"); do total=$((total + $(cpu_ticks "$pid"))); done
-    echo "$total"
-}
+# shellcheck source=deploy/bench/proc_cpu.sh
+source "$HERE/proc_cpu.sh"
 
 pg_sql() { # database sql
     psql "$POSTGRES/$1" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$2" </dev/null
