@@ -97,8 +97,8 @@ OUT=$(cd "$OUT" && pwd)
 TICKS=$(getconf CLK_TCK)
 SERVICES=(order inventory payment notification)
 
-# shellcheck source=deploy/bench/proc_cpu.sh
-source "$ROOT/deploy/bench/proc_cpu.sh"
+# shellcheck source=deploy/bench/proc_stats.sh
+source "$ROOT/deploy/bench/proc_stats.sh"
 
 # One sample: "name ticks" per line for the services, the dev cluster, the load generator, PostgreSQL.
 sample() { # run_dir loadgen_pid

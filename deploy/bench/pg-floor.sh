@@ -91,8 +91,8 @@ else
 fi
 TICKS=$(getconf CLK_TCK)
 
-# shellcheck source=deploy/bench/proc_cpu.sh
-source "$HERE/proc_cpu.sh"
+# shellcheck source=deploy/bench/proc_stats.sh
+source "$HERE/proc_stats.sh"
 
 pg_sql() { # database sql
     psql "$POSTGRES/$1" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$2" </dev/null

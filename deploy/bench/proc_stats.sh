@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# CPU of processes from /proc, in clock ticks (getconf CLK_TCK); sourced by deploy/cost-bench.sh
+# CPU (in clock ticks, getconf CLK_TCK) and peak memory of processes from /proc; sourced by deploy/cost-bench.sh
 # and deploy/bench/pg-floor.sh.
 
 # utime+stime of a process (0 when it is gone); with "children", also what its reaped children
@@ -24,4 +24,9 @@ postgres_ticks() {
     total=$(cpu_ticks "$postmaster" children)
     for pid in $(pgrep -P "$postmaster"); do total=$((total + $(cpu_ticks "$pid"))); done
     echo "$total"
+}
+
+# A process's peak resident set (VmHWM) in MB.
+peak_rss_mb() { # pid
+    awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
