@@ -114,7 +114,9 @@ final class ConsumerMetrics: @unchecked Sendable {
 
 /// Counters an outbox relay keeps in process.
 public struct RelayStatistics: Sendable, Equatable {
-    public var published = 0
+    /// Rows acknowledged by the broker, by topic.
+    public var publishedByTopic: [String: Int] = [:]
+    public var published: Int { publishedByTopic.values.reduce(0, +) }
     public var failed = 0
     public var batches = 0
     /// Reads of the outbox looking for rows to send (each reads one page or more).
@@ -131,6 +133,7 @@ public struct RelayStatistics: Sendable, Equatable {
 }
 
 /// The relay's metrics: outbox lag (rows waiting, age of the oldest) and commit→ack latency.
+/// Besides the latency, they follow from `RelayStatistics` (see `advance(from:to:)`).
 final class RelayMetrics: @unchecked Sendable {
     private let lock = NSLock()
     private var publishedByTopic: [String: Counter] = [:]
@@ -149,5 +152,18 @@ final class RelayMetrics: @unchecked Sendable {
             publishedByTopic[topic] = counter
             return counter
         }
+    }
+
+    /// Moves the metrics on by what changed between two snapshots of the statistics.
+    func advance(from old: RelayStatistics, to new: RelayStatistics) {
+        for (topic, count) in new.publishedByTopic {
+            let delta = count - (old.publishedByTopic[topic] ?? 0)
+            if delta > 0 { published(topic: topic).increment(by: delta) }
+        }
+        if new.failed > old.failed { failures.increment(by: new.failed - old.failed) }
+        if new.surrenders > old.surrenders { surrenders.increment(by: new.surrenders - old.surrenders) }
+        if new.isLeader != old.isLeader { leader.record(new.isLeader ? 1 : 0) }
+        if new.pendingRows != old.pendingRows { pendingRows.record(new.pendingRows) }
+        if new.oldestAgeSeconds != old.oldestAgeSeconds { oldestAge.record(new.oldestAgeSeconds) }
     }
 }

@@ -37,19 +37,22 @@ import Persistence
 /// over, a scan that stopped before the end, a key's backoff running out, a new lease or
 /// producer, or the fallback interval. Acknowledgements and deletes of keys nobody waits on cost
 /// no read.
+///
+/// The decisions are `RelayStateMachine`'s; this class carries them out (the database, the
+/// producer, the lease, the wake-ups) and keeps the statistics, from which the metrics follow.
 public final class OutboxRelay: @unchecked Sendable {
     public let configuration: RelayConfiguration
-    private let database: any SQLDatabase
+    let database: any SQLDatabase
     private let hooks: RelayHooks
-    private let logger: Logger
-    private let metrics = RelayMetrics()
-    private let lease: RelayLease
-    private let wakeSignal = WakeSignal()
-    private let deleteSignal = WakeSignal()
-    private let state = Protected(Shared())
+    let logger: Logger
+    let metrics = RelayMetrics()
+    let lease: RelayLease
+    let wakeSignal = WakeSignal()
+    let deleteSignal = WakeSignal()
+    let state = Protected(Shared())
 
     /// What the publishing loop shares with the delivery callbacks, the deleter and readers.
-    private struct Shared {
+    struct Shared {
         var stopping = false
         var loopTask: Task<Void, Never>?
         var deleterTask: Task<Void, Never>?
@@ -69,8 +72,8 @@ public final class OutboxRelay: @unchecked Sendable {
         var stats = RelayStatistics()
     }
 
-    private struct Finished {
-        let row: Row
+    struct Finished {
+        let row: RelayRow
         let failure: KafkaError?
         let ackedAtMicros: Int64
     }
@@ -138,186 +141,106 @@ public final class OutboxRelay: @unchecked Sendable {
         deleteSignal.signal()
         await deleter?.value
         do { try await lease.release() } catch { logger.warning("cannot release the relay lease: \(error)") }
-        metrics.leader.record(0)
-        state.update { $0.stats.isLeader = false }
+        count { $0.isLeader = false }
     }
 
-    private var isStopping: Bool { state.value.stopping }
+    var isStopping: Bool { state.value.stopping }
 
-    // MARK: - rows
-
-    private struct Row: Sendable {
-        let id: Int64
-        let createdAtMicros: Int64
-        let message: OutgoingMessage
-
-        /// What per-key order is kept for: the topic and key; a dead letter is a key of its own.
-        var key: RowKey {
-            message.topic == TopicCatalog.deadLetters.name ? .unordered(id) : .ordered(topic: message.topic, key: message.key)
+    /// Every change to the statistics goes through here; the metrics follow from the change.
+    func count(_ change: (inout RelayStatistics) -> Void) {
+        let (old, new) = state.update { state -> (RelayStatistics, RelayStatistics) in
+            let old = state.stats
+            change(&state.stats)
+            return (old, state.stats)
         }
-    }
-
-    private enum RowKey: Hashable, Sendable {
-        case ordered(topic: String, key: [UInt8]?)
-        case unordered(Int64)
-    }
-
-    private struct Blocked {
-        var failures: Int
-        var retryAt: ContinuousClock.Instant
-    }
-
-    /// The loop's own state (only the loop task touches it).
-    private struct LoopState {
-        var epoch: Int64?
-        var renewAt = ContinuousClock.now
-        var leaseValidUntil = ContinuousClock.now
-        var nextAcquire = ContinuousClock.now
-        var nextStatistics = ContinuousClock.now
-        var blocked: [RowKey: Blocked] = [:]
-        /// Rows handed to the producer, by id, with their key and when.
-        var inFlight: [Int64: (key: RowKey, since: ContinuousClock.Instant)] = [:]
-        var inFlightKeys = Set<RowKey>()
-        var readFailures = 0
-        /// `Shared.commits` when the last scan began; nil forces a scan.
-        var scannedAtCommits: UInt64?
-        /// Keys the last scan passed over because a row of theirs was in flight: their settling is worth a scan.
-        var passedOver = Set<RowKey>()
-        /// When the next scan is due anyway: the fallback interval, or a blocked key's retry.
-        var nextScan = ContinuousClock.now
-        /// Passes of `settleFinished` that settled rows (what `RelayHooks.afterPublish` counts).
-        var settlements = 0
-        /// When this holder last had evidence the brokers answer: an ack, taking the lease, a new producer.
-        var lastContact = ContinuousClock.now
-        /// A send failed for a reason worth retrying since `lastContact` (a timeout, a broker error).
-        var failedSinceContact = false
-
-        var isLeader: Bool { epoch != nil }
+        metrics.advance(from: old, to: new)
     }
 
     // MARK: - the publishing loop
 
     private func publishLoop() async {
-        var loop = LoopState()
-        while !isStopping {
-            await settleFinished(&loop)
-            guard await holdsLease(&loop) else {
-                await wakeSignal.wait(timeout: configuration.fallbackInterval)
-                continue
-            }
-            if ContinuousClock.now >= loop.nextStatistics {
-                await refreshStatistics()
-                loop.nextStatistics = .now + configuration.statisticsInterval
-            }
-            if await surrenderedUnreachableLease(&loop) { continue }
-            // All rows in flight, or far ahead of the deleter: wait for acks.
-            if loop.inFlight.count >= configuration.maxRowsInFlight
-                || state.value.acknowledged.count > 4 * configuration.batchSize {
-                await wakeSignal.wait(timeout: configuration.fallbackInterval)
-                continue
-            }
-
-            let commits = state.value.commits
-            if commits == loop.scannedAtCommits, ContinuousClock.now < loop.nextScan {
-                await wakeSignal.wait(timeout: max(.milliseconds(1), loop.nextScan - .now))
-                continue
-            }
-            loop.scannedAtCommits = commits
-            state.update { $0.stats.scans += 1 }
-            let selection: Selection
-            do {
-                selection = try await selectRows(loop)
-                loop.readFailures = 0
-            } catch {
-                loop.readFailures += 1
-                loop.scannedAtCommits = nil
-                logger.warning("cannot read the outbox: \(error)")
-                await wakeSignal.wait(timeout: configuration.retry.delay(attempt: loop.readFailures))
-                continue
-            }
-            loop.passedOver = selection.passedOver
-            let fallback = ContinuousClock.now + configuration.fallbackInterval
-            loop.nextScan = selection.earliestRetry.map { min($0, fallback) } ?? fallback
-            // Rows beyond what this scan read may be sendable: look again once these are handed over.
-            if selection.stoppedEarly && !selection.rows.isEmpty { loop.scannedAtCommits = nil }
-            guard !selection.rows.isEmpty else { continue }
-            // The scan took time: hand nothing over on a lease that may have run out meanwhile.
-            guard ContinuousClock.now < loop.leaseValidUntil, let producer = await currentProducer(&loop) else {
-                loop.scannedAtCommits = nil
-                continue
-            }
-            send(selection.rows, with: producer, &loop)
-        }
-        // Let the rows in flight finish (shutdown closes the producer if they cannot), then
-        // settle them so their acknowledged rows are deleted.
+        var machine = RelayStateMachine(configuration: configuration, now: .now)
         while true {
-            await settleFinished(&loop)
-            if loop.inFlight.isEmpty { break }
-            await wakeSignal.wait(timeout: .milliseconds(100))
+            if isStopping && !machine.isStopping { machine.shutdownRequested() }
+            await settleFinished(&machine)
+            let (commits, undeleted) = state.update { ($0.commits, $0.acknowledged.count) }
+            let action = machine.nextAction(now: .now, commits: commits, undeleted: undeleted)
+            if case .stop = action { return }
+            await perform(action, &machine)
+            let (leader, unreachable) = (machine.isLeader, machine.unreachableFor.seconds)
+            if statistics.isLeader != leader || statistics.unreachableSeconds != unreachable {
+                count {
+                    $0.isLeader = leader
+                    $0.unreachableSeconds = unreachable
+                }
+            }
         }
     }
 
-    /// Scans the outbox in id order for rows to send now: the oldest row of each key that has
-    /// nothing in flight, unless the key is blocked by a failure and its backoff is not over.
-    /// Rows it must pass over do not stop the scan, up to `scanLimit` rows.
-    private struct Selection {
-        var rows: [Row] = []
-        var earliestRetry: ContinuousClock.Instant?
-        /// Keys with a row passed over because an earlier row of the key is in flight, selected or backing off.
-        var passedOver = Set<RowKey>()
-        /// The scan ended at `batchSize` or `scanLimit`, not at the end of the outbox.
-        var stoppedEarly = false
+    private func perform(_ action: RelayStateMachine.Action, _ machine: inout RelayStateMachine) async {
+        switch action {
+        case .stop:
+            return
+        case .wait(let until):
+            await wakeSignal.wait(timeout: max(.milliseconds(1), until - .now))
+        case .acquireLease:
+            await renewLease(&machine)
+        case .refreshStatistics:
+            await refreshStatistics()
+        case .surrender(let silent):
+            logger.error("no broker acknowledged anything for \(silent.formattedSeconds) while rows wait: giving the relay lease up")
+            await dropProducer()
+            do { try await lease.release() } catch { logger.warning("cannot release the relay lease: \(error)") }
+            count { $0.surrenders += 1 }
+        case .scan:
+            count { $0.scans += 1 }
+            var selection = machine.beginScan(now: .now, hidden: state.value.acknowledged)
+            do {
+                try await read(into: &selection)
+            } catch {
+                logger.warning("cannot read the outbox: \(error)")
+                await perform(machine.scanFailed(now: .now), &machine)
+                return
+            }
+            if let next = machine.scanned(selection, now: .now) { await perform(next, &machine) }
+        case .send(let rows):
+            guard let producer = await currentProducer() else {
+                machine.notHandedOver()
+                return
+            }
+            machine.handedOver(rows, now: .now, toNewProducer: producer.isNew)
+            send(rows, with: producer.producer)
+        }
     }
 
-    private func selectRows(_ loop: LoopState) async throws -> Selection {
-        let hidden = state.value.acknowledged
+    /// Reads the outbox in id order, page after page, offering the rows to the selection.
+    private func read(into selection: inout RowSelection) async throws {
         let page = configuration.batchSize
-        var selection = Selection()
-        var taken = loop.inFlightKeys
         var cursor: Int64 = 0
-        var scanned = 0
-        let now = ContinuousClock.now
-        while selection.rows.count < configuration.batchSize && scanned < configuration.scanLimit {
+        var more = true
+        while more {
             let after = cursor
             let rows = try await database.read { try OutboxStore.scan(after: after, limit: page, on: $0) }
             for scanned in rows {
                 guard let id = scanned.id else { continue }
                 cursor = id
-                guard !hidden.contains(id), loop.inFlight[id] == nil, let row = decode(scanned, id: id) else { continue }
-                let key = row.key
-                guard taken.insert(key).inserted else {
-                    selection.passedOver.insert(key)
-                    continue
-                }
-                if let blocked = loop.blocked[key], blocked.retryAt > now {
-                    selection.earliestRetry = min(selection.earliestRetry ?? blocked.retryAt, blocked.retryAt)
-                    continue
-                }
-                selection.rows.append(row)
-                if selection.rows.count == configuration.batchSize { break }
+                guard selection.considers(id), let row = decode(scanned, id: id) else { continue }
+                if !selection.offer(row) { break }
             }
-            scanned += rows.count
-            if rows.count < page { return selection }
+            more = selection.pageRead(rows.count, of: page)
         }
-        selection.stoppedEarly = true
-        return selection
     }
 
-    private func decode(_ scanned: OutboxStore.ScannedRow, id: Int64) -> Row? {
+    private func decode(_ scanned: OutboxStore.ScannedRow, id: Int64) -> RelayRow? {
         guard let message = scanned.message() else {
             logger.critical("outbox row \(id) is malformed; leaving it in place")
             return nil
         }
-        return Row(id: id, createdAtMicros: scanned.createdAtMicros, message: message)
+        return RelayRow(id: id, createdAtMicros: scanned.createdAtMicros, message: message)
     }
 
     /// Hands the rows to the producer; each is settled on its own delivery report.
-    private func send(_ rows: [Row], with producer: KafkaProducer, _ loop: inout LoopState) {
-        let now = ContinuousClock.now
-        for row in rows {
-            loop.inFlight[row.id] = (row.key, now)
-            loop.inFlightKeys.insert(row.key)
-        }
+    private func send(_ rows: [RelayRow], with producer: KafkaProducer) {
         var messages = rows.map(\.message)
         // While tracing, each send is a producer span and the record carries its context.
         var traces: [PublishTrace]?
@@ -346,9 +269,8 @@ public final class OutboxRelay: @unchecked Sendable {
         wakeSignal.signal()
     }
 
-    /// Records the outcome of finished rows: acknowledged rows go to the deleter, failed rows
-    /// block their keys.
-    private func settleFinished(_ loop: inout LoopState) async {
+    /// Settles finished sends: acknowledged rows go to the deleter, failed rows block their keys.
+    private func settleFinished(_ machine: inout RelayStateMachine) async {
         let (rows, commitTimes) = state.update { state -> ([Finished], [Int64: Int64]) in
             defer { state.finished.removeAll() }
             var times: [Int64: Int64] = [:]
@@ -357,141 +279,89 @@ public final class OutboxRelay: @unchecked Sendable {
             }
             return (state.finished, times)
         }
-        guard !rows.isEmpty else { return }
-        let now = ContinuousClock.now
-        var acked: [Int64] = []
+        let deliveries = rows.map { finished -> (row: RelayRow, delivery: RelayStateMachine.Delivery) in
+            let delivery = finished.failure.map { RelayStateMachine.Delivery.failed(retriable: $0.isRetriable, fatal: $0.isFatal) }
+            return (finished.row, delivery ?? .acknowledged)
+        }
+        guard let settlement = machine.settle(deliveries, now: .now) else { return }
+        let acknowledged = Set(settlement.acknowledged)
+        let failed = Set(settlement.failed)
         var latencies: [Int64] = []
-        var failed: [KafkaError] = []
-        var replaceProducer = false
+        var publishedByTopic: [String: Int] = [:]
+        var failures: [KafkaError] = []
         for finished in rows {
             let row = finished.row
-            // A row settled after its lease was lost (purged) is not in flight any more.
-            guard loop.inFlight.removeValue(forKey: row.id) != nil else { continue }
-            loop.inFlightKeys.remove(row.key)
-            if loop.passedOver.remove(row.key) != nil { loop.scannedAtCommits = nil }
-            if let failure = finished.failure {
-                let failures = (loop.blocked[row.key]?.failures ?? 0) + 1
-                let retryAt = now + configuration.retry.delay(attempt: failures)
-                loop.blocked[row.key] = Blocked(failures: failures, retryAt: retryAt)
-                loop.nextScan = min(loop.nextScan, retryAt)
-                if failure.isRetriable { loop.failedSinceContact = true }
-                if !failure.isRetriable && !isStopping {
-                    logger.error("outbox row \(row.id) (\(row.message.topic)) cannot be published and holds back its key: \(failure)")
-                }
-                replaceProducer = replaceProducer || failure.isFatal
-                failed.append(failure)
-            } else {
-                acked.append(row.id)
-                loop.blocked[row.key] = nil
-                loop.lastContact = now
-                loop.failedSinceContact = false
+            if acknowledged.contains(row.id) {
                 let latency = max(0, finished.ackedAtMicros - (commitTimes[row.id] ?? row.createdAtMicros))
                 latencies.append(latency)
                 metrics.commitToAck.recordMicroseconds(latency)
-                metrics.published(topic: row.message.topic).increment()
+                publishedByTopic[row.message.topic, default: 0] += 1
+            } else if let failure = finished.failure, failed.contains(row.id) {
+                failures.append(failure)
+                if !failure.isRetriable && !isStopping {
+                    logger.error("outbox row \(row.id) (\(row.message.topic)) cannot be published and holds back its key: \(failure)")
+                }
             }
         }
-        if !failed.isEmpty {
-            metrics.failures.increment(by: failed.count)
-            if !isStopping {
-                logger.warning("\(failed.count) outbox rows not published, their keys held back: \(failed[0])")
-            }
+        if !failures.isEmpty && !isStopping {
+            logger.warning("\(failures.count) outbox rows not published, their keys held back: \(failures[0])")
         }
         if !latencies.isEmpty { hooks.onAcknowledged?(latencies) }
-        loop.settlements += 1
-        hooks.afterPublish?(loop.settlements)
-        let epoch = loop.epoch
-        state.update { state in
-            state.acknowledged.formUnion(acked)
-            if !acked.isEmpty { state.epoch = epoch }
-            state.stats.batches += 1
-            state.stats.published += acked.count
-            state.stats.failed += failed.count
+        hooks.afterPublish?(settlement.round)
+        if let deletion = settlement.deletion {
+            state.update { state in
+                state.acknowledged.formUnion(deletion.ids)
+                state.epoch = deletion.epoch
+            }
         }
-        if !acked.isEmpty { deleteSignal.signal() }
-        if replaceProducer && !isStopping {
+        count { stats in
+            stats.batches += 1
+            stats.publishedByTopic.merge(publishedByTopic, uniquingKeysWith: +)
+            stats.failed += failures.count
+        }
+        if settlement.deletion != nil { deleteSignal.signal() }
+        if settlement.replaceProducer {
             logger.error("producer failed fatally; replacing it and republishing from the outbox")
-            await dropInFlight(&loop)
+            await dropProducer()
         }
     }
 
-    // MARK: - the lease
+    // MARK: - the lease and the producer
 
-    /// Takes or renews the lease when due; true while this relay may publish.
-    private func holdsLease(_ loop: inout LoopState) async -> Bool {
-        let now = ContinuousClock.now
-        guard (loop.isLeader && now >= loop.renewAt) || (!loop.isLeader && now >= loop.nextAcquire) else {
-            return loop.isLeader && now < loop.leaseValidUntil
-        }
+    private func renewLease(_ machine: inout RelayStateMachine) async {
+        let requestedAt = ContinuousClock.now
+        let change: RelayStateMachine.LeaseChange
         do {
             let epoch = try await lease.acquire()
-            if epoch != nil, !loop.isLeader {
-                logger.info("relay lease acquired (epoch \(epoch!)): publishing")
-                loop.lastContact = .now
-                loop.failedSinceContact = false
-            }
-            if epoch == nil, loop.isLeader {
-                logger.notice("relay lease taken over by another instance: standing by")
-                await dropInFlight(&loop)
-            }
-            if epoch != loop.epoch { loop.scannedAtCommits = nil }
-            setLeader(epoch, &loop)
-            loop.renewAt = now + configuration.leaseTTL / 3
-            loop.leaseValidUntil = now + configuration.leaseTTL
-            loop.nextAcquire = now + min(configuration.leaseTTL / 4, .seconds(1))
+            change = machine.leaseAcquired(epoch, requestedAt: requestedAt, now: .now)
         } catch {
             logger.warning("cannot renew the relay lease: \(error)")
-            if loop.isLeader && ContinuousClock.now >= loop.leaseValidUntil {
-                logger.notice("relay lease ran out without a renewal: standing by")
-                await dropInFlight(&loop)
-                setLeader(nil, &loop)
-            }
-            loop.nextAcquire = .now + .seconds(1)
-            loop.renewAt = loop.nextAcquire
+            change = machine.leaseFailed(now: .now)
         }
-        return loop.isLeader && ContinuousClock.now < loop.leaseValidUntil
-    }
-
-    private func setLeader(_ epoch: Int64?, _ loop: inout LoopState) {
-        if (epoch != nil) != loop.isLeader { metrics.leader.record(epoch != nil ? 1 : 0) }
-        loop.epoch = epoch
-        state.update { $0.stats.isLeader = epoch != nil }
-    }
-
-    /// A holder that has rows waiting and heard nothing from the brokers for `unreachableBound`
-    /// (sends timing out or hanging) gives the lease up and stands by for a lease period, so that
-    /// an instance that can reach the brokers publishes. Alone (SQLite) it takes it back after.
-    private func surrenderedUnreachableLease(_ loop: inout LoopState) async -> Bool {
-        let now = ContinuousClock.now
-        let waiting = !loop.inFlight.isEmpty || loop.failedSinceContact
-        let silent = now - loop.lastContact
-        state.update { $0.stats.unreachableSeconds = waiting ? silent.seconds : 0 }
-        guard waiting, silent >= configuration.unreachableBound, !isStopping else { return false }
-        logger.error("no broker acknowledged anything for \(silent.formattedSeconds) while rows wait: giving the relay lease up")
-        metrics.surrenders.increment()
-        await dropInFlight(&loop)
-        do { try await lease.release() } catch { logger.warning("cannot release the relay lease: \(error)") }
-        setLeader(nil, &loop)
-        loop.nextAcquire = now + configuration.leaseTTL
-        state.update { $0.stats.surrenders += 1 }
-        return true
+        switch change {
+        case .none:
+            break
+        case .acquired(let epoch):
+            logger.info("relay lease acquired (epoch \(epoch)): publishing")
+        case .takenOver:
+            logger.notice("relay lease taken over by another instance: standing by")
+            await dropProducer()
+        case .ranOut:
+            logger.notice("relay lease ran out without a renewal: standing by")
+            await dropProducer()
+        }
     }
 
     /// Closes the producer (what it still held is purged: those rows stay in the outbox and go
-    /// out again, in order) and forgets the rows in flight.
-    private func dropInFlight(_ loop: inout LoopState) async {
+    /// out again, in order) and forgets the sends that finished meanwhile.
+    private func dropProducer() async {
         await closeProducer(flushTimeout: .zero)
-        loop.inFlight.removeAll()
-        loop.inFlightKeys.removeAll()
-        loop.passedOver.removeAll()
-        loop.scannedAtCommits = nil
-        loop.failedSinceContact = false
-        loop.lastContact = .now
         state.update { $0.finished.removeAll() }
     }
 
-    private func currentProducer(_ loop: inout LoopState) async -> KafkaProducer? {
-        if let producer = state.value.producer { return producer }
+    /// The producer, and whether it was created just now; nil only when stopping.
+    private func currentProducer() async -> (producer: KafkaProducer, isNew: Bool)? {
+        if let producer = state.value.producer { return (producer, false) }
         var attempt = 0
         while !isStopping {
             do {
@@ -501,8 +371,7 @@ public final class OutboxRelay: @unchecked Sendable {
                 for key in RelayConfiguration.consumerOnlyProperties { properties.properties[key] = nil }
                 let created = try KafkaProducer(configuration: properties, logger: logger)
                 state.update { $0.producer = created }
-                loop.lastContact = .now
-                return created
+                return (created, true)
             } catch {
                 attempt += 1
                 logger.error("cannot create the relay's producer: \(error)")
@@ -512,87 +381,11 @@ public final class OutboxRelay: @unchecked Sendable {
         return nil
     }
 
-    private func closeProducer(flushTimeout: Duration) async {
+    func closeProducer(flushTimeout: Duration) async {
         guard let producer = state.update({ state -> KafkaProducer? in
             defer { state.producer = nil }
             return state.producer
         }) else { return }
         await producer.close(flushTimeout: flushTimeout)
-    }
-
-    // MARK: - deleting acknowledged rows (off the publishing path)
-
-    /// Deletes rows the broker acknowledged, fenced by the lease epoch they were published
-    /// under (`OutboxStore.deletePublished`): a holder whose lease moved on (it stalled and
-    /// another instance took over) deletes nothing, and the new holder publishes and deletes them.
-    private func deleteLoop() async {
-        var failures = 0
-        while true {
-            let (ids, epoch, finishing) = state.update { (Array($0.acknowledged), $0.epoch, $0.publishingEnded) }
-            guard let epoch, !ids.isEmpty else {
-                if finishing { return }
-                await deleteSignal.wait(timeout: configuration.fallbackInterval)
-                continue
-            }
-            do {
-                let lease = self.lease
-                let deleted = try await database.write { connection in
-                    try OutboxStore.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
-                }
-                failures = 0
-                if deleted < ids.count {
-                    // Fenced: another holder took the lease (or deleted the rows it published too).
-                    logger.notice("deleted \(deleted) of \(ids.count) published outbox rows: the lease (epoch \(epoch)) moved on; the new holder publishes and deletes the rest")
-                }
-                state.update { state in
-                    state.acknowledged.subtract(ids)
-                    state.stats.deletedRows += deleted
-                }
-                wakeSignal.signal()
-            } catch {
-                failures += 1
-                logger.warning("cannot delete \(ids.count) published outbox rows (they stay hidden from this relay): \(error)")
-                if finishing && failures >= 3 { return }
-                try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
-            }
-        }
-    }
-
-    // MARK: - lag figures and readiness
-
-    private func refreshStatistics() async {
-        do {
-            let backlog = try await database.read { try OutboxStore.backlog(on: $0) }
-            let cutoff = WallClock.nowMicros() - 60_000_000
-            let hidden = state.update { state -> Int in
-                // Rows published by another instance never reach our acks.
-                if !state.commitTimes.isEmpty { state.commitTimes = state.commitTimes.filter { $0.value > cutoff } }
-                return state.acknowledged.count
-            }
-            let waiting = max(0, Int(backlog?.waiting ?? 0) - hidden)
-            let age = waiting == 0 ? 0 : backlog?.oldestCreatedAtMicros.map { max(0, Double(WallClock.nowMicros() - $0) / 1e6) } ?? 0
-            metrics.pendingRows.record(waiting)
-            metrics.oldestAge.record(age)
-            state.update { state in
-                state.stats.pendingRows = waiting
-                state.stats.oldestAgeSeconds = age
-            }
-        } catch {
-            logger.debug("cannot read outbox statistics: \(error)")
-        }
-    }
-
-    /// Why the relay is not doing its job, for readiness; empty when it is (or stands by).
-    public var problems: [String] {
-        let stats = statistics
-        guard stats.isLeader else { return [] }
-        var problems: [String] = []
-        if stats.unreachableSeconds >= configuration.unreachableBound.seconds {
-            problems.append("the relay holds the lease but no broker acknowledged anything for \(Int(stats.unreachableSeconds)) s")
-        }
-        if stats.oldestAgeSeconds >= configuration.stallBound.seconds {
-            problems.append("the oldest outbox row waits for \(Int(stats.oldestAgeSeconds)) s (\(stats.pendingRows) rows waiting)")
-        }
-        return problems
     }
 }
