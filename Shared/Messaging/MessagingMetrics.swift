@@ -2,82 +2,117 @@ import EventSchema
 import Foundation
 import Metrics
 
-/// Counters a consumer runtime keeps in process (tests, health endpoints), beside swift-metrics.
+/// Counters a consumer runtime keeps in process (tests, health endpoints); its metrics follow
+/// from them (`ConsumerMetrics.advance(from:to:)`).
 public struct ConsumerStatistics: Sendable, Equatable {
     /// Messages received from Kafka (before any skipping).
     public var polled = 0
-    /// Messages whose handler ran and committed (applied or ignored).
-    public var handled = 0
+    /// Messages whose handler ran and committed (applied or ignored), by topic.
+    public var handledByTopic: [String: Int] = [:]
+    public var handled: Int { handledByTopic.values.reduce(0, +) }
     public var skippedOffset = 0
     public var skippedInbox = 0
     public var skippedUnknownType = 0
     /// Events of types the handler does not act on (`handledEventTypes`): offset advanced only.
     public var skippedNotHandled = 0
-    public var deadLettered = 0
+    public var deadLetteredByKind: [Saga_V1_DeadLetter.ErrorKind: Int] = [:]
+    public var deadLettered: Int { deadLetteredByKind.values.reduce(0, +) }
     /// Of those, records not signed by their topic's writer (see `EventAuthenticator`).
-    public var unauthenticated = 0
+    public var unauthenticated: Int { deadLetteredByKind[.unauthenticated] ?? 0 }
     public var batches = 0
     /// Reads of the outbox looking for rows to send (each reads one page or more).
     public var scans = 0
     /// Batch attempts rolled back for a transient error (or to dead-letter a rejected message).
     public var retries = 0
     public var prunedInboxRows = 0
+    public var prunedSequenceRows = 0
     /// Records a partition skipped over (offsets polled beyond the one after the last processed).
     public var offsetGaps = 0
-    /// Stored offsets the log could not continue from (see `OffsetAnomalyPolicy`).
-    public var offsetAnomalies = 0
+    /// Stored offsets the log could not continue from (see `OffsetAnomalyPolicy`), by kind.
+    public var offsetsBeyondLogEnd = 0
+    public var offsetsBeforeLogStart = 0
+    public var offsetAnomalies: Int { offsetsBeyondLogEnd + offsetsBeforeLogStart }
+
+    /// Adds what a committed batch did.
+    mutating func add(_ outcome: BatchProcessor.Outcome) {
+        batches += 1
+        handledByTopic.merge(outcome.handledByTopic, uniquingKeysWith: +)
+        skippedOffset += outcome.skippedOffset
+        skippedInbox += outcome.skippedInbox
+        skippedUnknownType += outcome.skippedUnknownType
+        skippedNotHandled += outcome.skippedNotHandled
+        for note in outcome.deadLetters { deadLetteredByKind[note.kind, default: 0] += 1 }
+        retries += outcome.retries
+    }
+
+    mutating func add(_ anomaly: OffsetAnomaly) {
+        switch anomaly {
+        case .beyondLogEnd: offsetsBeyondLogEnd += 1
+        case .beforeLogStart: offsetsBeforeLogStart += 1
+        }
+    }
 }
 
-/// The consumer runtime's metrics (swift-metrics; names follow Prometheus conventions).
+/// The consumer runtime's metrics (swift-metrics; names follow Prometheus conventions). The
+/// counters follow from `ConsumerStatistics`; the rest are recorded as they happen.
 final class ConsumerMetrics: @unchecked Sendable {
     let group: String
     private let lock = NSLock()
     private var consumedByTopic: [String: Counter] = [:]
     private var lagGauges: [String: Gauge] = [:]
     private let handlerTimers: [EventType: Metrics.Timer]
-    let skippedOffset: Counter
-    let skippedInbox: Counter
-    let skippedUnknownType: Counter
-    let skippedNotHandled: Counter
-    let deadLetteredUndecodable: Counter
-    let deadLetteredRejected: Counter
-    let deadLetteredMisrouted: Counter
-    let deadLetteredUnauthenticated: Counter
+    /// Each counting statistic and the counter that follows it.
+    private let counters: [(KeyPath<ConsumerStatistics, Int>, Counter)]
+    private let deadLetteredUndecodable: Counter
+    private let deadLetteredRejected: Counter
+    private let deadLetteredMisrouted: Counter
+    private let deadLetteredUnauthenticated: Counter
     let batchSize: Recorder
     let batchDuration: Metrics.Timer
-    let retries: Counter
-    let inboxPruned: Counter
-    let sequencesPruned: Counter
     /// Batches whose transient failures outlasted the stall bound.
     let stalls: Counter
-    /// Records a partition skipped over: a polled offset beyond the one after the last processed.
-    let offsetGaps: Counter
-    let offsetsBeyondLogEnd: Counter
-    let offsetsBeforeLogStart: Counter
 
     init(group: String) {
         self.group = group
         let g = ("group", group)
-        skippedOffset = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "offset")])
-        skippedInbox = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "inbox")])
-        skippedUnknownType = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "unknown_type")])
-        skippedNotHandled = Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "not_handled")])
+        counters = [
+            (\.skippedOffset, Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "offset")])),
+            (\.skippedInbox, Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "inbox")])),
+            (\.skippedUnknownType, Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "unknown_type")])),
+            (\.skippedNotHandled, Counter(label: "messaging_skipped_total", dimensions: [g, ("reason", "not_handled")])),
+            (\.retries, Counter(label: "messaging_batch_retries_total", dimensions: [g])),
+            (\.prunedInboxRows, Counter(label: "messaging_inbox_pruned_total", dimensions: [g])),
+            (\.prunedSequenceRows, Counter(label: "messaging_sequences_pruned_total", dimensions: [g])),
+            (\.offsetGaps, Counter(label: "messaging_offset_gaps_total", dimensions: [g])),
+            (\.offsetsBeyondLogEnd, Counter(label: "messaging_offset_anomalies_total", dimensions: [g, ("kind", "beyond_log_end")])),
+            (\.offsetsBeforeLogStart, Counter(label: "messaging_offset_anomalies_total", dimensions: [g, ("kind", "before_log_start")])),
+        ]
         deadLetteredUndecodable = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "undecodable")])
         deadLetteredRejected = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "rejected")])
         deadLetteredMisrouted = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "misrouted")])
         deadLetteredUnauthenticated = Counter(label: "messaging_dead_lettered_total", dimensions: [g, ("kind", "unauthenticated")])
         batchSize = Recorder(label: "messaging_batch_size", dimensions: [g])
         batchDuration = Metrics.Timer(label: "messaging_batch_duration_seconds", dimensions: [g])
-        retries = Counter(label: "messaging_batch_retries_total", dimensions: [g])
-        inboxPruned = Counter(label: "messaging_inbox_pruned_total", dimensions: [g])
-        sequencesPruned = Counter(label: "messaging_sequences_pruned_total", dimensions: [g])
         stalls = Counter(label: "messaging_stalls_total", dimensions: [g])
-        offsetGaps = Counter(label: "messaging_offset_gaps_total", dimensions: [g])
-        offsetsBeyondLogEnd = Counter(label: "messaging_offset_anomalies_total", dimensions: [g, ("kind", "beyond_log_end")])
-        offsetsBeforeLogStart = Counter(label: "messaging_offset_anomalies_total", dimensions: [g, ("kind", "before_log_start")])
         handlerTimers = Dictionary(uniqueKeysWithValues: EventType.allCases.map {
             ($0, Metrics.Timer(label: "messaging_handler_duration_seconds", dimensions: [g, ("event_type", $0.rawValue)]))
         })
+    }
+
+    /// Moves the counters on by what changed between two snapshots of the statistics.
+    func advance(from old: ConsumerStatistics, to new: ConsumerStatistics) {
+        for (statistic, counter) in counters {
+            let delta = new[keyPath: statistic] - old[keyPath: statistic]
+            if delta > 0 { counter.increment(by: delta) }
+        }
+        for (topic, count) in new.handledByTopic {
+            let delta = count - (old.handledByTopic[topic] ?? 0)
+            if delta > 0 { consumed(topic: topic).increment(by: delta) }
+        }
+        for (kind, count) in new.deadLetteredByKind {
+            let delta = count - (old.deadLetteredByKind[kind] ?? 0)
+            if delta > 0 { deadLettered(kind).increment(by: delta) }
+        }
     }
 
     func consumed(topic: String) -> Counter {
@@ -108,6 +143,20 @@ final class ConsumerMetrics: @unchecked Sendable {
                               dimensions: [("group", group), ("topic", topic), ("partition", "\(partition)")])
             lagGauges[key] = gauge
             return gauge
+        }
+    }
+
+    /// librdkafka statistics: `consumer_lag` per assigned partition.
+    func recordLag(statistics json: String) {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let topics = root["topics"] as? [String: Any] else { return }
+        for (topic, value) in topics {
+            guard let partitions = (value as? [String: Any])?["partitions"] as? [String: Any] else { continue }
+            for (id, stats) in partitions {
+                guard let partition = Int32(id), partition >= 0, let stats = stats as? [String: Any],
+                      let lag = stats["consumer_lag"] as? Int, lag >= 0 else { continue }
+                self.lag(topic: topic, partition: partition).record(lag)
+            }
         }
     }
 }
