@@ -196,7 +196,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
             return (flowing, state.book.lastProcessed, state.book.gaps(in: flowing))
         }
         defer { state.update { $0.batchSince = nil } }
-        count(gaps)
+        recordGaps(gaps)
         let (prepared, preSkipped) = processor.prepare(flowing, knownOffsets: known)
         var outcome = BatchProcessor.Outcome()
         if !prepared.isEmpty {
@@ -216,7 +216,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
         if !outcome.storedOffsets.isEmpty { await commitToKafka(consumer, force: false) }
     }
 
-    private func count(_ gaps: [PartitionBook.Gap]) {
+    private func recordGaps(_ gaps: [PartitionBook.Gap]) {
         guard !gaps.isEmpty else { return }
         for gap in gaps {
             logger.error("records skipped: \(gap.partition) went from offset \(gap.expected - 1) to \(gap.offset)",

@@ -167,8 +167,8 @@ public final class OutboxRelay: @unchecked Sendable {
             let action = machine.nextAction(now: .now, commits: commits, undeleted: undeleted)
             if case .stop = action { return }
             await perform(action, &machine)
-            let (leader, unreachable) = (machine.isLeader, machine.unreachableFor.seconds)
-            if statistics.isLeader != leader || statistics.unreachableSeconds != unreachable {
+            let (leader, unreachable, stats) = (machine.isLeader, machine.unreachableFor.seconds, statistics)
+            if stats.isLeader != leader || stats.unreachableSeconds != unreachable {
                 count {
                     $0.isLeader = leader
                     $0.unreachableSeconds = unreachable
