@@ -97,7 +97,7 @@ final class PGSession {
         let loop = future.eventLoop
         let promise = loop.makePromise(of: PostgresQueryResult.self)
         let settled = Protected(false)
-        let first = { settled.update { done -> Bool in defer { done = true }; return !done } }
+        let first: @Sendable () -> Bool = { settled.update { done -> Bool in defer { done = true }; return !done } }
         future.whenComplete { result in
             if first() { promise.completeWith(result) }
         }

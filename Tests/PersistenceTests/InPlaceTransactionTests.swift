@@ -33,7 +33,7 @@ final class InPlaceTransactionTests: XCTestCase {
         try await probe.wait(timeout: 10)
         release.open()
         try await holder.value
-        for write in writes { try await write.value }
+        for write in writes { let inserted = try await write.value; XCTAssertEqual(inserted, 1) }
         let rows = try await database.read { try $0.query("SELECT COUNT(*) AS n FROM t", []).first?.int("n") }
         XCTAssertEqual(rows, Int64(waiters + 1))
         XCTAssertEqual(database.writersWaitingOrRunning, 0)

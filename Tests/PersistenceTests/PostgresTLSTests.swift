@@ -140,7 +140,7 @@ final class PostgresTLSTests: XCTestCase {
 
     static func run(_ arguments: [String], timeout: TimeInterval) -> (status: Int32, output: String) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("postgres-tls-out-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: output.path, contents: nil))
         defer { try? FileManager.default.removeItem(at: output) }
         guard let handle = try? FileHandle(forWritingTo: output) else { return (-1, "cannot write \(output.path)") }
         let process = Process()

@@ -184,7 +184,7 @@ final class PostgresTLSURLTests: XCTestCase {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("pg-tls-url-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for name in ["ca.crt", "tls.crt", "tls.key"] {
-            FileManager.default.createFile(atPath: folder.appendingPathComponent(name).path, contents: Data("x\n".utf8))
+            XCTAssertTrue(FileManager.default.createFile(atPath: folder.appendingPathComponent(name).path, contents: Data("x\n".utf8)))
         }
     }
 
