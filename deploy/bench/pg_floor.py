@@ -197,6 +197,20 @@ def relay(script, ids):
     script.sql("COMMIT")
 
 
+def end_batch(script, service, k, prefix, rows, sequences, ids=()):
+    """The end of a consumer batch: its outbox rows, the sequences and offsets stored, COMMIT,
+    then the relay publishes the batch's rows (and `ids` emitted earlier)."""
+    script.meta("\\endpipeline")
+    ids = list(ids) + outbox_many(script, service, k, prefix)
+    script.meta("\\startpipeline")
+    sequences_store(script, service, k, sequences)
+    offsets_store(script, service, rows)
+    script.sql("COMMIT")
+    script.meta("\\endpipeline")
+    relay(script, ids)
+    return script
+
+
 def order_script(k):
     s = Script("order", k)
     draw_lines(s, k)
@@ -251,15 +265,7 @@ def order_script(k):
                     f"(:o{i}, :epc{i}, 'payments.v1', 'PaymentCharged', 1, :now_ms)"]
     s.sql(f"""INSERT INTO order_events (order_id, event_id, topic, event_type, sequence, at_ms) VALUES {", ".join(history)}
         ON CONFLICT (order_id, event_id) DO NOTHING""")
-    s.meta("\\endpipeline")
-    ids += outbox_many(s, "order", k, "confirmed_")
-    s.meta("\\startpipeline")
-    sequences_store(s, "order", k, 2)
-    offsets_store(s, "order", rows)
-    s.sql("COMMIT")
-    s.meta("\\endpipeline")
-    relay(s, ids)
-    return s
+    return end_batch(s, "order", k, "confirmed_", rows, 2, ids)
 
 
 def inventory_script(k):
@@ -295,15 +301,7 @@ def inventory_script(k):
     s.sql(f"""UPDATE stock s SET reserved = s.reserved - v.q, sold = s.sold + v.q
         FROM (SELECT sku, sum(q) AS q FROM (VALUES {moves}) AS l (sku, q) GROUP BY sku) AS v
         WHERE s.sku = v.sku AND s.reserved >= v.q""")
-    s.meta("\\endpipeline")
-    ids = outbox_many(s, "inventory", k, "reserved_")
-    s.meta("\\startpipeline")
-    sequences_store(s, "inventory", k, 1)
-    offsets_store(s, "inventory", rows)
-    s.sql("COMMIT")
-    s.meta("\\endpipeline")
-    relay(s, ids)
-    return s
+    return end_batch(s, "inventory", k, "reserved_", rows, 1)
 
 
 def payment_script(k):
@@ -329,15 +327,7 @@ def payment_script(k):
     s.sql(f"""UPDATE accounts a SET balance = a.balance - v.amount
         FROM (SELECT customer_id, sum(amount) AS amount FROM (VALUES {moves}) AS m (customer_id, amount) GROUP BY customer_id) AS v
         WHERE a.customer_id = v.customer_id AND a.balance >= v.amount AND a.blocked = 0""")
-    s.meta("\\endpipeline")
-    ids = outbox_many(s, "payment", k, "charged_")
-    s.meta("\\startpipeline")
-    sequences_store(s, "payment", k, 1)
-    offsets_store(s, "payment", rows)
-    s.sql("COMMIT")
-    s.meta("\\endpipeline")
-    relay(s, ids)
-    return s
+    return end_batch(s, "payment", k, "charged_", rows, 1)
 
 
 def notification_script(k):
