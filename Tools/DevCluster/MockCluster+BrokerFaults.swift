@@ -56,24 +56,27 @@ extension MockCluster {
     /// Closes the broker's listener and connections: connects are refused. Leaders stay
     /// (the mock does no failover); see evacuate.
     func down(_ target: BrokerTarget) throws -> DevClusterActionResult {
-        let mc = try liveHandle()
-        let ids = try resolve(target)
-        for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_down(mc, Int32(id)), "take broker \(id) down")
-            down.insert(id)
-        }
-        logger.info("brokers \(ids) down")
-        return result("down", ids)
+        try setReachable(target, false)
     }
 
     func up(_ target: BrokerTarget) throws -> DevClusterActionResult {
+        try setReachable(target, true)
+    }
+
+    private func setReachable(_ target: BrokerTarget, _ reachable: Bool) throws -> DevClusterActionResult {
         let mc = try liveHandle()
         let ids = try resolve(target)
         for id in ids {
-            try Self.check(rd_kafka_mock_broker_set_up(mc, Int32(id)), "bring broker \(id) up")
-            down.remove(id)
+            if reachable {
+                try Self.check(rd_kafka_mock_broker_set_up(mc, Int32(id)), "bring broker \(id) up")
+                down.remove(id)
+            } else {
+                try Self.check(rd_kafka_mock_broker_set_down(mc, Int32(id)), "take broker \(id) down")
+                down.insert(id)
+            }
         }
-        logger.info("brokers \(ids) up")
-        return result("up", ids)
+        let action = reachable ? "up" : "down"
+        logger.info("brokers \(ids) \(action)")
+        return result(action, ids)
     }
 }
