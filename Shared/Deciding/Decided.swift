@@ -29,9 +29,3 @@ public enum NoMovement: CustomStringConvertible, Sendable {
 extension StateTransition where Movement == NoMovement {
     public var movements: [NoMovement] { [] }
 }
-
-/// A decider's own decision type, seen by the write path.
-public protocol DecisionConvertible {
-    associatedtype Transition: StateTransition
-    var decided: Decided<Transition> { get }
-}

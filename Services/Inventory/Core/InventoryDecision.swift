@@ -5,7 +5,7 @@ import EventSchema
 /// transaction: the reservation row (`from == nil`: INSERT, else
 /// `UPDATE … WHERE order_id = ? AND state = from`), the stock movements (each a
 /// conditional update, see ``StockMovement``) and the outbox rows of `events`.
-public enum InventoryDecision: Sendable, Hashable, DecisionConvertible {
+public enum InventoryDecision: Sendable, Hashable {
     case transition(InventoryTransition)
     /// Nothing to do (duplicate, nothing held, not for this service); commit the offset.
     case ignored(InventoryIgnoreReason)
@@ -66,6 +66,7 @@ public enum InventoryRejection: Error, Sendable, Hashable, CustomStringConvertib
 }
 
 extension InventoryDecision {
+    /// This decision as the write path takes it (`TransitionWriter`).
     public var decided: Decided<InventoryTransition> {
         switch self {
         case .transition(let transition): .transition(transition)

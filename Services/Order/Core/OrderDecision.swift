@@ -5,7 +5,7 @@ import EventSchema
 /// transition as one conditional write plus the outbox rows of `events`:
 /// `from == nil` is an INSERT, otherwise `UPDATE orders … WHERE order_id = ? AND status = from`.
 /// An update that matches no row lost a race: reload and decide again.
-public enum OrderDecision: Sendable, Hashable, DecisionConvertible {
+public enum OrderDecision: Sendable, Hashable {
     case transition(OrderTransition)
     /// Nothing to do (duplicate, late, not for this service); commit the offset.
     case ignored(OrderIgnoreReason)
@@ -70,6 +70,7 @@ public enum OrderRejection: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 extension OrderDecision {
+    /// This decision as the write path takes it (`TransitionWriter`).
     public var decided: Decided<OrderTransition> {
         switch self {
         case .transition(let transition): .transition(transition)

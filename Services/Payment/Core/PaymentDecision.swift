@@ -5,7 +5,7 @@ import EventSchema
 /// transaction: the payment row (`from == nil`: INSERT, else
 /// `UPDATE … WHERE order_id = ? AND state = from`), the account movements (each a
 /// conditional update, see ``AccountMovement``) and the outbox rows of `events`.
-public enum PaymentDecision: Sendable, Hashable, DecisionConvertible {
+public enum PaymentDecision: Sendable, Hashable {
     case transition(PaymentTransition)
     /// Nothing to do (duplicate, nothing charged, not for this service); commit the offset.
     case ignored(PaymentIgnoreReason)
@@ -57,6 +57,7 @@ public enum PaymentRejection: Error, Sendable, Hashable, CustomStringConvertible
 }
 
 extension PaymentDecision {
+    /// This decision as the write path takes it (`TransitionWriter`).
     public var decided: Decided<PaymentTransition> {
         switch self {
         case .transition(let transition): .transition(transition)
