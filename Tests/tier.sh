@@ -133,6 +133,9 @@ run_group() { # name limit filter
         echo "--- $name: last lines of the log"
         tail -n 15 "$log"
     fi
+    # The test runners' own summaries, as they printed them: XCTest's outermost suite and Swift Testing's run.
+    grep -E "^[[:space:]]*Executed [0-9]+ tests?, with" "$log" | tail -n 1 | sed 's/^[[:space:]]*/    XCTest: /' || true
+    grep -E "Test run with [0-9]+ tests?" "$log" | tail -n 1 | sed 's/^/    Swift Testing: /' || true
     echo "=== $name: exit $status in ${took} s; XCTest $xp passed, $xf failed, $xs skipped; Swift Testing $sp passed, $sf failed, $ss skipped"
 }
 
@@ -154,5 +157,6 @@ echo "XCTest: $xc_passed passed, $xc_failed failed, $xc_skipped skipped"
 echo "Swift Testing: $st_passed passed, $st_failed failed, $st_skipped skipped"
 ((${#groups_failed[@]} == 0)) || echo "groups that failed: ${groups_failed[*]}"
 ((${#pending[@]} == 0)) || echo "groups not run, pending a fix (Tests/tier.sh pending; see their rows): ${pending[*]}"
+echo "Executed $((xc_passed + xc_failed + st_passed + st_failed)) tests, with $((xc_failed + st_failed)) failures (XCTest and Swift Testing, every group of tier $TIER)"
 echo "tests: $((xc_passed + st_passed)) passed, $((xc_failed + st_failed)) failed"
 ((${#groups_failed[@]} == 0 && xc_failed + st_failed == 0))
