@@ -138,7 +138,7 @@ final class DeployScriptTests: XCTestCase {
         ], stack: ["--postgres", server, "--instances", "2", "--saga-timeout-ms", "8000"],
            // Below what the debug build's PostgreSQL path sustains on a 2-core machine (the cost
            // benchmark measures it): above it the queue, not the fault, would decide every cell.
-           // Its latency is seconds, so the steady state is long enough for the confirmations
+           // Its latency is near a second, so the steady state is long enough for the confirmations
            // the cut is measured against (ten on the touched partitions before the fault).
            steady: 12, rate: 10)
     }
