@@ -1,4 +1,5 @@
 import EventSchema
+import Kafka
 import Testing
 @testable import LoadGenerator
 
@@ -60,6 +61,32 @@ struct AuditTests {
         #expect(failing(world) == [])
         world.snapshot.acceptedOrderIds?.insert("O-404")
         #expect(failing(world) == [1])
+    }
+
+    @Test("1 and 4: a terminal event or a notification missing from a partition that retention cut is not checked, elsewhere it is a violation")
+    func recordsDeletedByRetention() throws {
+        var world = SagaWorld.consistent()
+        world.snapshot.records.removeAll { $0.orderId == "O-1" && ($0.eventType == .orderConfirmed || $0.eventType == .notificationSent) }
+        #expect(failing(world) == [1, 4], "an untruncated log: the missing records are violations")
+
+        let orders = PartitionRef(topic: TopicCatalog.orders.name, partition: 0)
+        let notifications = PartitionRef(topic: TopicCatalog.notifications.name, partition: 0)
+        world.snapshot.watermarks = [orders: Watermarks(low: 0, high: 100), notifications: Watermarks(low: 0, high: 100)]
+        #expect(failing(world) == [1, 4], "watermarks read, nothing deleted: still violations")
+
+        world.snapshot.watermarks[orders] = Watermarks(low: 3, high: 100)
+        world.snapshot.watermarks[notifications] = Watermarks(low: 1, high: 100)
+        let result = Auditor.audit(world.snapshot)
+        #expect(result.passed, "\(result.invariants.flatMap(\.examples))")
+        #expect(result.invariants[0].unchecked == 1 && result.invariants[3].unchecked == 1)
+        #expect(try #require(result.invariants[0].uncheckedWhy).contains("retention"))
+        #expect(result.notes.contains { $0.hasPrefix("orders.v1[0] starts at offset 3") })
+
+        // What retention cannot explain stays a violation: a second terminal event, and a
+        // missing notification on a partition it did not cut.
+        world.emit(.orderCancelled, "O-2", cancelReason: "timeout")
+        world.snapshot.watermarks[notifications] = Watermarks(low: 0, high: 100)
+        #expect(failing(world) == [1, 4])
     }
 
     // MARK: 2. stock

@@ -96,6 +96,20 @@ struct RunJudgementTests {
         #expect(run.failures == ["disk-full: the service exited by itself while restarting (1 times): payment-0 exited during its start (attempt 1): fatal error"])
     }
 
+    @Test("orders the audit could not check (their records deleted by retention) fail the run unless allowed")
+    func invariantNotChecked() {
+        var terminal = InvariantResult(number: 1, title: "terminal", checkedWhat: "orders")
+        terminal.checked = 10
+        terminal.notCheckable("orders.v1 lost its oldest records")
+        terminal.notCheckable("orders.v1 lost its oldest records")
+        let audit = AuditResult(invariants: [terminal])
+        #expect(audit.passed)
+        let run = judge(audit: audit)
+        #expect(run.notChecked == ["invariant 1: 2 orders not checked: orders.v1 lost its oldest records"])
+        #expect(run.verdict == .error)
+        #expect(judge(audit: audit, allowNotChecked: true).verdict == .pass)
+    }
+
     @Test("a consumer lag that could not be measured after a heal is not checked, and fails the run unless allowed")
     func lagNotChecked() {
         let run = judge(liveness: felt(diskFull))

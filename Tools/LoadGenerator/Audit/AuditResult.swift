@@ -14,6 +14,11 @@ struct InvariantResult: Sendable, Codable, Equatable {
     var notes: [String] = []
     /// Of the violations, orders still PENDING (a hang rather than a wrong state).
     var stuck = 0
+    /// Things that could not be judged, and why: an expected record missing from a partition
+    /// whose oldest records retention deleted before the audit read them. Not violations, but
+    /// the run is not called passed on them (`RunJudgement`, like an anomaly not checked).
+    var unchecked = 0
+    var uncheckedWhy: String?
 
     init(number: Int, title: String, checkedWhat: String) {
         self.number = number
@@ -26,6 +31,11 @@ struct InvariantResult: Sendable, Codable, Equatable {
     mutating func violation(_ text: @autoclosure () -> String) {
         violations += 1
         if examples.count < Self.exampleLimit { examples.append(text()) }
+    }
+
+    mutating func notCheckable(_ why: @autoclosure () -> String) {
+        unchecked += 1
+        if uncheckedWhy == nil { uncheckedWhy = why() }
     }
 }
 

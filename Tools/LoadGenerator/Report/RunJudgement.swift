@@ -103,6 +103,9 @@ enum RunJudgement {
     /// Anomaly classes, or parts of them, and consumer-lag measurements that could not run.
     static func notCheckedChecks(_ input: Input) -> [String] {
         var out: [String] = []
+        for invariant in input.audit?.invariants ?? [] where invariant.unchecked > 0 {
+            out.append("invariant \(invariant.number): \(invariant.unchecked) \(invariant.checkedWhat) not checked: \(invariant.uncheckedWhy ?? "no reason given")")
+        }
         for anomaly in input.audit?.anomalies ?? [] {
             if let why = anomaly.notChecked { out.append("\(anomaly.name): \(why)") }
             out += anomaly.uncheckedParts.map { "\(anomaly.name): \($0)" }

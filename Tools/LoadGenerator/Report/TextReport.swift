@@ -90,11 +90,16 @@ enum TextReport {
 
     static func render(_ audit: AuditResult) -> String {
         var out: [String] = []
-        out.append(audit.passed ? "audit: PASSED, every invariant holds"
-                                : "audit: FAILED, \(audit.violationCount) violations of \(audit.failureSummary)")
+        let unchecked = audit.invariants.reduce(0) { $0 + $1.unchecked }
+        out.append(!audit.passed ? "audit: FAILED, \(audit.violationCount) violations of \(audit.failureSummary)"
+                   : unchecked > 0 ? "audit: no violation found, but \(unchecked) things could not be checked (below)"
+                   : "audit: PASSED, every invariant holds")
         for invariant in audit.invariants {
             out.append("  [\(invariant.passed ? "ok" : "FAIL")] \(invariant.number). \(invariant.title)")
             out.append("        \(invariant.checked) \(invariant.checkedWhat) checked, \(invariant.violations) violations")
+            if invariant.unchecked > 0 {
+                out.append("        \(invariant.unchecked) not checked: \(invariant.uncheckedWhy ?? "no reason given")")
+            }
             for example in invariant.examples { out.append("        - \(example)") }
             if invariant.violations > invariant.examples.count {
                 out.append("        … and \(invariant.violations - invariant.examples.count) more")
