@@ -379,7 +379,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CredentialsTests",
-            dependencies: ["Credentials", "EventSchema", .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["Credentials", "EventSchema", "SeededRandom", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/CredentialsTests"
         ),

@@ -74,7 +74,17 @@ public enum EventSignature {
     /// `<key-id>:<base64url signature>:<index>:<count>:<base64url of the path's hashes>`.
     public static func headerValue(keyId: String, signature: some DataProtocol, index: Int = 0, count: Int = 1,
                                    path: [[UInt8]] = []) -> [UInt8] {
-        Array("\(keyId):\(Base64URL.encode(Array(signature))):\(index):\(count):\(Base64URL.encode(path.flatMap { $0 }))".utf8)
+        var value = Array(keyId.utf8)
+        value.reserveCapacity(value.count + 100 + path.count * 43)
+        value.append(UInt8(ascii: ":"))
+        Base64URL.append(signature, to: &value)
+        value.append(UInt8(ascii: ":"))
+        value.append(contentsOf: String(index).utf8)
+        value.append(UInt8(ascii: ":"))
+        value.append(contentsOf: String(count).utf8)
+        value.append(UInt8(ascii: ":"))
+        Base64URL.append(path.joined(), to: &value)
+        return value
     }
 
     /// The parts of a header value, or nil when it is not of that form.
@@ -84,10 +94,10 @@ public enum EventSignature {
         guard fields.count == 5 else { return nil }
         let keyId = String(decoding: fields[0], as: UTF8.self)
         guard SigningKeyID.isValid(keyId),
-              let signature = Base64URL.decode(Array(fields[1])), signature.count == 64,
+              let signature = Base64URL.decode(fields[1]), signature.count == 64,
               let index = decimal(fields[2]), let count = decimal(fields[3]),
               count >= 1, count <= SignatureTree.maxLeaves, index < count,
-              let pathBytes = fields[4].isEmpty ? [] : Base64URL.decode(Array(fields[4])), pathBytes.count % 32 == 0 else { return nil }
+              let pathBytes = Base64URL.decode(fields[4]), pathBytes.count % 32 == 0 else { return nil }
         let path = stride(from: 0, to: pathBytes.count, by: 32).map { Array(pathBytes[$0..<$0 + 32]) }
         return HeaderValue(keyId: keyId, signature: signature, index: index, count: count, path: path)
     }
@@ -107,23 +117,73 @@ public enum SigningKeyID {
     }
 }
 
-/// Base64url without padding (RFC 4648 §5), as JOSE writes keys and signatures.
+/// Base64url without padding (RFC 4648 §5), as JOSE writes keys and signatures. Byte-level:
+/// every event's signature header is written and read with it, so it stays off Foundation's
+/// string bridging. Decoding takes the canonical form only (no padding, unused bits zero), so a
+/// value has one spelling.
 public enum Base64URL {
-    public static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let invalid: UInt8 = 0xFF
+    private static let sextets: [UInt8] = {
+        var table = [UInt8](repeating: invalid, count: 256)
+        for (value, character) in alphabet.enumerated() { table[Int(character)] = UInt8(value) }
+        return table
+    }()
+
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        var out: [UInt8] = []
+        append(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the encoding of `bytes` to `out`.
+    public static func append(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + (bytes.count * 4 + 2) / 3)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = second == nil ? nil : iterator.next()
+            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            out.append(alphabet[Int(group >> 18)])
+            out.append(alphabet[Int(group >> 12 & 0x3F)])
+            if second != nil { out.append(alphabet[Int(group >> 6 & 0x3F)]) }
+            if third != nil { out.append(alphabet[Int(group & 0x3F)]) }
+        }
     }
 
     public static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
 
-    public static func decode(_ bytes: [UInt8]) -> [UInt8]? {
-        guard bytes.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F }) else {
-            return nil
+    public static func decode(_ bytes: some Collection<UInt8>) -> [UInt8]? {
+        let remainder = bytes.count % 4
+        guard remainder != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 3 / 4)
+        var group: UInt32 = 0
+        var filled = 0
+        for character in bytes {
+            let value = sextets[Int(character)]
+            guard value != invalid else { return nil }
+            group = group << 6 | UInt32(value)
+            filled += 1
+            if filled == 4 {
+                out.append(UInt8(group >> 16))
+                out.append(UInt8(group >> 8 & 0xFF))
+                out.append(UInt8(group & 0xFF))
+                group = 0
+                filled = 0
+            }
         }
-        var text = String(decoding: bytes, as: UTF8.self)
-            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while text.utf8.count % 4 != 0 { text += "=" }
-        return Data(base64Encoded: text).map(Array.init)
+        switch filled {
+        case 2:  // 12 bits: one byte, 4 unused
+            guard group & 0xF == 0 else { return nil }
+            out.append(UInt8(group >> 4))
+        case 3:  // 18 bits: two bytes, 2 unused
+            guard group & 0x3 == 0 else { return nil }
+            out.append(UInt8(group >> 10))
+            out.append(UInt8(group >> 2 & 0xFF))
+        default:
+            break
+        }
+        return out
     }
 }
