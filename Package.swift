@@ -322,6 +322,7 @@ let package = Package(
         .testTarget(
             name: "ServiceKitTests",
             dependencies: ["ServiceKit", "SagaAPI", "KafkaCLI", "Kafka", "Persistence", "Observability", "Deciding", "Messaging", "EventSchema",
+                           "SeededRandom", .product(name: "PropertyBased", package: "swift-property-based"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/ServiceKitTests"

@@ -28,23 +28,6 @@ extension Line {
     }
 }
 
-/// Order lines stored as one JSON text column: read whole, never queried by parts.
-public enum LinesColumn {
-    public static func encode(_ lines: [Saga_V1_OrderLine]) -> SQLValue {
-        let data = (try? JSONResponse.encoder.encode(lines.map { Line($0) })) ?? Data("[]".utf8)
-        return .text(String(decoding: data, as: UTF8.self))
-    }
-
-    public static func decode(_ text: String?) throws -> [Saga_V1_OrderLine] {
-        guard let text else { return [] }
-        do {
-            return try JSONDecoder().decode([Line].self, from: Data(text.utf8)).map(\.proto)
-        } catch {
-            throw SQLError.permanent("corrupt lines column: \(error)")
-        }
-    }
-}
-
 extension SQLValue {
     /// `.null` for nil, so optional columns read naturally at call sites.
     public static func optionalText(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
