@@ -37,15 +37,17 @@ public final class TokenVerifier: Sendable {
     }
 
     public func verify(_ token: String) async throws(TokenRejection) -> Principal {
+        // A token verified before under the key set still current: its header was read then.
+        if let known = verified.lookup(token), let current = await keys.collection(containing: known.entry.kid),
+           current.version == known.keys {
+            try checkTimes(expires: known.entry.expires, notBefore: known.entry.notBefore)
+            return known.entry.principal
+        }
         let header = try Self.header(of: token)
         guard header.alg == Self.algorithm else { throw .algorithmNotAllowed(header.alg ?? "(none)") }
         guard let kid = header.kid, !kid.isEmpty else { throw .malformed("no kid in the header") }
         let current = await keys.collection(containing: kid)
         guard let current else { throw .unknownKey(String(kid.prefix(64))) }
-        if let known = verified.lookup(token, keys: current.version) {
-            try checkTimes(expires: known.expires, notBefore: known.notBefore)
-            return known.principal
-        }
         let claims: AccessTokenClaims
         do {
             claims = try await current.keys.verify(token, as: AccessTokenClaims.self)
@@ -61,7 +63,8 @@ public final class TokenVerifier: Sendable {
         let roles = Set(claims.roles.compactMap(Role.init(rawValue:)))
         guard !roles.isEmpty else { throw .noRole }
         let principal = Principal(subject: claims.sub.value, roles: roles)
-        verified.remember(token, .init(principal: principal, expires: claims.exp.value, notBefore: claims.nbf?.value), keys: current.version)
+        verified.remember(token, .init(principal: principal, kid: kid, expires: claims.exp.value, notBefore: claims.nbf?.value),
+                          keys: current.version)
         return principal
     }
 
@@ -102,6 +105,7 @@ extension Base64URL {
 final class VerifiedTokens: @unchecked Sendable {
     struct Known {
         var principal: Principal
+        var kid: String
         var expires: Date
         var notBefore: Date?
     }
@@ -115,8 +119,12 @@ final class VerifiedTokens: @unchecked Sendable {
         self.capacity = capacity
     }
 
-    func lookup(_ token: String, keys: UUID) -> Known? {
-        lock.withLock { version == keys ? known[token] : nil }
+    /// The token's entry and the key-set version it was verified under.
+    func lookup(_ token: String) -> (entry: Known, keys: UUID)? {
+        lock.withLock {
+            guard let version, let entry = known[token] else { return nil }
+            return (entry, version)
+        }
     }
 
     func remember(_ token: String, _ entry: Known, keys: UUID) {
