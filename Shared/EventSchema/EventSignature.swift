@@ -151,7 +151,7 @@ public enum Base64URL {
         }
     }
 
-    public static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
+    public static func decode(_ text: String) -> [UInt8]? { decode(text.utf8) }
 
     public static func decode(_ bytes: some Collection<UInt8>) -> [UInt8]? {
         let remainder = bytes.count % 4

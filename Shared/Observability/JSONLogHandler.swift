@@ -32,16 +32,16 @@ public struct JSONLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let own = event.metadata { merged.merge(own) { _, new in new } }
         var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level.rawValue)\",\"label\":"
-        Self.appendString(label, to: &line)
+        JSONString.append(label, to: &line)
         line += ",\"message\":"
-        Self.appendString(event.message.description, to: &line)
+        JSONString.append(event.message.description, to: &line)
         if let error = event.error {
             line += ",\"error\":"
-            Self.appendString("\(error)", to: &line)
+            JSONString.append("\(error)", to: &line)
         }
         for key in merged.keys.sorted() {
             line += ","
-            Self.appendString(key, to: &line)
+            JSONString.append(key, to: &line)
             line += ":"
             Self.append(merged[key]!, to: &line)
         }
@@ -78,8 +78,8 @@ public struct JSONLogHandler: LogHandler {
 
     private static func append(_ value: Logger.Metadata.Value, to line: inout String) {
         switch value {
-        case .string(let text): appendString(text, to: &line)
-        case .stringConvertible(let convertible): appendString(convertible.description, to: &line)
+        case .string(let text): JSONString.append(text, to: &line)
+        case .stringConvertible(let convertible): JSONString.append(convertible.description, to: &line)
         case .array(let values):
             line += "["
             for (index, element) in values.enumerated() {
@@ -91,31 +91,12 @@ public struct JSONLogHandler: LogHandler {
             line += "{"
             for (index, key) in dictionary.keys.sorted().enumerated() {
                 if index > 0 { line += "," }
-                appendString(key, to: &line)
+                JSONString.append(key, to: &line)
                 line += ":"
                 append(dictionary[key]!, to: &line)
             }
             line += "}"
         }
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped (RFC 8259).
-    static func appendString(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: line.unicodeScalars.append(scalar)
-            }
-        }
-        line += "\""
     }
 }
 

@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import Observability
 import Persistence
 import SagaAPI
 
@@ -10,25 +11,25 @@ import SagaAPI
 /// text (rows written before, or by hand) goes through JSONDecoder, so both read alike.
 public enum LinesColumn {
     public static func encode(_ lines: [Saga_V1_OrderLine]) -> SQLValue {
-        var out: [UInt8] = [UInt8(ascii: "[")]
+        var out = "["
         out.reserveCapacity(lines.count * 80 + 2)
         for (index, line) in lines.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"quantity":"#.utf8)
-            out.append(contentsOf: String(line.quantity).utf8)
-            out.append(contentsOf: #","sku":"#.utf8)
-            appendString(line.sku, to: &out)
+            if index > 0 { out += "," }
+            out += #"{"quantity":"#
+            out += String(line.quantity)
+            out += #","sku":"#
+            JSONString.append(line.sku, to: &out)
             if line.hasUnitPrice {
-                out.append(contentsOf: #","unitPrice":{"currency":"#.utf8)
-                appendString(line.unitPrice.currency, to: &out)
-                out.append(contentsOf: #","minorUnits":"#.utf8)
-                out.append(contentsOf: String(line.unitPrice.minorUnits).utf8)
-                out.append(UInt8(ascii: "}"))
+                out += #","unitPrice":{"currency":"#
+                JSONString.append(line.unitPrice.currency, to: &out)
+                out += #","minorUnits":"#
+                out += String(line.unitPrice.minorUnits)
+                out += "}"
             }
-            out.append(UInt8(ascii: "}"))
+            out += "}"
         }
-        out.append(UInt8(ascii: "]"))
-        return .text(String(decoding: out, as: UTF8.self))
+        out += "]"
+        return .text(out)
     }
 
     public static func decode(_ text: String?) throws -> [Saga_V1_OrderLine] {
@@ -43,30 +44,12 @@ public enum LinesColumn {
 
     /// The lines when `text` has exactly the shape `encode` writes, without escapes; else nil.
     static func readWritten(_ text: String) -> [Saga_V1_OrderLine]? {
-        Array(text.utf8).withUnsafeBufferPointer { buffer in
+        func read(_ buffer: UnsafeBufferPointer<UInt8>) -> [Saga_V1_OrderLine]? {
             var reader = Reader(bytes: buffer)
             return reader.lines()
         }
-    }
-
-    /// A JSON string: `"` and `\` escaped, control characters as `\u00XX`, the rest as it is.
-    private static func appendString(_ value: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                out.append(UInt8(ascii: "\\"))
-                out.append(byte)
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            default:
-                out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        // A native string's UTF-8 is contiguous: read in place, copy only a bridged one.
+        return text.utf8.withContiguousStorageIfAvailable(read) ?? Array(text.utf8).withUnsafeBufferPointer(read)
     }
 
     /// Reads exactly the shape `encode` writes, strings without escapes; nil for anything else

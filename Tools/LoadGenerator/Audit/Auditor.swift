@@ -33,21 +33,23 @@ struct AuditIndex {
     /// Partitions whose log no longer starts at offset 0 (retention deleted the oldest records;
     /// librdkafka's mock cluster keeps a few MiB per partition).
     let truncated: [PartitionRef: Watermarks]
+    /// The same, by topic.
+    private let cutPartitions: [String: Set<Int32>]
 
     init(_ snapshot: AuditSnapshot) {
         ordersById = Dictionary(snapshot.orders.map { ($0.orderId, $0) }, uniquingKeysWith: { first, _ in first })
         recordsByOrder = Dictionary(grouping: snapshot.records, by: \.orderId)
         truncated = snapshot.watermarks.filter { $0.value.low > 0 }
+        cutPartitions = Dictionary(grouping: truncated.keys, by: \.topic).mapValues { Set($0.map(\.partition)) }
     }
 
     /// Whether a record of `orderId` on `topic` the audit does not find may have been deleted by
     /// retention: its partition there (known from another of its records on the topic, else any
     /// partition of the topic) lost its oldest records.
     func recordsMayBeGone(on topic: String, of orderId: String) -> Bool {
-        let cut = truncated.keys.filter { $0.topic == topic }
-        guard !cut.isEmpty else { return false }
+        guard let cut = cutPartitions[topic] else { return false }
         guard let partition = recordsByOrder[orderId]?.first(where: { $0.topic == topic })?.partition else { return true }
-        return cut.contains(PartitionRef(topic: topic, partition: partition))
+        return cut.contains(partition)
     }
 
     /// Distinct event-ids of `type` for `orderId`: the same event-id twice is one event
