@@ -58,6 +58,8 @@ final class BatchProcessor: Sendable {
         var emitted = 0
         var emittedTopics: Set<String> = []
         var outboxIds: [Int64] = []
+        /// The committed unit's `afterCommit` actions.
+        var commitActions: [@Sendable () -> Void] = []
         /// Last processed offset per partition after the commit.
         var storedOffsets: [TopicPartition: Int64] = [:]
         /// Attempts rolled back before the one that committed.
@@ -320,6 +322,7 @@ final class BatchProcessor: Sendable {
         outcome.emitted = unit.emittedCount
         outcome.emittedTopics = unit.emittedTopics
         outcome.outboxIds = unit.outboxIds
+        outcome.commitActions = unit.commitActions
 
         // 5. Offsets: the last offset of every partition in the batch, skipped messages included.
         try OffsetStore.store(group: group, offsets: highest, on: connection)

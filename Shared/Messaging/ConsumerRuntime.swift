@@ -211,6 +211,7 @@ public final class ConsumerRuntime: @unchecked Sendable {
             return state.batchNumber
         }
         record(outcome, batchSize: batch.count, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
+        for action in outcome.commitActions { action() }
         if outcome.committedTransaction { hooks.afterDatabaseCommit?(number) }
         if !outcome.outboxIds.isEmpty { relay?.committed(outcome.outboxIds) }
         if !outcome.storedOffsets.isEmpty { await commitToKafka(consumer, force: false) }

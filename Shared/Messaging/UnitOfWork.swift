@@ -24,6 +24,8 @@ public final class UnitOfWork {
     private(set) var emittedTopics: Set<String> = []
     /// Ids of the outbox rows written so far, for the relay's commit→ack figure.
     private(set) var outboxIds: [Int64] = []
+    /// What runs once the transaction committed (see `afterCommit`).
+    private(set) var commitActions: [@Sendable () -> Void] = []
     /// The W3C context of the span this unit's work runs in (set by the runtime while tracing,
     /// see `MessageTracing`): what `emit` writes when not given a `traceparent` of its own, so
     /// the emitted event continues the trace from the span that decided it.
@@ -45,6 +47,13 @@ public final class UnitOfWork {
         self.signer = signer
     }
 
+    /// Runs `action` after this unit's transaction committed, in the order given, and never if it
+    /// rolled back: what must not be seen before the rows it reports on are (a live stream's
+    /// frame, a metric of deliveries). The runtime that commits the unit runs them.
+    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        commitActions.append(action)
+    }
+
     /// Runs `body` with a unit of work on `connection` (inside your own `write` body) and writes
     /// the outbox rows afterwards, signed by `signer`. Wake the relay after the transaction committed.
     public static func run<T>(on connection: any SQLConnection, signer: EventSigner? = nil,
@@ -52,6 +61,8 @@ public final class UnitOfWork {
         let unit = UnitOfWork(connection: connection, signer: signer)
         let result = try body(unit)
         try unit.flush()
+        // The caller commits, so nothing here could run them: such work needs `unitOfWork(waking:)`.
+        precondition(unit.commitActions.isEmpty, "UnitOfWork.run(on:) cannot run afterCommit actions; use SQLDatabase.unitOfWork")
         return result
     }
 
@@ -189,21 +200,22 @@ extension SQLDatabase {
                                         _ body: @escaping @Sendable (UnitOfWork) throws -> T) async throws -> T {
         let span = MessageTracing.isEnabled ? MessageTracing.transactionSpan(dialect) : nil
         let traceparent = span.flatMap { MessageTracing.traceparent(of: $0.context) }
-        let written: (T, [Int64])
+        let written: (result: T, outboxIds: [Int64], actions: [@Sendable () -> Void])
         do {
-            written = try await write { connection -> (T, [Int64]) in
+            written = try await write { connection in
                 let unit = UnitOfWork(connection: connection, signer: relay?.configuration.signer)
                 unit.traceparent = traceparent
                 let result = try body(unit)
                 try unit.flush()
-                return (result, unit.outboxIds)
+                return (result, unit.outboxIds, unit.commitActions)
             }
         } catch {
             span?.failed(error)
             throw error
         }
         span?.end()
-        if !written.1.isEmpty { relay?.committed(written.1) }
-        return written.0
+        for action in written.actions { action() }
+        if !written.outboxIds.isEmpty { relay?.committed(written.outboxIds) }
+        return written.result
     }
 }

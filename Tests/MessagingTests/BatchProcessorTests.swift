@@ -216,6 +216,36 @@ final class BatchProcessorTests: XCTestCase {
         }
     }
 
+    /// A batch retried after a rollback hands the runtime the `afterCommit` actions of the
+    /// attempt that committed only: a failed attempt's actions are gone with its transaction.
+    func testOnlyTheCommittedAttemptsAfterCommitActionsAreHandedOn() async throws {
+        final class Attempts: @unchecked Sendable {
+            let lock = NSLock()
+            var failuresLeft = 2
+            var ran: [String] = []
+            func fail() -> Bool { lock.withLock { failuresLeft -= 1; return failuresLeft >= 0 } }
+            func run(_ orderId: String) { lock.withLock { ran.append(orderId) } }
+        }
+        try await forEachBackend { store in
+            let database = try await store.open()
+            try await database.migrate(AppliedTable.migrations)
+            let attempts = Attempts()
+            let processor = makeProcessor(database) { event, unit in
+                try AppliedTable.record(event, on: unit.connection)
+                let orderId = event.envelope.orderId
+                unit.afterCommit { attempts.run(orderId) }
+                if orderId == "o2" && attempts.fail() { throw SQLError.transient("database is locked") }
+                return .applied
+            }
+            let batch = (0..<3).map { Events.consumed(Events.orderPlaced("o\($0)"), offset: Int64($0)) }
+            let outcome = try await process(processor, batch)
+            XCTAssertEqual(outcome.retries, 2)
+            XCTAssertEqual(attempts.ran, [], "[\(store.backend)] an action ran before the runtime took the outcome")
+            outcome.commitActions.forEach { $0() }
+            XCTAssertEqual(attempts.ran, ["o0", "o1", "o2"], "[\(store.backend)] the committed attempt's actions, once each")
+        }
+    }
+
     func testUnclassifiedErrorsAreRetriedThenDeadLettered() async throws {
         struct Bug: Error {}
         try await forEachBackend { store in

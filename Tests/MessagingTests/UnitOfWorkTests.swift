@@ -66,6 +66,42 @@ final class UnitOfWorkTests: XCTestCase {
         }
     }
 
+    /// An `afterCommit` action sees what its transaction wrote (it runs after the commit, when a
+    /// new transaction can read the row) and never runs for a transaction that rolled back.
+    func testAfterCommitActionsRunOnlyOnceTheTransactionCommitted() async throws {
+        struct Boom: Error {}
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var actions: [String] = []
+            func add(_ name: String) { lock.withLock { actions.append(name) } }
+        }
+        try await forEachBackend { store in
+            let database = try await store.open()
+            let seen = Seen()
+            do {
+                _ = try await database.unitOfWork { unit -> Int in
+                    try unit.emit(Events.orderPlaced("rolled-back"))
+                    unit.afterCommit { seen.add("rolled-back") }
+                    throw Boom()
+                }
+                XCTFail("expected the body's error")
+            } catch is Boom {}
+            XCTAssertEqual(seen.actions, [], "[\(store.backend)] an action of a rolled-back unit ran")
+
+            let (committedBeforeActions, outboxRowsInBody) = try await database.unitOfWork { unit -> (Bool, Int) in
+                try unit.emit(Events.orderPlaced("committed"))
+                unit.afterCommit { seen.add("first") }
+                unit.afterCommit { seen.add("second") }
+                return (seen.actions.isEmpty, 1)
+            }
+            XCTAssertTrue(committedBeforeActions, "an action ran inside the transaction")
+            XCTAssertEqual(outboxRowsInBody, 1)
+            XCTAssertEqual(seen.actions, ["first", "second"], "[\(store.backend)] in order, once each")
+            let stored = try await Self.outbox(database)
+            XCTAssertEqual(stored.map(\.decoded.envelope.orderId), ["committed"])
+        }
+    }
+
     /// Many transactions emit for one order at once: every sequence is given once, and outbox
     /// id order is sequence order (what the relay relies on for per-key order).
     func testConcurrentWritersSerialiseOnTheSequenceRow() async throws {

@@ -65,10 +65,19 @@ import Testing
     }
 
     @Test func recordingEmitsNothingUntilTheDelivery() throws {
-        guard case .transition(let recorded) = NotificationDecider.decide(nil, on: Ev.confirmed(), now: 4_000).recorded else {
+        guard case .transition(let recorded) = NotificationDecider.decide(nil, on: Ev.confirmed(), now: 4_000).recorded(deliveredNow: false) else {
             Issue.record("not recorded"); return
         }
         #expect(recorded.events.isEmpty)
+    }
+
+    @Test func recordingWhatIsDeliveredNowEmitsNotificationSentAtTheDecisionTime() throws {
+        guard case .transition(let recorded) = NotificationDecider.decide(nil, on: Ev.confirmed(), now: 4_000).recorded(deliveredNow: true),
+              case .notificationSent(let e) = try #require(recorded.events.first) else {
+            Issue.record("not recorded as sent"); return
+        }
+        #expect(recorded.events.count == 1)
+        #expect(e.sentAtUnixMs == 4_000 && e.notificationID == recorded.record.notificationId && e.orderID == "o1")
     }
 
     @Test func theHandledEventsAreThoseWithANotificationKind() {

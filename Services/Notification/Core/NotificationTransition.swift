@@ -1,11 +1,14 @@
 import Deciding
 import EventSchema
 
-/// A notification recorded to be delivered (PENDING, in the consumer's transaction). It emits
-/// nothing: a NotificationSent now would claim a delivery that has not happened.
+/// A notification recorded by the consumer, in its transaction. Either to be delivered later
+/// (PENDING): it emits nothing, since a NotificationSent now would claim a delivery that has not
+/// happened; or delivered in that same transaction, by a channel that can (SENT): it emits
+/// NotificationSent with it.
 public struct NotificationRecorded: StateTransition, Hashable {
     public let record: NotificationRecord
-    public var events: [SagaEvent] { [] }
+    public let deliveredNow: Bool
+    public var events: [SagaEvent] { deliveredNow ? [record.sentEvent] : [] }
 }
 
 /// The channel took the notification (SENT): NotificationSent with the real send time, exactly
@@ -16,10 +19,11 @@ public struct NotificationDelivered: StateTransition, Hashable {
 }
 
 extension NotificationDecision {
-    /// What the consumer writes for this decision: the notification recorded, to be delivered.
-    public var recorded: Decided<NotificationRecorded> {
+    /// What the consumer writes for this decision: the notification recorded, to be delivered
+    /// later, or delivered now when `deliveredNow` (its send time is the decision's `now`).
+    public func recorded(deliveredNow: Bool) -> Decided<NotificationRecorded> {
         switch self {
-        case .send(let record, _): .transition(NotificationRecorded(record: record))
+        case .send(let record, _): .transition(NotificationRecorded(record: record, deliveredNow: deliveredNow))
         case .ignored(let reason): .ignored(reason: reason.description)
         case .rejected(let rejection): .rejected(reason: rejection.description)
         }

@@ -20,24 +20,22 @@ struct DeliveryWorker: Sendable {
     let database: any SQLDatabase
     let relay: OutboxRelay
     let channel: any NotificationChannel
-    let broadcaster: NotificationBroadcaster
+    let delivered: DeliveredNotifications
     let logger: Logger
     /// Rows read per round; a full round means more may be due, and the caller goes again.
     let batchSize = 200
     /// Backoff of a row whose delivery failed (the channel already retried briefly): capped, so
     /// a receiver that comes back gets its backlog within a minute, and never given up.
     let failureBackoff = RetryPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(60))
-    private let delivered: Counter
     private let failures: Counter
 
     init(database: any SQLDatabase, relay: OutboxRelay, channel: any NotificationChannel,
-         broadcaster: NotificationBroadcaster, logger: Logger) {
+         delivered: DeliveredNotifications, logger: Logger) {
         self.database = database
         self.relay = relay
         self.channel = channel
-        self.broadcaster = broadcaster
+        self.delivered = delivered
         self.logger = logger
-        delivered = Counter(label: "notifications_delivered_total", dimensions: [("channel", channel.kind.rawValue)])
         failures = Counter(label: "notifications_delivery_failures_total", dimensions: [("channel", channel.kind.rawValue)])
     }
 
@@ -114,9 +112,10 @@ struct DeliveryWorker: Sendable {
             }
             return sent
         }
+        var deliveries = 0
         for (row, outcome) in zip(claimed, outcomes) {
             switch outcome {
-            case .delivered: delivered.increment()
+            case .delivered: deliveries += 1
             case .failed(let error):
                 failures.increment()
                 logger.warning("notification delivery failed; will retry", metadata: [
@@ -124,7 +123,7 @@ struct DeliveryWorker: Sendable {
                     "attempts": "\(row.attempts + 1)", "error": "\(error)"])
             }
         }
-        broadcaster.publish(sent.map(NotificationView.init))
+        delivered.committed(deliveries: deliveries, sent: sent)
     }
 
     /// Delivers `rows` with at most `channel.concurrency` in flight; outcomes in `rows` order.

@@ -6,30 +6,40 @@ import Persistence
 import ServiceKit
 
 /// What Notification does with orders.v1: on OrderConfirmed / OrderCancelled it records one
-/// PENDING notification per (order, kind). It runs inside the consumer's batch transaction, so
-/// it never touches the channel: a network call here would hold the transaction (and, on
-/// SQLite, the only writer) for as long as the receiver takes. The delivery worker sends it
-/// after the commit and emits NotificationSent then. (The runtime hands it only
+/// notification per (order, kind), inside the consumer's batch transaction.
+///
+/// A channel with an outside effect (a webhook, a file) is never called here: a network call
+/// would hold the transaction (and, on SQLite, the only writer) for as long as the receiver
+/// takes. Its notification is recorded PENDING, and the delivery worker sends it after the
+/// commit and emits NotificationSent then. A channel that delivers in place
+/// (`InTransactionChannel`, the log) is called here, and the row is recorded SENT with its
+/// NotificationSent in this transaction's outbox. (The runtime hands it only
 /// `NotificationDecider.handledEvents`.)
 enum NotificationEventHandler {
-    static func handle(_ event: InboundEvent, _ unit: UnitOfWork, channel: ChannelKind) throws -> HandlerOutcome {
-        // The worker's NotificationSent continues this event's saga, under the decision's span.
+    static func handle(_ event: InboundEvent, _ unit: UnitOfWork, channel: any NotificationChannel,
+                       delivered: DeliveredNotifications) throws -> HandlerOutcome {
+        // A later NotificationSent continues this event's saga, under the decision's span.
         let step = RecordNotificationStep(
             event: event.event, channel: channel, now: try unit.connection.databaseTimeMillis(),
-            cause: event.envelope.cause.continuing(unit.traceparent))
+            cause: event.envelope.cause.continuing(unit.traceparent), delivered: delivered)
         return try TransitionWriter.handle(event, with: step, unit: unit)
     }
 }
 
-/// Notification's part of the write path for a consumed event: the (order, kind) row recorded.
+/// Notification's part of the write path for a consumed event: the (order, kind) row recorded,
+/// and delivered now if its channel can.
 struct RecordNotificationStep: TransitionStep {
     let event: SagaEvent
-    let channel: ChannelKind
-    /// The row's first due time: on the database's clock, like the worker's claims.
+    let channel: any NotificationChannel
+    /// The row's first due time, or its send time when delivered now: on the database's clock,
+    /// like the worker's claims.
     let now: Int64
     let cause: EventCause
+    let delivered: DeliveredNotifications
 
     var subject: String { "notification of \(event.orderId)" }
+
+    private var deliversNow: (any InTransactionChannel)? { channel as? any InTransactionChannel }
 
     func load(on connection: any SQLConnection) throws -> NotificationRecord? {
         guard let kind = NotificationKind(for: event) else { return nil }
@@ -37,12 +47,25 @@ struct RecordNotificationStep: TransitionStep {
     }
 
     func decide(_ existing: NotificationRecord?) -> Decided<NotificationRecorded> {
-        NotificationDecider.decide(existing, on: event, channel: channel.proto, now: now).recorded
+        NotificationDecider.decide(existing, on: event, channel: channel.kind.proto, now: now).recorded(deliveredNow: deliversNow != nil)
     }
 
     /// False if a concurrent consumer (another instance, PostgreSQL) recorded it first.
     func write(_ transition: NotificationRecorded, on connection: any SQLConnection) throws -> Bool {
-        try NotificationStore.insertPending(transition.record, channel: channel, now: now, cause: cause, on: connection)
+        try NotificationStore.insert(transition.record, channel: channel.kind, now: now, cause: cause,
+                                     sent: transition.deliveredNow, on: connection)
+    }
+
+    /// The row is written and its NotificationSent is in the outbox: delivered now, announced
+    /// to the live streams once the batch commits.
+    func emitted(_ transition: NotificationRecorded, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {
+        guard transition.deliveredNow, let channel = deliversNow else { return }
+        channel.deliverNow(transition.record)
+        let sent = StoredNotification(
+            record: transition.record, channel: channel.kind, state: .sent, createdAtUnixMs: now, sentAtUnixMs: now,
+            attempts: 1, lastError: nil, nextAttemptAtUnixMs: now, cause: cause)
+        let delivered = delivered
+        unit.afterCommit { delivered.committed(deliveries: 1, sent: [sent]) }
     }
 }
 

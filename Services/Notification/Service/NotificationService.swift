@@ -14,7 +14,9 @@ struct NotificationService: SagaService {
     static let name = ServiceName.notification
     static let migrations = NotificationSchema.migrations
     static let consumedTopics = TopicCatalog.topics(readBy: name.rawValue)
-    /// The consumer emits nothing: NotificationSent comes from the delivery worker.
+    /// Declared empty: the consumer emits NotificationSent only with a channel that delivers in
+    /// its transaction (the runtime learns the topic at the first emit); otherwise the delivery
+    /// worker emits it.
     static let emittedTopics: [String] = []
     /// OrderPlaced (two thirds of orders.v1) is skipped undecoded.
     static let handledEventTypes: Set<EventType>? = NotificationDecider.handledEvents
@@ -22,9 +24,11 @@ struct NotificationService: SagaService {
     let context: ServiceContext
     let channel: any NotificationChannel
     let broadcaster: NotificationBroadcaster
+    let delivered: DeliveredNotifications
     let worker: DeliveryWorker
     let api: NotificationAPI
-    /// Rung after each consumer commit: the notifications it recorded are delivered at once.
+    /// Rung after each consumer commit that may have recorded notifications for the worker: they
+    /// are delivered at once.
     let deliveryDue = WakeSignal()
     /// The fallback round, for retries whose backoff ran out and rows another instance recorded.
     let deliveryInterval: Duration
@@ -35,15 +39,16 @@ struct NotificationService: SagaService {
         broadcaster = NotificationBroadcaster(maxSubscribers: maxStreamSubscribers)
         let logger = context.makeLogger("delivery")
         channel = try settings.makeChannel(logger: logger)
+        delivered = DeliveredNotifications(channel: channel.kind, broadcaster: broadcaster)
         worker = DeliveryWorker(database: context.database, relay: context.relay, channel: channel,
-                                broadcaster: broadcaster, logger: logger)
+                                delivered: delivered, logger: logger)
         api = NotificationAPI(database: context.database, broadcaster: broadcaster)
         self.deliveryInterval = deliveryInterval
         context.logger.notice("notification channel", metadata: ["channel": "\(settings)"])
     }
 
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
-        try NotificationEventHandler.handle(event, unit, channel: channel.kind)
+        try NotificationEventHandler.handle(event, unit, channel: channel, delivered: delivered)
     }
 
     func addRoutes(to routes: EdgeRoutes) {
@@ -57,7 +62,8 @@ struct NotificationService: SagaService {
     }
 
     func consumedBatchCommitted() {
-        deliveryDue.signal()
+        // The consumer delivered in its transaction: nothing new for the worker.
+        if !(channel is any InTransactionChannel) { deliveryDue.signal() }
     }
 
     /// `notifications_pending`: recorded, not yet delivered (counted in the database at scrape
