@@ -14,8 +14,8 @@ import XCTest
 
 /// A notification goes out on the commit that recorded it, not on the delivery worker's next
 /// polling round: the worker's fallback interval here is an hour. A channel with an outside
-/// effect (the file here) is delivered by the worker, woken by the consumer's commit; the log
-/// channel is delivered by the consumer itself, in its transaction.
+/// effect (a webhook) is delivered by the worker, woken by the consumer's commit; the log and
+/// file channels are delivered by the consumer itself, in its transaction.
 final class NotificationDeliveryWakeTests: XCTestCase {
     /// A Notification service on a dev cluster with its consumer running (and its worker when asked).
     struct Running {
@@ -90,24 +90,45 @@ final class NotificationDeliveryWakeTests: XCTestCase {
     }
 
     func testTheConsumersCommitWakesTheDeliveryWorker() async throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wake-\(UUID().uuidString).jsonl").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let running = try await Running(channel: .file(path: file), startWorker: true)
+        // A webhook receiver that takes everything: its port, then each body, on its stdout.
+        let receiver = try ChildProcess(executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: ["-c", """
+            import http.server
+            class Receiver(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    print(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode(), flush=True)
+                    self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+                def log_message(self, *args): pass
+            server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """], name: "receiver")
+        defer { receiver.kill() }
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            port = receiver.stdout.split(separator: "\n").first.flatMap { Int($0) }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let receiverPort = try XCTUnwrap(port, "the receiver's port; its stderr: \(receiver.stderr)")
+        let url = try XCTUnwrap(URL(string: "http://127.0.0.1:\(receiverPort)/hook"))
+
+        let running = try await Running(channel: .webhook(url, secret: Array(repeating: 7, count: 32)), startWorker: true)
         let orderId = "wake-\(UUID().uuidString.prefix(8))"
         try await running.confirm(orderId)
         let rows = try await running.notifications(of: orderId) { $0.map(\.state) == [.sent] }
         await running.stop()
         XCTAssertEqual(rows.map(\.state), [.sent], "recorded by the consumer and delivered without waiting for the hourly round")
         XCTAssertEqual(running.built.runtime.statistics.handled, 1, "the OrderConfirmed was applied, not dead-lettered")
-        let delivered = try String(contentsOfFile: file, encoding: .utf8)
-        XCTAssertTrue(delivered.contains(orderId), "the file channel took it")
+        XCTAssertTrue(receiver.stdout.contains(orderId), "the webhook receiver took it")
     }
 
-    /// The log channel: the consumer records the row SENT and NotificationSent in its own
-    /// transaction, with no worker running at all; the live stream hears of it after the commit;
-    /// a second delivery of the confirmation (a new event for the same order) changes nothing.
-    func testTheLogChannelIsDeliveredInTheConsumersTransaction() async throws {
-        let running = try await Running(channel: .log, startWorker: false)
+    /// The file channel (as the log): the consumer records the row SENT and NotificationSent in
+    /// its own transaction, with no worker running at all; the line is in the file and the live
+    /// stream hears of it after the commit; a second delivery of the confirmation (a new event
+    /// for the same order) changes nothing.
+    func testAnInPlaceChannelIsDeliveredInTheConsumersTransaction() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("in-tx-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let running = try await Running(channel: .file(path: file), startWorker: false)
         let subscription = try XCTUnwrap(running.built.service.broadcaster.streams.subscribe())
         let orderId = "in-tx-\(UUID().uuidString.prefix(8))"
         try await running.confirm(orderId)
@@ -135,5 +156,7 @@ final class NotificationDeliveryWakeTests: XCTestCase {
                        "the second confirmation reached the handler")
         XCTAssertEqual(again.map(\.attempts), [1], "delivered once")
         XCTAssertEqual(sentInOutboxAfter, 1, "one NotificationSent per notification")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.contains(orderId) }.count, 1, "the file channel took it once")
     }
 }

@@ -10,8 +10,9 @@ import Darwin
 /// by this service's user only: it holds customers' messages.
 /// The file is opened once with O_APPEND and each line goes out in one write(2), so lines
 /// never interleave even with another process appending. No fsync: a line lost in a machine
-/// crash is re-delivered, because the row is marked SENT only after the write returned.
-final class FileChannel: NotificationChannel, @unchecked Sendable {
+/// crash is re-delivered, because the row is marked SENT only after the write returned. The
+/// consumer appends in its own transaction (`InTransactionChannel`).
+final class FileChannel: InTransactionChannel, @unchecked Sendable {
     let kind = ChannelKind.file
     let concurrency = 1
     let maximumDeliveryTime = Duration.milliseconds(100)
@@ -34,7 +35,13 @@ final class FileChannel: NotificationChannel, @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Rows recorded PENDING (by a build that delivered every channel through the worker) still
+    /// go through the worker, and end here.
     func deliver(_ record: NotificationRecord) async throws {
+        try deliverNow(record)
+    }
+
+    func deliverNow(_ record: NotificationRecord) throws {
         var line = try DeliveredNotification(record, channel: kind).json()
         line.append(0x0A)
         try lock.withLock {

@@ -2,7 +2,7 @@ import Logging
 import NotificationCore
 
 /// The default channel: one structured log line per notification (the reference platform has
-/// no mail or SMS gateway). Never fails, so the consumer delivers it in its own transaction.
+/// no mail or SMS gateway). Never fails; the consumer delivers it in its own transaction.
 struct LogChannel: InTransactionChannel {
     let logger: Logger
     let kind = ChannelKind.log

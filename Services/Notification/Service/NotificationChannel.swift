@@ -19,13 +19,15 @@ protocol NotificationChannel: Sendable {
     func deliver(_ record: NotificationRecord) async throws
 }
 
-/// A channel whose delivery is local, immediate and cannot fail (a log line). The consumer
-/// delivers through it inside its batch transaction and records the notification SENT there,
-/// NotificationSent in the same outbox write: one hop after the terminal event, with no worker
-/// round, claim or second transaction. Still at-least-once, like the worker: a batch that rolls
-/// back after delivering delivers again when it is retried.
+/// A channel whose delivery is local and immediate (a log line, a line appended to a file). The
+/// consumer delivers through it inside its batch transaction and records the notification SENT
+/// there, NotificationSent in the same outbox write: one hop after the terminal event, with no
+/// worker round, claim or second transaction. Still at-least-once, like the worker: a batch that
+/// rolls back after delivering delivers again when it is retried. A delivery that throws fails
+/// the batch as transient: it is retried, never dead-lettered, and a channel that stays broken
+/// shows as the consumer's stall.
 protocol InTransactionChannel: NotificationChannel {
-    func deliverNow(_ record: NotificationRecord)
+    func deliverNow(_ record: NotificationRecord) throws
 }
 
 /// The channels the `NOTIFICATION_CHANNEL` setting names; stored in the `channel` column.

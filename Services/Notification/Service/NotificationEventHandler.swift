@@ -8,11 +8,11 @@ import ServiceKit
 /// What Notification does with orders.v1: on OrderConfirmed / OrderCancelled it records one
 /// notification per (order, kind), inside the consumer's batch transaction.
 ///
-/// A channel with an outside effect (a webhook, a file) is never called here: a network call
+/// A channel with an outside effect (a webhook) is never called here: a network call
 /// would hold the transaction (and, on SQLite, the only writer) for as long as the receiver
 /// takes. Its notification is recorded PENDING, and the delivery worker sends it after the
 /// commit and emits NotificationSent then. A channel that delivers in place
-/// (`InTransactionChannel`, the log) is called here, and the row is recorded SENT with its
+/// (`InTransactionChannel`: the log, the file) is called here, and the row is recorded SENT with its
 /// NotificationSent in this transaction's outbox. (The runtime hands it only
 /// `NotificationDecider.handledEvents`.)
 enum NotificationEventHandler {
@@ -60,7 +60,12 @@ struct RecordNotificationStep: TransitionStep {
     /// to the live streams once the batch commits.
     func emitted(_ transition: NotificationRecorded, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {
         guard transition.deliveredNow, let channel = deliversNow else { return }
-        channel.deliverNow(transition.record)
+        do {
+            try channel.deliverNow(transition.record)
+        } catch {
+            // Retried with the batch, never dead-lettered: the notification must not be lost.
+            throw HandlerError.transient("the \(channel.kind.rawValue) channel did not take notification \(transition.record.notificationId): \(error)")
+        }
         let sent = StoredNotification(
             record: transition.record, channel: channel.kind, state: .sent, createdAtUnixMs: now, sentAtUnixMs: now,
             attempts: 1, lastError: nil, nextAttemptAtUnixMs: now, cause: cause)
