@@ -14,7 +14,8 @@ import SagaAPI
 /// it did not exist); operators and the auditor see every order.
 struct OrderAPI: Sendable {
     let database: any SQLDatabase
-    let relay: OutboxRelay
+    /// Placements that arrive while one is being written share the next transaction.
+    let placements: GroupCommit
     let prices: PriceList
     let policy: OrderPolicy
     let rateLimiter: RateLimiter
@@ -85,11 +86,13 @@ struct OrderAPI: Sendable {
         }
     }
 
-    /// One transaction: the key (if any), the PENDING order and its OrderPlaced in the outbox.
-    /// Placed-at and deadline come from the database's clock, the one the sweeper decides by.
+    /// One unit of work: the key (if any), the PENDING order and its OrderPlaced in the outbox,
+    /// committed with the placements that arrived meanwhile (`GroupCommit`; a conflict of one
+    /// is written again alone). Placed-at and deadline come from the database's clock, the one
+    /// the sweeper decides by.
     private func write(_ command: PlaceOrder, principal: String, key: String?, fingerprint: String) async throws -> Placement {
         let (prices, policy) = (prices, policy)
-        return try await database.unitOfWork(waking: relay) { unit -> Placement in
+        return try await placements.write { unit -> Placement in
             if let key, let existing = try Self.existing(principal: principal, key: key, fingerprint: fingerprint, on: unit.connection) {
                 return .replayed(existing)
             }

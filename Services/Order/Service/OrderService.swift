@@ -27,7 +27,8 @@ struct OrderService: SagaService {
         let prices = PriceList(currency: seed.currency,
                                unitPrices: Dictionary(uniqueKeysWithValues: seed.skus.map { ($0.sku, $0.unitPrice) }))
         self.context = context
-        api = OrderAPI(database: context.database, relay: context.relay, prices: prices, policy: policy,
+        api = OrderAPI(database: context.database, placements: GroupCommit(database: context.database, relay: context.relay, name: "placements"),
+                       prices: prices, policy: policy,
                        rateLimiter: RateLimiter(perSecond: ordersPerSecondPerCaller, burst: max(1, Int(2 * ordersPerSecondPerCaller))))
         sweeper = DeadlineSweeper(database: context.database, relay: context.relay, logger: context.makeLogger("sweeper"))
         self.sweepInterval = sweepInterval
