@@ -133,6 +133,19 @@ pg_window_end() { # dir
               WHERE d.datname LIKE 'saga\_%') s" >"$1/pg-statements.json"
 }
 
+# The services' batch-size series from /metrics ("service series value"), read as a monitor:
+# records per consumer batch and POSTs per group-commit transaction (deploy/bench/batch_sizes.py).
+metrics_sample() { # token
+    local service url
+    for service in "${SERVICES[@]}"; do
+        case $service in
+            order) url=$ORDER_URL ;; inventory) url=$INVENTORY_URL ;; payment) url=$PAYMENT_URL ;; notification) url=$NOTIFICATION_URL ;;
+        esac
+        curl -fsS -H "Authorization: Bearer $1" "$url/metrics" 2>/dev/null \
+            | awk -v service="$service" '/^messaging_(batch_size|group_commit_size)_(sum|count)/ { print service, $1, $2 }' || true
+    done
+}
+
 # One line per thread of each service: "service tid ticks name" (deploy/bench/thread_cpu.py).
 thread_sample() { # run_dir
     local service pid task stat fields name
@@ -191,6 +204,8 @@ run_stack() { # rate dir -> writes stack.json
     "${stack[@]}" "${STACK_ARGS[@]}" 2>"$dir/local-stack.log" || die "the stack did not start: $(tail -n 5 "$dir/local-stack.log")"
     # shellcheck disable=SC1091
     source "$stack_dir/stack.env"
+    local monitor
+    monitor=$("$BIN_DIR/saga-admin" token --keys "$KEYS_DIR" --role monitor --subject cost-bench)
     rm -f "$dir/started"
     "$BIN_DIR/loadgen" run --bootstrap-file "$stack_dir/bootstrap" --dev-cluster-tuning true --seed-file "$stack_dir/seed.json" \
         --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
@@ -206,10 +221,12 @@ run_stack() { # rate dir -> writes stack.json
         sleep_until $((started + WARMUP * 1000))
         sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-start"
         thread_sample "$stack_dir" >"$dir/threads-start"
+        metrics_sample "$monitor" >"$dir/metrics-start"
         [[ -z $POSTGRES ]] || pg_window_start "$dir"
         sleep_until $((started + (DURATION - TAIL) * 1000))
         sample "$stack_dir" "$loadgen_pid" >"$dir/cpu-end"
         thread_sample "$stack_dir" >"$dir/threads-end"
+        metrics_sample "$monitor" >"$dir/metrics-end"
         [[ -z $POSTGRES ]] || pg_window_end "$dir"
     fi
     local status=0
@@ -222,6 +239,7 @@ run_stack() { # rate dir -> writes stack.json
     window=$((DURATION - TAIL - WARMUP))
     python3 "$ROOT/deploy/bench/thread_cpu.py" "$dir/threads-start" "$dir/threads-end" \
         --rate "$rate" --window "$window" --ticks "$TICKS" >"$dir/threads.json"
+    python3 "$ROOT/deploy/bench/batch_sizes.py" "$dir/metrics-start" "$dir/metrics-end" --orders $((rate * window)) >"$dir/batches.json"
     echo '{}' >"$dir/database.json"
     if [[ -n $POSTGRES ]]; then
         local statements=()
@@ -232,6 +250,7 @@ run_stack() { # rate dir -> writes stack.json
     # CPU ms per order for each process: Δticks / CLK_TCK * 1000 / (rate × window).
     jq -n --rawfile first "$dir/cpu-start" --rawfile last "$dir/cpu-end" --rawfile rss "$dir/rss" \
         --slurpfile report "$dir/report.json" --slurpfile threads "$dir/threads.json" --slurpfile database "$dir/database.json" \
+        --slurpfile batches "$dir/batches.json" \
         --argjson ticks "$TICKS" --argjson rate "$rate" \
         --argjson window "$window" --argjson status "$status" '
         def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
@@ -240,7 +259,7 @@ run_stack() { # rate dir -> writes stack.json
         | {rate: $rate, windowSeconds: $window,
            cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
            coresUsed: ($cpu | map_values(. * $rate / 1000)),
-           peakRssMB: $r, threadCpuMsPerOrder: $threads[0], database: $database[0],
+           peakRssMB: $r, threadCpuMsPerOrder: $threads[0], database: $database[0], batches: $batches[0],
            achievedRate: $rep.achievedRate, accepted: $rep.counts.accepted, errors: $rep.errors,
            latencyMs: {acceptedToConfirmed: $rep.latencyMs.acceptedToConfirmed, notified: $rep.latencyMs.notified,
                        accepted: $rep.latencyMs.accepted},

@@ -66,6 +66,23 @@ def threads(report, top=6):
     return "\n".join(lines)
 
 
+def batches(report):
+    """Per rate, mean records per consumer batch and POSTs per group-commit transaction."""
+    lines = []
+    for run in report["runs"]:
+        by_service = run.get("batches") or {}
+        if not by_service:
+            continue
+        lines.append(f"batches at {run['rate']}/s (mean size over the window; batches per order)")
+        for service in SERVICES:
+            series = by_service.get(service) or {}
+            shown = ", ".join(f"{name.replace('messaging_', '')} {value['meanSize']:.2f} ({fmt(value['batchesPerOrder'])}/order)"
+                              for name, value in series.items())
+            if shown:
+                lines.append(f"  {service:>12}: {shown}")
+    return "\n".join(lines)
+
+
 def database(report):
     """Per rate, the PostgreSQL server's own account (pg_stat_database, pg_stat_statements)."""
     lines = []
@@ -206,7 +223,7 @@ def main():
     if not report.get("runs"):
         sys.exit(f"cost_report: {args.report} holds no runs")
     print(table(report))
-    for section in (threads(report), database(report)):
+    for section in (threads(report), batches(report), database(report)):
         if section:
             print()
             print(section)
