@@ -60,9 +60,14 @@ struct RecordNotificationStep: TransitionStep {
     /// to the live streams once the batch commits.
     func emitted(_ transition: NotificationRecorded, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {
         guard transition.deliveredNow, let channel = deliversNow else { return }
+        // The delivery's own span, as the worker's: under the decision's, in the event's trace.
+        let span = MessageTracing.span("notification sent", continuing: unit.traceparent, attributes: [
+            "saga.order_id": transition.record.orderId, "notification.channel": channel.kind.rawValue])
         do {
             try channel.deliverNow(transition.record)
+            span?.end()
         } catch {
+            span?.failed(error)
             // Retried with the batch, never dead-lettered: the notification must not be lost.
             throw HandlerError.transient("the \(channel.kind.rawValue) channel did not take notification \(transition.record.notificationId): \(error)")
         }
