@@ -7,7 +7,7 @@ import Persistence
 /// SQLite: rows are cut into chunks whose sizes are powers of two (at most `maxRows`), so a batch
 /// of any size uses a handful of distinct SQL strings that the prepared-statement cache keeps.
 /// PostgreSQL: chunks of up to `maxRows`, since every statement is a round trip to the server.
-struct MultiRowStatement {
+public struct MultiRowStatement: Sendable {
     /// Text before `VALUES`, e.g. `INSERT INTO inbox (a, b)`.
     let prefix: String
     /// Text after the value list, e.g. `ON CONFLICT DO NOTHING RETURNING event_id`.
@@ -17,7 +17,7 @@ struct MultiRowStatement {
     /// SQL text per row count, built once per statement.
     private let texts = Protected<[Int: String]>([:])
 
-    init(_ prefix: String, columns: Int, suffix: String = "", maxRows: Int = 256) {
+    public init(_ prefix: String, columns: Int, suffix: String = "", maxRows: Int = 256) {
         precondition(maxRows > 0 && maxRows & (maxRows - 1) == 0, "maxRows must be a power of two")
         self.prefix = prefix
         self.suffix = suffix

@@ -26,6 +26,9 @@ public final class UnitOfWork {
     private(set) var outboxIds: [Int64] = []
     /// What runs once the transaction committed (see `afterCommit`).
     private(set) var commitActions: [@Sendable () -> Void] = []
+    /// Rows queued by `insertAtEnd`, per statement in first-use order, written by `flush`.
+    private var endRows: [(statement: MultiRowStatement, rows: [[SQLValue]])] = []
+    private var endRowsIndex: [String: Int] = [:]
     /// The W3C context of the span this unit's work runs in (set by the runtime while tracing,
     /// see `MessageTracing`): what `emit` writes when not given a `traceparent` of its own, so
     /// the emitted event continues the trace from the span that decided it.
@@ -52,6 +55,23 @@ public final class UnitOfWork {
     /// frame, a metric of deliveries). The runtime that commits the unit runs them.
     public func afterCommit(_ action: @escaping @Sendable () -> Void) {
         commitActions.append(action)
+    }
+
+    /// Queues `row` of `statement` for the end of the transaction, where the rows every event of
+    /// the transaction queued on one statement are written together, a multi-row statement per
+    /// chunk, pipelined: one statement where each event would otherwise make its own. For writes
+    /// that nothing in the transaction reads back and that fail only when the database does (an
+    /// append-only history, `ON CONFLICT DO NOTHING`): a failure surfaces at the end of the
+    /// transaction and fails all of it, not the event that queued the row. Rolls back with the
+    /// transaction like any other write.
+    public func insertAtEnd(_ row: [SQLValue], with statement: MultiRowStatement) {
+        let key = statement.prefix + statement.suffix
+        if let index = endRowsIndex[key] {
+            endRows[index].rows.append(row)
+        } else {
+            endRowsIndex[key] = endRows.count
+            endRows.append((statement, [row]))
+        }
     }
 
     /// Runs `body` with a unit of work on `connection` (inside your own `write` body) and writes
@@ -123,9 +143,13 @@ public final class UnitOfWork {
         return try emit(.deadLetter(letter.fitted(maxBytes: maxBytes)), causedBy: cause)
     }
 
-    /// Signs the queued events (one signature for all of them), writes their outbox rows
-    /// (multi-row inserts, in emit order) and the sequences advanced in memory. Idempotent.
+    /// Writes the rows queued by `insertAtEnd`, signs the queued events (one signature for all of
+    /// them), writes their outbox rows (multi-row inserts, in emit order) and the sequences
+    /// advanced in memory. Idempotent.
     func flush() throws {
+        for (statement, rows) in endRows { try statement.executePipelined(rows, on: connection) }
+        endRows.removeAll()
+        endRowsIndex.removeAll()
         if !pending.isEmpty {
             let signatures = try signer?.signatureHeaders(pending.map(\.event)) ?? []
             // Stamped here, at the end of the transaction, so that the relay's latency figure is

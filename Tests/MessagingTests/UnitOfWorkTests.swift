@@ -102,6 +102,45 @@ final class UnitOfWorkTests: XCTestCase {
         }
     }
 
+    /// Rows queued for the end of the transaction are written after the body, those of one
+    /// statement together (so the body does not see them), in queue order (the first of two rows
+    /// on one key wins, within a statement and across its chunks), and not at all if the
+    /// transaction rolls back.
+    func testRowsQueuedForTheEndAreWrittenWithTheirTransaction() async throws {
+        struct Boom: Error {}
+        let statement = MultiRowStatement("INSERT INTO queued_at_end (k, n)", columns: 2,
+                                          suffix: "ON CONFLICT (k) DO NOTHING", maxRows: 4)
+        try await forEachBackend { store in
+            let database = try await store.open()
+            try await database.write { _ = try $0.execute("CREATE TABLE queued_at_end (k TEXT PRIMARY KEY, n BIGINT NOT NULL)", []) }
+            let count = { @Sendable (connection: any SQLConnection) throws -> Int64 in
+                try connection.query("SELECT COUNT(*) AS n FROM queued_at_end", [])[0].int("n") ?? -1
+            }
+            do {
+                _ = try await database.unitOfWork { unit -> Int in
+                    unit.insertAtEnd([.text("rolled-back"), .integer(0)], with: statement)
+                    throw Boom()
+                }
+                XCTFail("expected the body's error")
+            } catch is Boom {}
+            let afterRollback = try await database.read(count)
+            XCTAssertEqual(afterRollback, 0, "[\(store.backend)] a rolled-back unit wrote its queued row")
+
+            let seenInBody = try await database.unitOfWork { unit -> Int64 in
+                for n in 0..<10 { unit.insertAtEnd([.text("k\(n % 3)"), .integer(Int64(n))], with: statement) }
+                unit.insertAtEnd([.text("k9"), .integer(9)], with: statement)
+                try unit.emit(Events.orderPlaced("A"))
+                return try count(unit.connection)
+            }
+            XCTAssertEqual(seenInBody, 0, "[\(store.backend)] queued rows were written before the end of the body")
+            let rows = try await database.read { try $0.query("SELECT k, n FROM queued_at_end ORDER BY k", []) }
+            XCTAssertEqual(rows.map { "\($0.string("k") ?? "?")=\($0.int("n") ?? -1)" }, ["k0=0", "k1=1", "k2=2", "k9=9"],
+                           "[\(store.backend)]")
+            let outboxRows = try await Self.outbox(database).count
+            XCTAssertEqual(outboxRows, 1)
+        }
+    }
+
     /// Many transactions emit for one order at once: every sequence is given once, and outbox
     /// id order is sequence order (what the relay relies on for per-key order).
     func testConcurrentWritersSerialiseOnTheSequenceRow() async throws {

@@ -128,4 +128,49 @@ final class OrderPlacementInProcessTests: XCTestCase {
         XCTAssertEqual(count, 2, "two orders, whatever the retries")
         await service.close()
     }
+
+    /// Every event an order sees or emits is in its history once: the history rows are written
+    /// at the end of each transaction (`UnitOfWork.insertAtEnd`), also by a transaction that
+    /// only records an event that changes nothing, and the same event again adds no entry.
+    func testTheHistoryHoldsEveryEventSeenOnceIncludingThoseThatChangeNothing() async throws {
+        let service = try await service()
+        let token = service.token
+        let (status, orderId) = try await app(service).test(.router) { client in
+            try await Self.place(client, [("SKU-1", 2)], key: nil, token: token)
+        }
+        XCTAssertEqual(status, .accepted)
+        let id = try XCTUnwrap(orderId)
+        let order = try await service.order(id)
+
+        var reserved = Saga_V1_StockReserved()
+        reserved.orderID = id
+        reserved.customerID = order.customerId
+        reserved.amount = order.total
+        var charged = Saga_V1_PaymentCharged()
+        charged.orderID = id
+        charged.customerID = order.customerId
+        charged.amount = order.total
+        charged.paymentID = "pay-\(id)"
+        let stock = ConcurrentInstancesTests.inbound(.stockReserved(reserved), topic: TopicCatalog.inventory.name, offset: 1, group: "order")
+        let payment = ConcurrentInstancesTests.inbound(.paymentCharged(charged), topic: TopicCatalog.payments.name, offset: 1, group: "order")
+        let database = service.database
+        let consume = { @Sendable (events: [InboundEvent]) async throws -> [HandlerOutcome] in
+            try await database.write { connection in
+                try UnitOfWork.run(on: connection) { unit in try events.map { try OrderEventHandler.handle($0, unit) } }
+            }
+        }
+        let history = { @Sendable () async throws -> [String] in
+            try await database.read { try OrderStore.history(id, on: $0) }.map(\.eventType).sorted()
+        }
+
+        _ = try await consume([stock])
+        let afterStock = try await history()
+        XCTAssertEqual(afterStock, ["OrderPlaced", "StockReserved"], "a transaction that changed nothing recorded no history")
+        _ = try await consume([payment, stock])
+        let afterPayment = try await history()
+        XCTAssertEqual(afterPayment, ["OrderConfirmed", "OrderPlaced", "PaymentCharged", "StockReserved"])
+        let confirmed = try await service.order(id)
+        XCTAssertEqual(confirmed.status, .confirmed)
+        await service.close()
+    }
 }

@@ -51,18 +51,18 @@ struct OrderStep: TransitionStep {
             try OrderStore.insert(transition.to, saga: envelopes.first, on: unit.connection)
         }
         for (event, envelope) in zip(transition.events, envelopes) {
-            try OrderStore.recordHistory(orderId: orderId, envelope: envelope, topic: event.topic.name, on: unit.connection)
+            OrderStore.recordHistory(orderId: orderId, envelope: envelope, topic: event.topic.name, on: unit)
         }
-        try recordConsumed(on: unit)
+        recordConsumed(on: unit)
     }
 
     /// Every event an order sees goes into its history, also those that change nothing.
     func ignored(_ order: OrderRecord?, on unit: UnitOfWork) throws {
-        if order != nil { try recordConsumed(on: unit) }
+        if order != nil { recordConsumed(on: unit) }
     }
 
-    private func recordConsumed(on unit: UnitOfWork) throws {
+    private func recordConsumed(on unit: UnitOfWork) {
         guard case .event(let event) = input else { return }
-        try OrderStore.recordHistory(orderId: orderId, envelope: event.envelope, topic: event.topic, on: unit.connection)
+        OrderStore.recordHistory(orderId: orderId, envelope: event.envelope, topic: event.topic, on: unit)
     }
 }

@@ -37,13 +37,17 @@ enum OrderStore {
                   .text(order.orderId), .text(from.rawValue)]) == 1
     }
 
+    private static let historyInsert = MultiRowStatement(
+        "INSERT INTO order_events (order_id, event_id, topic, event_type, sequence, at_ms)", columns: 6,
+        suffix: "ON CONFLICT (order_id, event_id) DO NOTHING", maxRows: 128)
+
     /// Remembers that `orderId` saw (or emitted) an event; the same event twice is one entry.
-    static func recordHistory(orderId: String, envelope: EventEnvelope, topic: String, on connection: any SQLConnection) throws {
-        try connection.executePipelined("""
-            INSERT INTO order_events (order_id, event_id, topic, event_type, sequence, at_ms) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (order_id, event_id) DO NOTHING
-            """, [.text(orderId), .text(envelope.eventId.uuidString.lowercased()), .text(topic),
-                  .text(envelope.eventType.rawValue), .integer(envelope.sequence), .integer(EventEnvelope.nowUnixMs())])
+    /// Written at the end of `unit`'s transaction with the history of every order it touched:
+    /// nothing in the transaction reads the history.
+    static func recordHistory(orderId: String, envelope: EventEnvelope, topic: String, on unit: UnitOfWork) {
+        unit.insertAtEnd([.text(orderId), .text(envelope.eventId.uuidString.lowercased()), .text(topic),
+                          .text(envelope.eventType.rawValue), .integer(envelope.sequence), .integer(EventEnvelope.nowUnixMs())],
+                         with: historyInsert)
     }
 
     /// A page of orders after `after` in id order; only `customer`'s when given.
