@@ -171,6 +171,8 @@ public struct RelayStatistics: Sendable, Equatable {
     /// Reads of the outbox looking for rows to send (each reads one page or more).
     public var scans = 0
     public var deletedRows = 0
+    /// Vacuums of the outbox after deletes (`RelayConfiguration.vacuumAfterDeletedRows`).
+    public var vacuums = 0
     public var isLeader = false
     /// Rows waiting and the age of the oldest, as of the last refresh.
     public var pendingRows = 0
@@ -193,6 +195,7 @@ final class RelayMetrics: @unchecked Sendable {
     let failures = Counter(label: "messaging_relay_failures_total")
     let leader = Gauge(label: "messaging_relay_leader")
     let surrenders = Counter(label: "messaging_relay_lease_surrenders_total")
+    let vacuums = Counter(label: "messaging_relay_outbox_vacuums_total")
 
     func published(topic: String) -> Counter {
         lock.withLock {
@@ -211,6 +214,7 @@ final class RelayMetrics: @unchecked Sendable {
         }
         if new.failed > old.failed { failures.increment(by: new.failed - old.failed) }
         if new.surrenders > old.surrenders { surrenders.increment(by: new.surrenders - old.surrenders) }
+        if new.vacuums > old.vacuums { vacuums.increment(by: new.vacuums - old.vacuums) }
         if new.isLeader != old.isLeader { leader.record(new.isLeader ? 1 : 0) }
         if new.pendingRows != old.pendingRows { pendingRows.record(new.pendingRows) }
         if new.oldestAgeSeconds != old.oldestAgeSeconds { oldestAge.record(new.oldestAgeSeconds) }

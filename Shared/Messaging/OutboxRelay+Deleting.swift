@@ -8,6 +8,7 @@ extension OutboxRelay {
     /// Off the publishing path: a slow delete holds no send back.
     func deleteLoop() async {
         var failures = 0
+        var deletedSinceVacuum = 0
         while true {
             let (ids, epoch, finishing) = state.update { (Array($0.acknowledged), $0.epoch, $0.publishingEnded) }
             guard let epoch, !ids.isEmpty else {
@@ -28,12 +29,29 @@ extension OutboxRelay {
                 state.update { $0.acknowledged.subtract(ids) }
                 count { $0.deletedRows += deleted }
                 wakeSignal.signal()
+                deletedSinceVacuum += deleted
+                let threshold = configuration.vacuumAfterDeletedRows
+                if threshold > 0, deletedSinceVacuum >= threshold, !finishing {
+                    deletedSinceVacuum = 0
+                    await vacuumOutbox()
+                }
             } catch {
                 failures += 1
                 logger.warning("cannot delete \(ids.count) published outbox rows (they stay hidden from this relay): \(error)")
                 if finishing && failures >= 3 { return }
                 try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
             }
+        }
+    }
+
+    /// A failed vacuum costs only scan time until the next one (or autovacuum): logged, not retried.
+    private func vacuumOutbox() async {
+        guard database.dialect == .postgres else { return }  // SQLite has nothing to reclaim
+        do {
+            try await database.vacuum(table: "outbox")
+            count { $0.vacuums += 1 }
+        } catch {
+            logger.warning("cannot vacuum the outbox (scans walk the deleted rows until autovacuum comes): \(error)")
         }
     }
 }

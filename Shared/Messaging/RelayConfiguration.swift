@@ -39,6 +39,10 @@ public struct RelayConfiguration: Sendable {
     /// `EventAuthenticator`); nil writes unsigned events, which only an unauthenticated
     /// consumer (tests, the messaging harness) accepts.
     public var signer: EventSigner?
+    /// After this many deleted rows the relay vacuums the outbox (`SQLDatabase.vacuum`; 0:
+    /// never), so that its scans, which start from the lowest id, do not walk the index entries
+    /// of rows deleted since PostgreSQL's autovacuum last came (a minute apart by default).
+    public var vacuumAfterDeletedRows: Int
 
     public init(kafka: KafkaConfiguration, batchSize: Int = 1000, maxRowsInFlight: Int = 4000, scanLimit: Int? = nil,
                 fallbackInterval: Duration = .milliseconds(500),
@@ -47,8 +51,8 @@ public struct RelayConfiguration: Sendable {
                 sendTimeout: Duration = .seconds(30), unreachableBound: Duration = .seconds(30),
                 stallBound: Duration = .seconds(180),
                 statisticsInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5),
-                signer: EventSigner? = nil) {
-        precondition(batchSize > 0 && maxRowsInFlight > 0 && sendTimeout > .zero)
+                signer: EventSigner? = nil, vacuumAfterDeletedRows: Int = 2000) {
+        precondition(batchSize > 0 && maxRowsInFlight > 0 && sendTimeout > .zero && vacuumAfterDeletedRows >= 0)
         self.kafka = kafka
         self.batchSize = batchSize
         self.maxRowsInFlight = maxRowsInFlight
@@ -63,6 +67,7 @@ public struct RelayConfiguration: Sendable {
         self.statisticsInterval = statisticsInterval
         self.shutdownGrace = shutdownGrace
         self.signer = signer
+        self.vacuumAfterDeletedRows = vacuumAfterDeletedRows
     }
 
     /// Producer properties that keep the broker side strict (see `OutboxRelay` for the ordering

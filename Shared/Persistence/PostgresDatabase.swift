@@ -124,6 +124,33 @@ public final class PostgresDatabase: SQLDatabase {
         try await submit(readOnly: true, body)
     }
 
+    /// `VACUUM table` on a worker's connection, queued like a transaction but outside one (VACUUM
+    /// cannot run in a transaction block).
+    public func vacuum(table: String) async throws {
+        guard !table.isEmpty, table.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
+            throw SQLError.configuration("cannot vacuum \(table.debugDescription): not a plain table name")
+        }
+        let statement = PostgresQuery(unsafeSQL: "VACUUM \(table)")
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let job = Job(
+                run: { session in
+                    continuation.resume(with: Result {
+                        let connection = try session.liveConnection()
+                        do {
+                            _ = try PGSession.reply(connection.query(statement, logger: session.logger), on: connection)
+                        } catch {
+                            if PostgresDatabase.breaksConnection(error) { session.dropConnection() }
+                            throw PostgresDatabase.mapError(error)
+                        }
+                    })
+                },
+                fail: { continuation.resume(throwing: $0) })
+            if !queue.submit(job) {
+                continuation.resume(throwing: closedError)
+            }
+        }
+    }
+
     /// Waits for running transactions to finish; queued ones fail with a configuration error.
     public func close() async {
         for job in queue.close() { job.fail(closedError) }

@@ -28,6 +28,13 @@ public protocol SQLDatabase: Sendable {
     @discardableResult
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
 
+    /// Reclaims what deleted rows of `table` (a plain identifier) leave behind, outside any
+    /// transaction, for a table whose rows are deleted as fast as they are written (a queue such
+    /// as the outbox). PostgreSQL: `VACUUM`; its deleted rows stay in the indexes until vacuumed,
+    /// and every index scan from the low end walks them. SQLite: nothing to do, a delete takes
+    /// the entry out of its b-tree.
+    func vacuum(table: String) async throws
+
     /// Closes connections; later calls fail.
     func close() async
 }

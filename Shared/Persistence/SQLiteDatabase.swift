@@ -168,6 +168,9 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    /// Nothing to reclaim: a delete removes the row's entries from SQLite's b-trees.
+    public func vacuum(table: String) async throws {}
+
     public func close() async {
         let deleteDirectory: URL?? = state.update { state in
             guard !state.closed else { return nil }

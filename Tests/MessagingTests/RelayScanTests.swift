@@ -11,11 +11,13 @@ import XCTest
 /// minute here, so a row that waited for it instead of for its own trigger (a commit, the ack
 /// of the row ahead of it, the end of its key's backoff) would not get out within the test.
 final class RelayScanTests: XCTestCase {
-    func relay(_ cluster: DevClusterHarness, _ database: any SQLDatabase, sendTimeout: Duration = .seconds(30)) -> OutboxRelay {
+    func relay(_ cluster: DevClusterHarness, _ database: any SQLDatabase, sendTimeout: Duration = .seconds(30),
+               vacuumAfterDeletedRows: Int = 2000) -> OutboxRelay {
         OutboxRelay(database: database,
                     configuration: RelayConfiguration(kafka: cluster.kafka, fallbackInterval: .seconds(60),
                                                       retry: RetryPolicy(initialDelay: .milliseconds(100), maximumDelay: .milliseconds(500)),
-                                                      leaseTTL: .seconds(30), sendTimeout: sendTimeout, statisticsInterval: .milliseconds(100)),
+                                                      leaseTTL: .seconds(30), sendTimeout: sendTimeout, statisticsInterval: .milliseconds(100),
+                                                      vacuumAfterDeletedRows: vacuumAfterDeletedRows),
                     logger: quietLogger("test.relay", level: .critical))
     }
 
@@ -77,6 +79,34 @@ final class RelayScanTests: XCTestCase {
             let records = try await TopicReader.read(cluster, topic: TopicCatalog.orders.name, minimum: 2)
             let sequences = TopicReader.firstSequencesByOrder(records)[order] ?? []
             XCTAssertEqual(Array(sequences.prefix(2)), [1, 2], "in order")
+        }
+    }
+
+    /// PostgreSQL keeps deleted outbox rows in the primary key's index until a vacuum, and every
+    /// scan starts at the lowest id: after its threshold of deletes the relay vacuums the outbox
+    /// itself (the server counts a manual vacuum apart from autovacuum's), and its scans find the
+    /// index clean again.
+    func testTheRelayVacuumsTheOutboxAfterItsThresholdOfDeletes() async throws {
+        try await withClusterAndStore(.postgres) { cluster, store in
+            let database = try await store.open()
+            let relay = relay(cluster, database, vacuumAfterDeletedRows: 150)
+            relay.start()
+            try await eventually("leader") { relay.statistics.isLeader }
+            for batch in 0..<4 {
+                _ = try await database.unitOfWork(waking: relay) { unit in
+                    for index in 0..<50 { try unit.emit(Events.orderPlaced("vacuum-\(batch)-\(index)")) }
+                }
+            }
+            try await eventually("published and deleted", timeout: 30) { relay.statistics.deletedRows == 200 }
+            try await eventually("vacuumed once", timeout: 10) { relay.statistics.vacuums == 1 }
+            let manualVacuums = { @Sendable () async throws -> Int64 in
+                try await database.read {
+                    try $0.query("SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'outbox'::regclass", [])
+                        .first?.int("vacuum_count") ?? 0
+                }
+            }
+            try await eventually("the server counted the vacuum", timeout: 10) { (try? await manualVacuums()) == 1 }
+            await relay.shutdown()
         }
     }
 }
