@@ -41,7 +41,8 @@ public struct RelayConfiguration: Sendable {
     public var signer: EventSigner?
     /// After this many deleted rows the relay vacuums the outbox (`SQLDatabase.vacuum`; 0:
     /// never), so that its scans, which start from the lowest id, do not walk the index entries
-    /// of rows deleted since PostgreSQL's autovacuum last came (a minute apart by default).
+    /// of rows deleted since PostgreSQL's autovacuum last came (a minute apart by default). A
+    /// vacuum of the small table costs about as much as a few scans over its dead entries.
     public var vacuumAfterDeletedRows: Int
 
     public init(kafka: KafkaConfiguration, batchSize: Int = 1000, maxRowsInFlight: Int = 4000, scanLimit: Int? = nil,
@@ -51,7 +52,7 @@ public struct RelayConfiguration: Sendable {
                 sendTimeout: Duration = .seconds(30), unreachableBound: Duration = .seconds(30),
                 stallBound: Duration = .seconds(180),
                 statisticsInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5),
-                signer: EventSigner? = nil, vacuumAfterDeletedRows: Int = 2000) {
+                signer: EventSigner? = nil, vacuumAfterDeletedRows: Int = 500) {
         precondition(batchSize > 0 && maxRowsInFlight > 0 && sendTimeout > .zero && vacuumAfterDeletedRows >= 0)
         self.kafka = kafka
         self.batchSize = batchSize

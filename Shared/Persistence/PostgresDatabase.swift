@@ -124,13 +124,15 @@ public final class PostgresDatabase: SQLDatabase {
         try await submit(readOnly: true, body)
     }
 
-    /// `VACUUM table` on a worker's connection, queued like a transaction but outside one (VACUUM
-    /// cannot run in a transaction block).
+    /// `VACUUM` of `table` on a worker's connection, queued like a transaction but outside one
+    /// (VACUUM cannot run in a transaction block). Its index entries are always cleaned (the
+    /// point of the call); the emptied end of the table is not truncated, which would take a lock
+    /// every writer of the table waits behind, for pages the next inserts take again.
     public func vacuum(table: String) async throws {
         guard !table.isEmpty, table.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
             throw SQLError.configuration("cannot vacuum \(table.debugDescription): not a plain table name")
         }
-        let statement = PostgresQuery(unsafeSQL: "VACUUM \(table)")
+        let statement = PostgresQuery(unsafeSQL: "VACUUM (TRUNCATE false, INDEX_CLEANUP true) \(table)")
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let job = Job(
                 run: { session in
