@@ -139,7 +139,7 @@ public final class PostgresDatabase: SQLDatabase {
                     continuation.resume(with: Result {
                         let connection = try session.liveConnection()
                         do {
-                            _ = try PGSession.reply(connection.query(statement, logger: session.logger), on: connection)
+                            _ = try session.reply(connection.query(statement, logger: session.logger))
                         } catch {
                             if PostgresDatabase.breaksConnection(error) { session.dropConnection() }
                             throw PostgresDatabase.mapError(error)

@@ -63,13 +63,13 @@ final class PGConnection: SQLConnection, ScriptExecuting {
 
     private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
         let future = try send(sql, binds, rewrite: rewrite)
-        let result = Result { try PGSession.reply(future, on: connection) }
+        let result = Result { try session.reply(future) }
         try settleEarlierStatements()
         return try result.mapError(failed).get()
     }
 
     private func wait(_ future: EventLoopFuture<PostgresQueryResult>) throws {
-        do { _ = try PGSession.reply(future, on: connection) } catch { throw failed(error) }
+        do { _ = try session.reply(future) } catch { throw failed(error) }
     }
 
     /// Records a failed statement and maps its error.

@@ -34,9 +34,9 @@ extension PGSession {
                 dropConnection()
             } else if let sentCommit {
                 // A pipelined statement failed, so the COMMIT behind it answers ROLLBACK.
-                do { _ = try PGSession.reply(sentCommit, on: connection) } catch { dropConnection() }
+                do { _ = try reply(sentCommit) } catch { dropConnection() }
             } else {
-                do { _ = try PGSession.reply(connection.query(Self.rollback, logger: logger), on: connection) } catch { dropConnection() }
+                do { _ = try reply(connection.query(Self.rollback, logger: logger)) } catch { dropConnection() }
             }
             throw error
         }
@@ -54,7 +54,7 @@ extension PGSession {
 
         let result: PostgresQueryResult
         do {
-            result = try PGSession.reply(sentCommit ?? connection.query(Self.commit, logger: logger), on: connection)
+            result = try reply(sentCommit ?? connection.query(Self.commit, logger: logger))
         } catch {
             if PostgresDatabase.breaksConnection(error) {
                 dropConnection()

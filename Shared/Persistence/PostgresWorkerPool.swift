@@ -35,6 +35,11 @@ final class JobQueue: @unchecked Sendable {
         if head == jobs.count {
             jobs.removeAll(keepingCapacity: true)
             head = 0
+        } else if head >= 1024 && head * 2 >= jobs.count {
+            // A queue that never empties (a backlog the workers do not catch up on) would keep
+            // every job it ever handed out.
+            jobs.removeFirst(head)
+            head = 0
         }
         return job
     }
@@ -57,7 +62,11 @@ final class JobQueue: @unchecked Sendable {
 /// The state of one worker thread: its connection and caches. Used only on that thread.
 final class PGSession {
     let settings: PGSettings
-    private(set) var connection: PostgresConnection?
+    private(set) var connection: PostgresConnection? {
+        didSet { closing = connection.map(ConnectionClosing.init) }
+    }
+    /// The one watch on the current connection's closing (see `reply`).
+    private var closing: ConnectionClosing?
     private var rewriteCache: [String: PostgresPlaceholders.Rewritten] = [:]
 
     var logger: Logger { settings.logger }
@@ -65,6 +74,7 @@ final class PGSession {
     init(settings: PGSettings, connection: PostgresConnection) {
         self.settings = settings
         self.connection = connection
+        closing = ConnectionClosing(connection)
     }
 
     func rewritten(_ sql: String) -> PostgresPlaceholders.Rewritten {
@@ -91,20 +101,10 @@ final class PGSession {
     /// Blocks for a statement's reply, or until the connection closes. postgres-nio 1.33 can
     /// leave a statement queued behind one that just finished unanswered for good when the
     /// server ends the session in between (a FATAL such as 25P03 idle-in-transaction timeout):
-    /// the closed channel ends the wait instead.
-    static func reply(_ future: EventLoopFuture<PostgresQueryResult>,
-                      on connection: PostgresConnection) throws -> PostgresQueryResult {
-        let loop = future.eventLoop
-        let promise = loop.makePromise(of: PostgresQueryResult.self)
-        let settled = Protected(false)
-        let first: @Sendable () -> Bool = { settled.update { done -> Bool in defer { done = true }; return !done } }
-        future.whenComplete { result in
-            if first() { promise.completeWith(result) }
-        }
-        connection.closeFuture.whenComplete { _ in
-            if first() { promise.fail(PGConnectionClosed()) }
-        }
-        return try promise.futureResult.wait()
+    /// the closed channel ends the wait instead. `future` is a statement of the current connection.
+    func reply(_ future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+        guard let closing else { throw PGConnectionClosed() }
+        return try closing.wait(for: future)
     }
 
     func dropConnection() {
@@ -115,5 +115,47 @@ final class PGSession {
     func shutdown() {
         if let connection { try? connection.close().wait() }
         connection = nil
+    }
+}
+
+/// Wakes the worker waiting for a reply when its connection closes, through one callback on the
+/// connection's `closeFuture` for the connection's whole life. (A callback per statement would
+/// stay on that future, holding its statement's reply, until the connection closed: memory that
+/// grew with every statement.)
+final class ConnectionClosing: @unchecked Sendable {
+    private let lock = NSLock()
+    private var closed = false
+    /// Completes the reply being waited for, if it has not completed yet.
+    private var waiting: (@Sendable (Result<PostgresQueryResult, any Error>) -> Void)?
+
+    init(_ connection: PostgresConnection) {
+        connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed() }
+    }
+
+    private func connectionClosed() {
+        let waiting = lock.withLock { () -> (@Sendable (Result<PostgresQueryResult, any Error>) -> Void)? in
+            closed = true
+            defer { self.waiting = nil }
+            return self.waiting
+        }
+        waiting?(.failure(PGConnectionClosed()))
+    }
+
+    /// The reply of `future`, or `PGConnectionClosed` if the connection closes first.
+    func wait(for future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+        let promise = future.eventLoop.makePromise(of: PostgresQueryResult.self)
+        let settled = Protected(false)
+        let complete: @Sendable (Result<PostgresQueryResult, any Error>) -> Void = { result in
+            if settled.update({ done -> Bool in defer { done = true }; return !done }) { promise.completeWith(result) }
+        }
+        future.whenComplete(complete)
+        let closedAlready = lock.withLock { () -> Bool in
+            if closed { return true }
+            waiting = complete
+            return false
+        }
+        if closedAlready { complete(.failure(PGConnectionClosed())) }
+        defer { lock.withLock { waiting = nil } }
+        return try promise.futureResult.wait()
     }
 }

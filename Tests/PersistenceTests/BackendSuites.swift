@@ -337,6 +337,34 @@ final class PostgresBackendTests: BackendSuite {
         }
     }
 
+    /// A statement's reply is not kept once it is read: 40,000 statements on one connection
+    /// leave the process's resident memory where it was. (Each wait once left a callback, with
+    /// its reply, on the connection's close future until the connection closed: about a
+    /// kilobyte per statement, which at a few dozen statements per order grew every service
+    /// on PostgreSQL by ~100 MB an hour at 100 orders/s.)
+    func testRepliesAreNotKeptOnceRead() async throws {
+        try await run { store in
+            let database = try await store.open(OpenOptions(poolSize: 1))
+            let statements = { @Sendable (count: Int) async throws in
+                for _ in 0..<(count / 1000) {
+                    try await database.read { c in
+                        for n in 0..<1000 { _ = try c.query("SELECT ? AS n, repeat('x', 200) AS padding", .integer(Int64(n))) }
+                    }
+                }
+            }
+            try await statements(5_000)  // warm-up: caches, buffers, malloc's arenas
+            let before = try Self.residentBytes()
+            try await statements(40_000)
+            let grown = try Self.residentBytes() - before
+            XCTAssertLessThan(grown, 8 << 20, "resident memory grew by \(grown >> 10) KiB over 40,000 statements")
+        }
+    }
+
+    static func residentBytes() throws -> Int {
+        let fields = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     /// A body that stalls inside its transaction past idle_in_transaction_session_timeout: the
     /// server ends the session (25P03, FATAL) and with it the locks it held; the body's next
     /// statement fails transiently, and the next transaction runs on a new connection.
