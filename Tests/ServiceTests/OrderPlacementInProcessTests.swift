@@ -60,6 +60,16 @@ final class OrderPlacementInProcessTests: XCTestCase {
 
     func app(_ service: Service) -> some ApplicationProtocol { service.built.app }
 
+    /// One order placed through POST /orders (accepted), as stored.
+    func placeOne(_ service: Service) async throws -> OrderRecord {
+        let token = service.token
+        let (status, orderId) = try await app(service).test(.router) { client in
+            try await Self.place(client, [("SKU-1", 2)], key: nil, token: token)
+        }
+        XCTAssertEqual(status, .accepted)
+        return try await service.order(try XCTUnwrap(orderId))
+    }
+
     static func body(_ lines: [(String, Int)]) -> ByteBuffer {
         let items = lines.map { #"{"sku": "\#($0.0)", "quantity": \#($0.1)}"# }.joined(separator: ", ")
         return ByteBuffer(string: #"{"customerId": "C-1", "currency": "EUR", "lines": [\#(items)]}"#)
@@ -80,13 +90,8 @@ final class OrderPlacementInProcessTests: XCTestCase {
     /// the wall clock is ten minutes past it; once the database's clock passes it, the order is.
     func testTheDeadlineIsSetAndDecidedByTheDatabasesClock() async throws {
         let service = try await service()
-        let token = service.token
-        let (status, orderId) = try await app(service).test(.router) { client in
-            try await Self.place(client, [("SKU-1", 2)], key: nil, token: token)
-        }
-        XCTAssertEqual(status, .accepted)
-        let id = try XCTUnwrap(orderId)
-        let placed = try await service.order(id)
+        let placed = try await placeOne(service)
+        let id = placed.orderId
         let now = try await service.databaseNow()
         XCTAssertEqual(Double(placed.deadlineUnixMs - now), Double(Self.sagaTimeoutMs), accuracy: 1_500,
                        "deadline = the database's now + the saga timeout")
@@ -134,13 +139,8 @@ final class OrderPlacementInProcessTests: XCTestCase {
     /// only records an event that changes nothing, and the same event again adds no entry.
     func testTheHistoryHoldsEveryEventSeenOnceIncludingThoseThatChangeNothing() async throws {
         let service = try await service()
-        let token = service.token
-        let (status, orderId) = try await app(service).test(.router) { client in
-            try await Self.place(client, [("SKU-1", 2)], key: nil, token: token)
-        }
-        XCTAssertEqual(status, .accepted)
-        let id = try XCTUnwrap(orderId)
-        let order = try await service.order(id)
+        let order = try await placeOne(service)
+        let id = order.orderId
 
         var reserved = Saga_V1_StockReserved()
         reserved.orderID = id
