@@ -44,6 +44,9 @@ final class JobQueue: @unchecked Sendable {
         return job
     }
 
+    /// Jobs the queue holds, handed out or not (for its tests).
+    var heldCount: Int { condition.withLock { jobs.count } }
+
     /// Closes the queue and hands back the jobs nobody took.
     func close() -> [Job] {
         condition.lock()

@@ -231,3 +231,31 @@ final class PostgresTLSURLTests: XCTestCase {
         }
     }
 }
+
+final class JobQueueTests: XCTestCase {
+    /// A pool whose queue never empties (the workers never catch up) must not keep every job it
+    /// handed out: held jobs stay bounded while 10,000 pass through, in order.
+    func testAQueueThatNeverEmptiesLetsGoOfTheJobsItHandedOut() {
+        let queue = JobQueue()
+        final class Taken: @unchecked Sendable {
+            private let lock = NSLock()
+            private var numbers: [Int] = []
+            func add(_ number: Int) { lock.withLock { numbers.append(number) } }
+            var value: [Int] { lock.withLock { numbers } }
+        }
+        let taken = Taken()
+        // Only `fail` is called here (it needs no worker session): it says which job came out.
+        func job(_ number: Int) -> Job { Job(run: { _ in }, fail: { _ in taken.add(number) }) }
+        XCTAssertTrue(queue.submit(job(0)))
+        var maxHeld = 0
+        for number in 1...10_000 {
+            XCTAssertTrue(queue.submit(job(number)))
+            guard let next = queue.take() else { return XCTFail("the queue closed") }
+            next.fail(CancellationError())
+            maxHeld = max(maxHeld, queue.heldCount)
+        }
+        XCTAssertEqual(taken.value, Array(0..<10_000), "first in, first out")
+        XCTAssertLessThanOrEqual(maxHeld, 2_048, "jobs handed out are kept")
+        _ = queue.close()
+    }
+}
