@@ -46,10 +46,8 @@ extension OutboxRelay {
 
     /// A failed vacuum costs only scan time until the next one (or autovacuum): logged, not retried.
     private func vacuumOutbox() async {
-        guard database.dialect == .postgres else { return }  // SQLite has nothing to reclaim
         do {
-            try await database.vacuum(table: "outbox")
-            count { $0.vacuums += 1 }
+            if try await database.vacuum(table: "outbox") { count { $0.vacuums += 1 } }
         } catch {
             logger.warning("cannot vacuum the outbox (scans walk the deleted rows until autovacuum comes): \(error)")
         }

@@ -28,7 +28,6 @@ public final class UnitOfWork {
     private(set) var commitActions: [@Sendable () -> Void] = []
     /// Rows queued by `insertAtEnd`, per statement in first-use order, written by `flush`.
     private var endRows: [(statement: MultiRowStatement, rows: [[SQLValue]])] = []
-    private var endRowsIndex: [String: Int] = [:]
     /// The W3C context of the span this unit's work runs in (set by the runtime while tracing,
     /// see `MessageTracing`): what `emit` writes when not given a `traceparent` of its own, so
     /// the emitted event continues the trace from the span that decided it.
@@ -65,11 +64,10 @@ public final class UnitOfWork {
     /// transaction and fails all of it, not the event that queued the row. Rolls back with the
     /// transaction like any other write.
     public func insertAtEnd(_ row: [SQLValue], with statement: MultiRowStatement) {
-        let key = statement.prefix + statement.suffix
-        if let index = endRowsIndex[key] {
+        // A unit queues on one statement or a few: a scan, no key to build per row.
+        if let index = endRows.firstIndex(where: { $0.statement.prefix == statement.prefix && $0.statement.suffix == statement.suffix }) {
             endRows[index].rows.append(row)
         } else {
-            endRowsIndex[key] = endRows.count
             endRows.append((statement, [row]))
         }
     }
@@ -149,7 +147,6 @@ public final class UnitOfWork {
     func flush() throws {
         for (statement, rows) in endRows { try statement.executePipelined(rows, on: connection) }
         endRows.removeAll()
-        endRowsIndex.removeAll()
         if !pending.isEmpty {
             let signatures = try signer?.signatureHeaders(pending.map(\.event)) ?? []
             // Stamped here, at the end of the transaction, so that the relay's latency figure is

@@ -116,41 +116,26 @@ public final class PostgresDatabase: SQLDatabase {
 
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
-        try await submit(readOnly: false, body)
+        try await submit { try $0.transaction(readOnly: false, body) }
     }
 
     @discardableResult
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
-        try await submit(readOnly: true, body)
+        try await submit { try $0.transaction(readOnly: true, body) }
     }
 
     /// `VACUUM` of `table` on a worker's connection, queued like a transaction but outside one
     /// (VACUUM cannot run in a transaction block). Its index entries are always cleaned (the
     /// point of the call); the emptied end of the table is not truncated, which would take a lock
     /// every writer of the table waits behind, for pages the next inserts take again.
-    public func vacuum(table: String) async throws {
+    @discardableResult
+    public func vacuum(table: String) async throws -> Bool {
         guard !table.isEmpty, table.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
             throw SQLError.configuration("cannot vacuum \(table.debugDescription): not a plain table name")
         }
         let statement = PostgresQuery(unsafeSQL: "VACUUM (TRUNCATE false, INDEX_CLEANUP true) \(table)")
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let job = Job(
-                run: { session in
-                    continuation.resume(with: Result {
-                        let connection = try session.liveConnection()
-                        do {
-                            _ = try session.reply(connection.query(statement, logger: session.logger))
-                        } catch {
-                            if PostgresDatabase.breaksConnection(error) { session.dropConnection() }
-                            throw PostgresDatabase.mapError(error)
-                        }
-                    })
-                },
-                fail: { continuation.resume(throwing: $0) })
-            if !queue.submit(job) {
-                continuation.resume(throwing: closedError)
-            }
-        }
+        try await submit { try $0.runOutsideTransaction(statement) }
+        return true
     }
 
     /// Waits for running transactions to finish; queued ones fail with a configuration error.
@@ -161,13 +146,11 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    private func submit<T: Sendable>(readOnly: Bool,
-                                     _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+    /// Queues `work` for the next free worker and waits for its result.
+    private func submit<T: Sendable>(_ work: @escaping @Sendable (PGSession) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job = Job(
-                run: { session in
-                    continuation.resume(with: Result { try session.transaction(readOnly: readOnly, body) })
-                },
+                run: { session in continuation.resume(with: Result { try work(session) }) },
                 fail: { continuation.resume(throwing: $0) })
             if !queue.submit(job) {
                 continuation.resume(throwing: closedError)

@@ -68,4 +68,15 @@ extension PGSession {
         }
         return value
     }
+
+    /// Runs `statement` on its own, outside any transaction (a `VACUUM`).
+    func runOutsideTransaction(_ statement: PostgresQuery) throws {
+        let connection = try liveConnection()
+        do {
+            _ = try reply(connection.query(statement, logger: logger))
+        } catch {
+            if PostgresDatabase.breaksConnection(error) { dropConnection() }
+            throw PostgresDatabase.mapError(error)
+        }
+    }
 }

@@ -32,8 +32,9 @@ public protocol SQLDatabase: Sendable {
     /// transaction, for a table whose rows are deleted as fast as they are written (a queue such
     /// as the outbox). PostgreSQL: `VACUUM`; its deleted rows stay in the indexes until vacuumed,
     /// and every index scan from the low end walks them. SQLite: nothing to do, a delete takes
-    /// the entry out of its b-tree.
-    func vacuum(table: String) async throws
+    /// the entry out of its b-tree. Returns whether the backend had anything to do.
+    @discardableResult
+    func vacuum(table: String) async throws -> Bool
 
     /// Closes connections; later calls fail.
     func close() async

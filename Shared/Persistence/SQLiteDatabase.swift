@@ -169,7 +169,8 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     /// Nothing to reclaim: a delete removes the row's entries from SQLite's b-trees.
-    public func vacuum(table: String) async throws {}
+    @discardableResult
+    public func vacuum(table: String) async throws -> Bool { false }
 
     public func close() async {
         let deleteDirectory: URL?? = state.update { state in
