@@ -133,11 +133,13 @@ enum PostgresURL {
                 default: throw SQLError.configuration("invalid keepalives=\(value) in '\(redacted)'; use 1 (on, the default) or 0 (off)")
                 }
             case "keepalives_idle":
-                keepalives.idleSeconds = try count(item.name, value, redacted, PostgresDatabase.Keepalives.secondsRange, "seconds")
+                keepalives.idleSeconds = try count(item.name, value, redacted, PostgresDatabase.Keepalives.secondsRange, "seconds (keepalives=0 turns them off)")
             case "keepalives_interval":
-                keepalives.intervalSeconds = try count(item.name, value, redacted, PostgresDatabase.Keepalives.secondsRange, "seconds")
+                keepalives.intervalSeconds = try count(item.name, value, redacted, PostgresDatabase.Keepalives.secondsRange, "seconds (keepalives=0 turns them off)")
             case "keepalives_count":
-                keepalives.count = try count(item.name, value, redacted, PostgresDatabase.Keepalives.countRange, "probes")
+                keepalives.count = try count(item.name, value, redacted, PostgresDatabase.Keepalives.countRange, "probes (keepalives=0 turns them off)")
+            case "prepared_statements":
+                configuration.preparedStatements = try count(item.name, value, redacted, PostgresDatabase.Configuration.preparedStatementsRange, "statements per connection (0 prepares none)")
             default:
                 throw SQLError.configuration("unknown PostgreSQL URL option '\(item.name)' in '\(redacted)'; supported: \(options.joined(separator: ", "))")
             }
@@ -167,7 +169,7 @@ enum PostgresURL {
     static let options = [
         "sslmode", "sslrootcert", "sslcert", "sslkey", "pool_size", "search_path", "application_name", "connect_timeout", "lock_timeout_ms",
         "statement_timeout_ms", "idle_in_transaction_timeout_ms", "keepalives", "keepalives_idle",
-        "keepalives_interval", "keepalives_count",
+        "keepalives_interval", "keepalives_count", "prepared_statements",
     ]
 
     /// Milliseconds, 0 turning the timeout off; PostgreSQL keeps them in an int (about 24 days).
@@ -181,7 +183,7 @@ enum PostgresURL {
     /// A keepalive setting, within what the Linux socket accepts.
     private static func count(_ name: String, _ value: String, _ url: String, _ range: ClosedRange<Int>, _ unit: String) throws -> Int {
         guard let number = Int(value), range.contains(number) else {
-            throw SQLError.configuration("invalid \(name)=\(value) in '\(url)'; use \(range.lowerBound) to \(range.upperBound) \(unit) (keepalives=0 turns them off)")
+            throw SQLError.configuration("invalid \(name)=\(value) in '\(url)'; use \(range.lowerBound) to \(range.upperBound) \(unit)")
         }
         return number
     }

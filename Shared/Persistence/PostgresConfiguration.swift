@@ -66,6 +66,10 @@ extension PostgresDatabase {
         public var keepalives: Keepalives? = Keepalives()
         public var connectTimeout: Duration = .seconds(10)
         public var applicationName: String?
+        /// Named prepared statements kept per connection (see `PreparedStatements`); 0 sends every
+        /// statement unnamed, parsed and planned on each execution.
+        public var preparedStatements = 128
+        public static let preparedStatementsRange = 0...4096
 
         public init(host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil,
                     database: String? = nil) {
@@ -80,7 +84,7 @@ extension PostgresDatabase {
         /// libpq's `sslrootcert`, `sslcert` and `sslkey` (paths to PEM files),
         /// plus `lock_timeout_ms`, `statement_timeout_ms`, `idle_in_transaction_timeout_ms` (0 = off)
         /// and libpq's `keepalives` (0 or 1), `keepalives_idle`, `keepalives_interval` (seconds),
-        /// `keepalives_count`.
+        /// `keepalives_count`, and `prepared_statements` (per connection, 0 = none).
         public init(url: String) throws {
             self = try PostgresURL.parse(url)
         }

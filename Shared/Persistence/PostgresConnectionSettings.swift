@@ -11,6 +11,7 @@ struct PGSettings: Sendable {
     let logger: Logger
     let writeBegin: String
     let readBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+    var preparedStatements: Int { configuration.preparedStatements }
     private static let nextID = Protected(0)
 
     init(configuration: PostgresDatabase.Configuration, logger: Logger) throws {

@@ -31,6 +31,7 @@ extension PostgresDatabase {
     static func mapError(_ error: any Error) -> any Error {
         if error is SQLError { return error }
         if let error = error as? PSQLError { return mapPSQLError(error) }
+        if let error = error as? PostgresError { return mapLegacyError(error) }
         if error is ChannelError || error is IOError || error is PGConnectionClosed {
             return SQLError.transient("connection to PostgreSQL failed: \(error)")
         }
@@ -55,14 +56,34 @@ extension PostgresDatabase {
         }
     }
 
+    /// The legacy error type, which postgres-nio's prepared statements (`PreparedQuery`) throw.
+    static func mapLegacyError(_ error: PostgresError) -> SQLError {
+        switch error {
+        case .server(let server):
+            return classify(sqlState: server.fields[.sqlState] ?? "?????", message: serverMessage(server.fields))
+        case .connectionClosed:
+            return .transient("connection to PostgreSQL lost (connection closed)")
+        case .protocol(let message):
+            return .transient("connection to PostgreSQL lost (protocol error: \(message))")
+        }
+    }
+
     /// postgres-nio hides details from `description` on purpose; we surface the server's
     /// message, detail and hint (no bind values) because operators need them.
     static func serverMessage(_ error: PSQLError) -> String {
         guard let info = error.serverInfo else { return "\(error.code)" }
-        var text = info[.message] ?? "unknown server error"
-        if let detail = info[.detail] { text += "; \(detail)" }
-        if let hint = info[.hint] { text += "; hint: \(hint)" }
-        if let constraint = info[.constraintName] { text += " [constraint \(constraint)]" }
+        return serverMessage(message: info[.message], detail: info[.detail], hint: info[.hint], constraint: info[.constraintName])
+    }
+
+    static func serverMessage(_ fields: [PostgresMessage.Error.Field: String]) -> String {
+        serverMessage(message: fields[.message], detail: fields[.detail], hint: fields[.hint], constraint: fields[.constraintName])
+    }
+
+    private static func serverMessage(message: String?, detail: String?, hint: String?, constraint: String?) -> String {
+        var text = message ?? "unknown server error"
+        if let detail { text += "; \(detail)" }
+        if let hint { text += "; hint: \(hint)" }
+        if let constraint { text += " [constraint \(constraint)]" }
         return text
     }
 
@@ -81,12 +102,7 @@ extension PostgresDatabase {
         if let error = error as? PSQLError {
             switch error.code {
             case .server:
-                // The server ends the session after a FATAL (25P03 idle-in-transaction timeout,
-                // 57P01 admin shutdown, ...): the next transaction needs a new connection.
-                let severity = error.serverInfo?[.severity] ?? ""
-                if severity == "FATAL" || severity == "PANIC" { return true }
-                let state = error.serverInfo?[.sqlState] ?? ""
-                return state.hasPrefix("08") || state.hasPrefix("57P") || state == "25P03"
+                return serverEndsSession(severity: error.serverInfo?[.severity], state: error.serverInfo?[.sqlState])
             case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown,
                  .messageDecodingFailure, .unexpectedBackendMessage:
                 return true
@@ -94,7 +110,19 @@ extension PostgresDatabase {
                 return false
             }
         }
+        if let error = error as? PostgresError {
+            guard case .server(let server) = error else { return true }
+            return serverEndsSession(severity: server.fields[.severity], state: server.fields[.sqlState])
+        }
         return error is ChannelError || error is IOError || error is PGConnectionClosed
+    }
+
+    /// The server ends the session after a FATAL (25P03 idle-in-transaction timeout, 57P01
+    /// admin shutdown, ...): the next transaction needs a new connection.
+    private static func serverEndsSession(severity: String?, state: String?) -> Bool {
+        if severity == "FATAL" || severity == "PANIC" { return true }
+        let state = state ?? ""
+        return state.hasPrefix("08") || state.hasPrefix("57P") || state == "25P03"
     }
 }
 

@@ -11,7 +11,9 @@ enum PostgresPlaceholders {
         let placeholderCount: Int
     }
 
-    static func rewrite(_ sql: String) -> Rewritten {
+    /// `casts[i]`, when given, follows the `i`-th placeholder (`$1::int8`): a prepared statement's
+    /// parameter types come from its text (see `PreparedStatements`).
+    static func rewrite(_ sql: String, casts: [String]? = nil) -> Rewritten {
         let input = Array(sql.utf8)
         // Fast path: most statements without `?` need no copy.
         guard input.contains(UInt8(ascii: "?")) else { return Rewritten(sql: sql, placeholderCount: 0) }
@@ -40,6 +42,7 @@ enum PostgresPlaceholders {
                 count += 1
                 out.append(UInt8(ascii: "$"))
                 out.append(contentsOf: String(count).utf8)
+                if let casts, count <= casts.count { out.append(contentsOf: casts[count - 1].utf8) }
                 i += 1
 
             case UInt8(ascii: "'"):

@@ -11,7 +11,10 @@ extension PGConnection {
         return 0
     }
 
-    static func decodeRows(_ rows: [PostgresRow]) -> [SQLRow] {
+    /// `binaryCells`: the rows of a prepared statement (`PreparedQuery`). They come in binary, as
+    /// every row does, but postgres-nio 1.33 labels their cells with the text format the statement's
+    /// description had before its Bind asked for binary.
+    static func decodeRows(_ rows: [PostgresRow], binaryCells: Bool = false) -> [SQLRow] {
         guard let first = rows.first else { return [] }
         let columns = first.map(\.columnName)
         var result: [SQLRow] = []
@@ -19,7 +22,10 @@ extension PGConnection {
         for row in rows {
             var values: [SQLValue] = []
             values.reserveCapacity(columns.count)
-            for cell in row { values.append(decodeCell(cell)) }
+            for var cell in row {
+                if binaryCells { cell.format = .binary }
+                values.append(decodeCell(cell))
+            }
             result.append(SQLRow(columns: columns, values: values))
         }
         return result

@@ -7,11 +7,24 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     private let connection: PostgresConnection
     var pendingBegin: EventLoopFuture<PostgresQueryResult>?
     /// Sent by `executePipelined`, replies not looked at yet (in send order).
-    private var pipelined: [EventLoopFuture<PostgresQueryResult>] = []
+    private var pipelined: [Pending] = []
     private(set) var connectionBroken = false
     /// A statement failed (perhaps caught by the body): the transaction must not look committed.
     private(set) var sawFailure = false
     private var valid = true
+
+    /// A statement sent, unnamed or prepared (see `PreparedStatements`).
+    enum Pending {
+        case unnamed(EventLoopFuture<PostgresQueryResult>)
+        case prepared(EventLoopFuture<[PostgresRow]>)
+    }
+
+    /// What a statement asks of its reply.
+    private enum Wanted {
+        case rows
+        case affectedRows
+        case nothing
+    }
 
     init(session: PGSession, connection: PostgresConnection) {
         self.session = session
@@ -22,19 +35,25 @@ final class PGConnection: SQLConnection, ScriptExecuting {
 
     @discardableResult
     func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {
-        Self.affectedRows(try run(sql, binds, rewrite: true).metadata)
+        switch try run(sql, binds, .affectedRows) {
+        case .unnamed(let result): return Self.affectedRows(result.metadata)
+        case .prepared(let rows): return rows.count
+        }
     }
 
     func query(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
-        Self.decodeRows(try run(sql, binds, rewrite: true).rows)
+        switch try run(sql, binds, .rows) {
+        case .unnamed(let result): return Self.decodeRows(result.rows)
+        case .prepared(let rows): return Self.decodeRows(rows, binaryCells: true)
+        }
     }
 
     func executeScript(_ sql: String) throws {
-        _ = try run(sql, [], rewrite: false)
+        _ = try run(sql, [], .nothing, rewrite: false)
     }
 
     func executePipelined(_ sql: String, _ binds: [SQLValue]) throws {
-        pipelined.append(try send(sql, binds, rewrite: true))
+        pipelined.append(try send(sql, binds, .nothing, rewrite: true))
     }
 
     /// The server's clock, one for every instance sharing the database.
@@ -53,23 +72,40 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     func settleEarlierStatements() throws {
         if let begin = pendingBegin {
             pendingBegin = nil
-            try wait(begin)
+            try wait(.unnamed(begin))
         }
         guard !pipelined.isEmpty else { return }
         let earlier = pipelined
         pipelined.removeAll(keepingCapacity: true)
-        for future in earlier { try wait(future) }
+        for pending in earlier { try wait(pending) }
     }
 
-    private func run(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> PostgresQueryResult {
-        let future = try send(sql, binds, rewrite: rewrite)
-        let result = Result { try session.reply(future) }
+    private enum Reply {
+        case unnamed(PostgresQueryResult)
+        case prepared([PostgresRow])
+    }
+
+    private func run(_ sql: String, _ binds: [SQLValue], _ wanted: Wanted, rewrite: Bool = true) throws -> Reply {
+        let pending = try send(sql, binds, wanted, rewrite: rewrite)
+        let result = Result { () throws -> Reply in
+            switch pending {
+            case .unnamed(let future): return .unnamed(try session.reply(future))
+            case .prepared(let future): return .prepared(try session.reply(future))
+            }
+        }
         try settleEarlierStatements()
         return try result.mapError(failed).get()
     }
 
-    private func wait(_ future: EventLoopFuture<PostgresQueryResult>) throws {
-        do { _ = try session.reply(future) } catch { throw failed(error) }
+    private func wait(_ pending: Pending) throws {
+        do {
+            switch pending {
+            case .unnamed(let future): _ = try session.reply(future)
+            case .prepared(let future): _ = try session.reply(future)
+            }
+        } catch {
+            throw failed(error)
+        }
     }
 
     /// Records a failed statement and maps its error.
@@ -79,23 +115,22 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         return PostgresDatabase.mapError(error)
     }
 
-    /// Statements go as unnamed extended-protocol statements (Parse/Bind/Execute in one round
-    /// trip, parameters typed int8/text/bytea). Named prepared statements would save the server's
-    /// parse/plan, but postgres-nio 1.33 offers them only without the command tag we need for
-    /// affected-row counts (`PreparedQuery`, deprecated) or with a static SQL type whose
-    /// command-tag variant traps; `EXECUTE name($1)` cannot take bind parameters. What prepared
-    /// statements would gain: `deploy/bench/results/2026-11-22-client-design.md`.
-    private func send(_ sql: String, _ binds: [SQLValue], rewrite: Bool) throws -> EventLoopFuture<PostgresQueryResult> {
+    /// Sends a statement as a named prepared statement when this connection has one for it (or
+    /// it has earned one, see `PreparedStatements`), otherwise unnamed: Parse/Bind/Execute in one
+    /// round trip, parameters typed int8/text/bytea.
+    private func send(_ sql: String, _ binds: [SQLValue], _ wanted: Wanted, rewrite: Bool) throws -> Pending {
         guard valid else {
             throw SQLError.configuration("SQLConnection used outside the transaction body that received it")
         }
-        var text = sql
-        if rewrite {
-            let rewritten = session.rewritten(sql)
-            guard rewritten.placeholderCount == binds.count else {
-                throw SQLError.configuration("statement has \(rewritten.placeholderCount) placeholder(s) but \(binds.count) value(s) were bound: \(sql)")
-            }
-            text = rewritten.sql
+        guard rewrite else {
+            return .unnamed(connection.query(PostgresQuery(unsafeSQL: sql), logger: session.logger))
+        }
+        let text = session.text(sql)
+        guard text.rewritten.placeholderCount == binds.count else {
+            throw SQLError.configuration("statement has \(text.rewritten.placeholderCount) placeholder(s) but \(binds.count) value(s) were bound: \(sql)")
+        }
+        if let statement = try preparedStatement(sql, text, binds, wanted) {
+            return .prepared(statement.execute(binds.map(PreparedStatements.data)))
         }
         // Explicit parameter types (int8, text, bytea); NULL goes untyped so the server infers it.
         var bindings = PostgresBindings(capacity: binds.count)
@@ -107,6 +142,22 @@ final class PGConnection: SQLConnection, ScriptExecuting {
             case .null: bindings.appendNull()
             }
         }
-        return connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: session.logger)
+        return .unnamed(connection.query(PostgresQuery(unsafeSQL: text.rewritten.sql, binds: bindings), logger: session.logger))
+    }
+
+    private func preparedStatement(_ sql: String, _ text: PGSession.StatementText, _ binds: [SQLValue],
+                                   _ wanted: Wanted) throws -> PreparedQuery? {
+        let statements = session.prepared
+        guard statements.capacity > 0, let kinds = PreparedStatements.BindKinds(binds) else { return nil }
+        let countsRows = wanted == .affectedRows
+        if countsRows && !text.canCountRows { return nil }
+        let key = PreparedStatements.Key(sql: sql, kinds: kinds, countsRows: countsRows)
+        do {
+            return try statements.statement(for: key, prepare: session.prepare, binds: binds)
+        } catch {
+            // Preparing fails in a transaction an earlier statement aborted: report the cause.
+            try settleEarlierStatements()
+            throw failed(error)
+        }
     }
 }

@@ -66,11 +66,23 @@ final class JobQueue: @unchecked Sendable {
 final class PGSession {
     let settings: PGSettings
     private(set) var connection: PostgresConnection? {
-        didSet { closing = connection.map(ConnectionClosing.init) }
+        didSet {
+            closing = connection.map(ConnectionClosing.init)
+            prepared = PreparedStatements(capacity: settings.preparedStatements)
+        }
     }
     /// The one watch on the current connection's closing (see `reply`).
     private var closing: ConnectionClosing?
-    private var rewriteCache: [String: PostgresPlaceholders.Rewritten] = [:]
+    /// The current connection's prepared statements.
+    private(set) var prepared: PreparedStatements
+    private var textCache: [String: StatementText] = [:]
+
+    /// What a statement's text says once rewritten for PostgreSQL, kept per text.
+    struct StatementText {
+        let rewritten: PostgresPlaceholders.Rewritten
+        /// See `PreparedStatements.canCountRows`.
+        let canCountRows: Bool
+    }
 
     var logger: Logger { settings.logger }
 
@@ -78,15 +90,23 @@ final class PGSession {
         self.settings = settings
         self.connection = connection
         closing = ConnectionClosing(connection)
+        prepared = PreparedStatements(capacity: settings.preparedStatements)
     }
 
-    func rewritten(_ sql: String) -> PostgresPlaceholders.Rewritten {
-        if let cached = rewriteCache[sql] { return cached }
-        let result = PostgresPlaceholders.rewrite(sql)
+    func text(_ sql: String) -> StatementText {
+        if let cached = textCache[sql] { return cached }
+        let result = StatementText(rewritten: PostgresPlaceholders.rewrite(sql),
+                                   canCountRows: PreparedStatements.canCountRows(sql))
         // Statements are a fixed set in practice; the bound only guards against generated SQL.
-        if rewriteCache.count >= 1024 { rewriteCache.removeAll(keepingCapacity: true) }
-        rewriteCache[sql] = result
+        if textCache.count >= 1024 { textCache.removeAll(keepingCapacity: true) }
+        textCache[sql] = result
         return result
+    }
+
+    /// Prepares `text` on the current connection, waiting for the server's answer.
+    func prepare(_ text: String) throws -> PreparedQuery {
+        guard let connection else { throw PGConnectionClosed() }
+        return try reply(connection.prepare(query: text))
     }
 
     func liveConnection() throws -> PostgresConnection {
@@ -105,7 +125,7 @@ final class PGSession {
     /// leave a statement queued behind one that just finished unanswered for good when the
     /// server ends the session in between (a FATAL such as 25P03 idle-in-transaction timeout):
     /// the closed channel ends the wait instead. `future` is a statement of the current connection.
-    func reply(_ future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+    func reply<Value: Sendable>(_ future: EventLoopFuture<Value>) throws -> Value {
         guard let closing else { throw PGConnectionClosed() }
         return try closing.wait(for: future)
     }
@@ -128,33 +148,33 @@ final class PGSession {
 final class ConnectionClosing: @unchecked Sendable {
     private let lock = NSLock()
     private var closed = false
-    /// Completes the reply being waited for, if it has not completed yet.
-    private var waiting: (@Sendable (Result<PostgresQueryResult, any Error>) -> Void)?
+    /// Fails the reply being waited for, if it has not completed yet.
+    private var waiting: (@Sendable (any Error) -> Void)?
 
     init(_ connection: PostgresConnection) {
         connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed() }
     }
 
     private func connectionClosed() {
-        let waiting = lock.withLock { () -> (@Sendable (Result<PostgresQueryResult, any Error>) -> Void)? in
+        let waiting = lock.withLock { () -> (@Sendable (any Error) -> Void)? in
             closed = true
             defer { self.waiting = nil }
             return self.waiting
         }
-        waiting?(.failure(PGConnectionClosed()))
+        waiting?(PGConnectionClosed())
     }
 
     /// The reply of `future`, or `PGConnectionClosed` if the connection closes first.
-    func wait(for future: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
-        let promise = future.eventLoop.makePromise(of: PostgresQueryResult.self)
+    func wait<Value: Sendable>(for future: EventLoopFuture<Value>) throws -> Value {
+        let promise = future.eventLoop.makePromise(of: Value.self)
         let settled = Protected(false)
-        let complete: @Sendable (Result<PostgresQueryResult, any Error>) -> Void = { result in
+        let complete: @Sendable (Result<Value, any Error>) -> Void = { result in
             if settled.update({ done -> Bool in defer { done = true }; return !done }) { promise.completeWith(result) }
         }
         future.whenComplete(complete)
         let closedAlready = lock.withLock { () -> Bool in
             if closed { return true }
-            waiting = complete
+            waiting = { complete(.failure($0)) }
             return false
         }
         if closedAlready { complete(.failure(PGConnectionClosed())) }

@@ -1,0 +1,117 @@
+import PostgresNIO
+
+/// The named prepared statements of one connection, so that the server parses and plans a
+/// statement the services run over and over once per connection instead of on every execution.
+///
+/// postgres-nio 1.33 prepares a statement of any text only through `PreparedQuery`, which returns
+/// rows but no command tag. So:
+/// - a statement whose affected-row count is asked for (`execute`) is prepared only when it is an
+///   INSERT, UPDATE or DELETE without a RETURNING clause, with `RETURNING 1` appended: the rows
+///   returned are the rows affected;
+/// - parameter types are fixed when a statement is prepared, and the server would infer them
+///   from the text (an `INTEGER` column makes `$1` an int4, which an int8 bind does not fit), so
+///   the prepared text casts each placeholder to the type of its bind (`$1::int8`, `::text`,
+///   `::bytea`; a NULL bind stays uncast and inferred), which is what an unnamed statement
+///   declares for its binds. The cache key holds the bind types: the same text with other
+///   types is another statement.
+///
+/// A statement is prepared on its second use (one-off texts are not worth a round trip), only
+/// with at most `maxPlaceholders` binds (a large multi-row statement spreads its parse over its
+/// rows, and its text changes with the row count), and only while the connection holds fewer
+/// than `capacity`; everything else goes unnamed, as before. The cache lives and dies with its
+/// connection (`PGSession`).
+final class PreparedStatements {
+    static let maxPlaceholders = 64
+    /// Texts whose uses are counted before the counts start over.
+    static let maxCounted = 1024
+
+    struct Key: Hashable {
+        /// The statement as the store wrote it, with `?` placeholders.
+        let sql: String
+        /// Two bits per bind: integer, text, blob or null.
+        let kinds: BindKinds
+        /// `RETURNING 1` appended, so that the affected rows come back as rows.
+        let countsRows: Bool
+    }
+
+    struct BindKinds: Hashable {
+        private var low: UInt64 = 0
+        private var high: UInt64 = 0
+
+        /// nil beyond `maxPlaceholders` binds.
+        init?(_ binds: [SQLValue]) {
+            guard binds.count <= PreparedStatements.maxPlaceholders else { return nil }
+            for (index, value) in binds.enumerated() {
+                let kind: UInt64
+                switch value {
+                case .integer: kind = 0
+                case .text: kind = 1
+                case .blob: kind = 2
+                case .null: kind = 3
+                }
+                if index < 32 { low |= kind << UInt64(index * 2) } else { high |= kind << UInt64((index - 32) * 2) }
+            }
+        }
+    }
+
+    let capacity: Int
+    private var statements: [Key: PreparedQuery] = [:]
+    private var uses: [Key: Int] = [:]
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    var count: Int { statements.count }
+
+    /// The prepared statement for `key`, preparing it with `prepare` when it has earned it; nil
+    /// when it runs unnamed.
+    func statement(for key: Key, prepare: (String) throws -> PreparedQuery, binds: [SQLValue]) throws -> PreparedQuery? {
+        if let known = statements[key] { return known }
+        guard statements.count < capacity else { return nil }
+        let seen = uses[key, default: 0] + 1
+        guard seen >= 2 else {
+            if uses.count >= Self.maxCounted { uses.removeAll(keepingCapacity: true) }
+            uses[key] = seen
+            return nil
+        }
+        uses[key] = nil
+        let made = try prepare(Self.preparedText(key, binds: binds))
+        statements[key] = made
+        return made
+    }
+
+    /// The text the server prepares: placeholders numbered and cast, `RETURNING 1` if counted.
+    static func preparedText(_ key: Key, binds: [SQLValue]) -> String {
+        let casts = binds.map { value -> String in
+            switch value {
+            case .integer: return "::int8"
+            case .text: return "::text"
+            case .blob: return "::bytea"
+            case .null: return ""
+            }
+        }
+        let text = PostgresPlaceholders.rewrite(key.sql, casts: casts).sql
+        return key.countsRows ? text + " RETURNING 1" : text
+    }
+
+    /// Whether `RETURNING 1` can count the rows `sql` affects: a single INSERT, UPDATE or DELETE
+    /// that returns nothing itself and ends in no comment or semicolon the clause would fall into.
+    static func canCountRows(_ sql: String) -> Bool {
+        let text = Array(sql.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\t") }.prefix(7))
+        guard text.count == 7, text[6] == UInt8(ascii: " ") || text[6] == UInt8(ascii: "\n") else { return false }
+        let verb = String(decoding: text[0..<6], as: UTF8.self).uppercased()
+        guard verb == "INSERT" || verb == "UPDATE" || verb == "DELETE" else { return false }
+        return !sql.uppercased().contains("RETURNING") && !sql.contains("--") && !sql.contains(";")
+    }
+
+    /// A bind as the legacy prepared-statement API takes it; binary, as unnamed statements send it.
+    static func data(_ value: SQLValue) -> PostgresData {
+        switch value {
+        case .integer(let v): return PostgresData(int64: v)
+        case .text(let v): return PostgresData(string: v)
+        case .blob(let v): return PostgresData(type: .bytea, value: ByteBuffer(bytes: v))
+        case .null: return .null
+        }
+    }
+}
