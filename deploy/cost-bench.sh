@@ -25,6 +25,7 @@ WARMUP=10
 TAIL=5
 BIN_DIR="$ROOT/.build/release"
 POSTGRES=""
+SERVICE_OPTIONS=""
 FLOOR="$ROOT/../shared/bench/hoplimit.sh"
 PG_FLOOR="$ROOT/deploy/bench/pg-floor.sh"
 OUT=""
@@ -41,6 +42,7 @@ Options:
   --bin-dir DIR       the executables (default .build/release; build with
                       swift build -c release --static-swift-stdlib, as local-stack.sh does)
   --postgres URL      run the services on PostgreSQL (saga_<service> databases on that server)
+  --service-options Q the services' PostgreSQL URL options, e.g. prepared_statements=0
   --floor PATH        the floor benchmark, hoplimit.sh (default ../shared/bench/hoplimit.sh);
                       "none" skips it
   --pg-floor PATH     the PostgreSQL floor with --postgres (default deploy/bench/pg-floor.sh);
@@ -58,6 +60,7 @@ while (($#)); do
         --tail) TAIL=$2; shift 2 ;;
         --bin-dir) BIN_DIR=$2; shift 2 ;;
         --postgres) POSTGRES=$2; shift 2 ;;
+        --service-options) SERVICE_OPTIONS=$2; shift 2 ;;
         --floor) FLOOR=$2; shift 2 ;;
         --pg-floor) PG_FLOOR=$2; shift 2 ;;
         --stack) STACK_ARGS+=("$2"); shift 2 ;;
@@ -199,7 +202,7 @@ run_pg_floor() { # rate dir
 run_stack() { # rate dir -> writes stack.json
     local rate=$1 dir=$2 stack_dir=$2/stack loadgen_pid started now window service
     local stack=("$ROOT/deploy/local-stack.sh" --bin-dir "$BIN_DIR" --skip-load --run-dir "$stack_dir")
-    [[ -z $POSTGRES ]] || stack+=(--postgres "$POSTGRES")
+    [[ -z $POSTGRES ]] || stack+=(--postgres "${POSTGRES%/}${SERVICE_OPTIONS:+?$SERVICE_OPTIONS}")
     log "stack at $rate orders/s for $DURATION s"
     "${stack[@]}" "${STACK_ARGS[@]}" 2>"$dir/local-stack.log" || die "the stack did not start: $(tail -n 5 "$dir/local-stack.log")"
     # shellcheck disable=SC1091

@@ -253,6 +253,18 @@ POSTGRES_BASE=${POSTGRES_BASE%/}
 POSTGRES_QUERY=""
 if [[ $POSTGRES == *\?* ]]; then POSTGRES_QUERY="?${POSTGRES#*\?}"; fi
 postgres_url() { echo "$POSTGRES_BASE/$1$POSTGRES_QUERY"; }
+# psql (libpq) refuses options it does not know: the services' own (pool_size,
+# prepared_statements, lock_timeout_ms, ...) stay out of its URL.
+psql_url() {
+    local query="" item items=()
+    IFS='&' read -ra items <<<"${POSTGRES_QUERY#\?}"
+    for item in "${items[@]}"; do
+        case ${item%%=*} in
+            sslmode | sslrootcert | sslcert | sslkey | connect_timeout | application_name | keepalives*) query+="${query:+&}$item" ;;
+        esac
+    done
+    echo "$POSTGRES_BASE/$1${query:+?$query}"
+}
 database_url() {
     local service=$1
     if [[ -n $POSTGRES ]]; then
@@ -268,8 +280,8 @@ database_url() {
 recreate_database() {
     local name=$1 attempt error
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        if error=$(psql "$(postgres_url postgres)" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" 2>&1 >/dev/null); then
-            psql "$(postgres_url postgres)" -qc "CREATE DATABASE $name" >/dev/null
+        if error=$(psql "$(psql_url postgres)" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" 2>&1 >/dev/null); then
+            psql "$(psql_url postgres)" -qc "CREATE DATABASE $name" >/dev/null
             return
         fi
         log "dropping $name failed (attempt $attempt): $error"

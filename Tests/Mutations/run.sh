@@ -7,6 +7,7 @@
 #   Tests/Mutations/run.sh                       # every patch
 #   Tests/Mutations/run.sh --full                # each against the whole fast tier
 #   Tests/Mutations/run.sh --table FILE 03-*.patch
+#   Tests/Mutations/run.sh --check               # only: does every patch still apply (CI)
 #
 # Exit 0 when every bug was caught (some test failed), 1 when one was not. Exit 2, before
 # anything is applied, when a patch no longer applies to the code (it names the patch: update
@@ -18,13 +19,15 @@ cd "$(dirname "$0")/../.."
 
 die() { echo "mutations: $*" >&2; exit 2; }
 FULL=0
+CHECK=0
 TABLE=""
 patches=()
 while (($#)); do
     case $1 in
         --full) FULL=1; shift ;;
+        --check) CHECK=1; shift ;;
         --table) TABLE=$2; shift 2 ;;
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *.patch) patches+=("$1"); shift ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -39,9 +42,14 @@ for patch in "${patches[@]}"; do
     if ! why=$(git apply --check "$patch" 2>&1); then
         die "$patch NO LONGER APPLIES to the current code ($(head -n 1 "$patch")): ${why//$'\n'/ }. Rewrite it to seed the same bug in the code as it is now."
     fi
+    ((CHECK)) && continue
     mapfile -t files < <(git apply --numstat "$patch" | cut -f3)
     git diff --quiet HEAD -- "${files[@]}" || die "${files[*]} has uncommitted changes: commit or stash them first ($patch touches it)"
 done
+if ((CHECK)); then
+    echo "mutations: all ${#patches[@]} seeded bugs apply to the current code"
+    exit 0
+fi
 
 LOGS=$(mktemp -d)
 APPLIED=""
