@@ -94,6 +94,9 @@ fi
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 command -v python3 >/dev/null || die "python3 is needed for the plot"
 [[ -z $POSTGRES ]] || command -v psql >/dev/null || die "--postgres needs psql (apt-get install postgresql-client)"
+# The server as psql reaches it; the services' URL adds --service-options (stack.env, sourced
+# for each run, carries that URL).
+PG_SERVER=${POSTGRES%/}
 OUT=${OUT:-$ROOT/run/cost-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -116,7 +119,7 @@ sample() { # run_dir loadgen_pid
 # and, when the pg_stat_statements extension is loaded (.ci/postgres.sh and compose load it),
 # every statement's calls and execution time (deploy/bench/pg_breakdown.py turns them into per order).
 pg_sql() {
-    psql "${POSTGRES%/}/postgres" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$1" </dev/null
+    psql "$PG_SERVER/postgres" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$1" </dev/null
 }
 pg_window_start() { # dir
     if pg_sql "SELECT pg_stat_statements_reset()" >/dev/null 2>"$1/pg-statements.err"; then
@@ -191,7 +194,7 @@ run_pg_floor() { # rate dir
     echo '{}' >"$dir/pg-floor.json"
     [[ -n $POSTGRES && $PG_FLOOR != none ]] || return 0
     log "PostgreSQL floor: $PG_FLOOR at $rate orders/s for $DURATION s"
-    if "$PG_FLOOR" --postgres "$POSTGRES" --rate "$rate" --duration "$DURATION" --json "$dir/pg-floor.json" >"$dir/pg-floor.log" 2>&1; then
+    if "$PG_FLOOR" --postgres "$PG_SERVER" --rate "$rate" --duration "$DURATION" --json "$dir/pg-floor.json" >"$dir/pg-floor.log" 2>&1; then
         log "$(grep '^pgfloor:' "$dir/pg-floor.log" || true)"
     else
         log "the PostgreSQL floor failed: $(tail -n 3 "$dir/pg-floor.log" | tr '\n' ' ')"
@@ -202,7 +205,7 @@ run_pg_floor() { # rate dir
 run_stack() { # rate dir -> writes stack.json
     local rate=$1 dir=$2 stack_dir=$2/stack loadgen_pid started now window service
     local stack=("$ROOT/deploy/local-stack.sh" --bin-dir "$BIN_DIR" --skip-load --run-dir "$stack_dir")
-    [[ -z $POSTGRES ]] || stack+=(--postgres "${POSTGRES%/}${SERVICE_OPTIONS:+?$SERVICE_OPTIONS}")
+    [[ -z $POSTGRES ]] || stack+=(--postgres "$PG_SERVER${SERVICE_OPTIONS:+?$SERVICE_OPTIONS}")
     log "stack at $rate orders/s for $DURATION s"
     "${stack[@]}" "${STACK_ARGS[@]}" 2>"$dir/local-stack.log" || die "the stack did not start: $(tail -n 5 "$dir/local-stack.log")"
     # shellcheck disable=SC1091
