@@ -24,19 +24,22 @@ enum InventoryStore {
         try connection.fetchOne(ReservationRecord.self, "SELECT * FROM reservations WHERE order_id = ?", [.text(orderId)])
     }
 
-    /// Levels of `skus` (sorted by the decider); on PostgreSQL the rows stay locked until commit,
-    /// taken in SKU order so that two orders for the same SKUs cannot deadlock. SQLite's single
-    /// writer already excludes every other transaction.
+    /// Levels of `skus` (sorted by the decider), in one statement; on PostgreSQL the rows stay
+    /// locked until commit, taken in SKU order so that two orders for the same SKUs cannot
+    /// deadlock. SQLite's single writer already excludes every other transaction.
     static func stock(_ skus: [String], on connection: any SQLConnection) throws -> [String: StockLevel] {
+        guard !skus.isEmpty else { return [:] }
+        let statement = connection.dialect == .postgres ? lockedStockLevels : stockLevels
         var levels: [String: StockLevel] = [:]
-        let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""
-        for sku in skus {
-            levels[sku] = try connection.fetchOne(StockLevel.self, "SELECT available, reserved, sold FROM stock WHERE sku = ?\(lock)",
-                                                  [.text(sku)])
+        for row in try statement.query(skus.map { .text($0) }, on: connection) {
+            if let sku = row.string("sku") { levels[sku] = StockLevel(row: row) }
         }
         return levels
     }
 
+    private static let stockLevels = InListStatement("SELECT sku, available, reserved, sold FROM stock WHERE sku IN")
+    private static let lockedStockLevels = InListStatement("SELECT sku, available, reserved, sold FROM stock WHERE sku IN",
+                                                           suffix: "ORDER BY sku FOR UPDATE")
     private static let reservationLines = InListStatement("SELECT lines FROM reservations WHERE order_id IN")
     private static let lockStockRows = InListStatement("SELECT sku FROM stock WHERE sku IN", suffix: "ORDER BY sku FOR UPDATE")
 
