@@ -37,10 +37,14 @@ final class PreparedStatements {
     struct BindKinds: Hashable {
         private var low: UInt64 = 0
         private var high: UInt64 = 0
+        private let count: Int
+        /// The cast each kind gets in the prepared text; NULL stays uncast, inferred by the server.
+        private static let casts = ["::int8", "::text", "::bytea", ""]
 
         /// nil beyond `maxPlaceholders` binds.
         init?(_ binds: [SQLValue]) {
             guard binds.count <= PreparedStatements.maxPlaceholders else { return nil }
+            count = binds.count
             for (index, value) in binds.enumerated() {
                 let kind: UInt64
                 switch value {
@@ -50,6 +54,14 @@ final class PreparedStatements {
                 case .null: kind = 3
                 }
                 if index < 32 { low |= kind << UInt64(index * 2) } else { high |= kind << UInt64((index - 32) * 2) }
+            }
+        }
+
+        /// One cast per placeholder, in order.
+        var casts: [String] {
+            (0..<count).map { index in
+                let bits = index < 32 ? low >> UInt64(index * 2) : high >> UInt64((index - 32) * 2)
+                return Self.casts[Int(bits & 3)]
             }
         }
     }
@@ -62,11 +74,9 @@ final class PreparedStatements {
         self.capacity = capacity
     }
 
-    var count: Int { statements.count }
-
     /// The prepared statement for `key`, preparing it with `prepare` when it has earned it; nil
     /// when it runs unnamed.
-    func statement(for key: Key, prepare: (String) throws -> PreparedQuery, binds: [SQLValue]) throws -> PreparedQuery? {
+    func statement(for key: Key, prepare: (String) throws -> PreparedQuery) throws -> PreparedQuery? {
         if let known = statements[key] { return known }
         guard statements.count < capacity else { return nil }
         let seen = uses[key, default: 0] + 1
@@ -76,22 +86,14 @@ final class PreparedStatements {
             return nil
         }
         uses[key] = nil
-        let made = try prepare(Self.preparedText(key, binds: binds))
+        let made = try prepare(Self.preparedText(key))
         statements[key] = made
         return made
     }
 
     /// The text the server prepares: placeholders numbered and cast, `RETURNING 1` if counted.
-    static func preparedText(_ key: Key, binds: [SQLValue]) -> String {
-        let casts = binds.map { value -> String in
-            switch value {
-            case .integer: return "::int8"
-            case .text: return "::text"
-            case .blob: return "::bytea"
-            case .null: return ""
-            }
-        }
-        let text = PostgresPlaceholders.rewrite(key.sql, casts: casts).sql
+    static func preparedText(_ key: Key) -> String {
+        let text = PostgresPlaceholders.rewrite(key.sql, casts: key.kinds.casts).sql
         return key.countsRows ? text + " RETURNING 1" : text
     }
 

@@ -153,7 +153,7 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         if countsRows && !text.canCountRows { return nil }
         let key = PreparedStatements.Key(sql: sql, kinds: kinds, countsRows: countsRows)
         do {
-            return try statements.statement(for: key, prepare: session.prepare, binds: binds)
+            return try statements.statement(for: key, prepare: session.prepare)
         } catch {
             // Preparing fails in a transaction an earlier statement aborted: report the cause.
             try settleEarlierStatements()

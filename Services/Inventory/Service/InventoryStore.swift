@@ -38,10 +38,10 @@ enum InventoryStore {
     }
 
     private static let stockLevels = InListStatement("SELECT sku, available, reserved, sold FROM stock WHERE sku IN")
+    /// Also the batch's lock (`lockStock`): one statement, one prepared plan, for both.
     private static let lockedStockLevels = InListStatement("SELECT sku, available, reserved, sold FROM stock WHERE sku IN",
                                                            suffix: "ORDER BY sku FOR UPDATE")
     private static let reservationLines = InListStatement("SELECT lines FROM reservations WHERE order_id IN")
-    private static let lockStockRows = InListStatement("SELECT sku FROM stock WHERE sku IN", suffix: "ORDER BY sku FOR UPDATE")
 
     /// The SKUs held by these orders' reservations.
     static func reservedSkus(of orderIds: [String], on connection: any SQLConnection) throws -> Set<String> {
@@ -56,7 +56,7 @@ enum InventoryStore {
     /// Locks the stock rows of `skus` (sorted) until commit, in that order (PostgreSQL).
     static func lockStock(_ skus: [String], on connection: any SQLConnection) throws {
         guard !skus.isEmpty else { return }
-        _ = try lockStockRows.query(skus.map { .text($0) }, on: connection)
+        _ = try lockedStockLevels.query(skus.map { .text($0) }, on: connection)
     }
 
     /// The movement's conditional update; false if it would take a column below zero.
