@@ -171,6 +171,8 @@ public struct RelayStatistics: Sendable, Equatable {
     /// Reads of the outbox looking for rows to send (each reads one page or more).
     public var scans = 0
     public var deletedRows = 0
+    /// Of `deletedRows`, those a scan deleted in its own transaction (`RelayConfiguration.deleteDelay`).
+    public var deletedInScans = 0
     /// Vacuums of the outbox after deletes (`RelayConfiguration.vacuumAfterDeletedRows`).
     public var vacuums = 0
     public var isLeader = false

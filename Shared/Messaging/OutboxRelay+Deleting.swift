@@ -1,43 +1,104 @@
 import Foundation
 import Persistence
 
+/// Deleting acknowledged rows, fenced by the lease epoch they were published under
+/// (`OutboxStore.deletePublished`): a holder whose lease moved on (it stalled and another
+/// instance took over) deletes nothing, and the new holder publishes and deletes them.
+///
+/// Two paths, one claim: the next scan deletes what was acknowledged in its own transaction
+/// (`RelayConfiguration.deleteDelay`), and the deleter, off the publishing path, deletes what no
+/// scan took within that delay. A row is claimed by one delete at a time; a failed delete gives
+/// its rows back, and they stay hidden from scans until a delete gets through.
 extension OutboxRelay {
-    /// Deletes rows the broker acknowledged, fenced by the lease epoch they were published
-    /// under (`OutboxStore.deletePublished`): a holder whose lease moved on (it stalled and
-    /// another instance took over) deletes nothing, and the new holder publishes and deletes them.
-    /// Off the publishing path: a slow delete holds no send back.
+    /// Claims the acknowledged rows no delete holds yet, with the epoch they were published under.
+    func claimDeletion() -> RelayStateMachine.Deletion? {
+        state.update { state in
+            guard let epoch = state.epoch else { return nil }
+            let ids = state.acknowledged.subtracting(state.deleting)
+            guard !ids.isEmpty else { return nil }
+            state.deleting.formUnion(ids)
+            return RelayStateMachine.Deletion(ids: Array(ids), epoch: epoch)
+        }
+    }
+
+    /// Records how a claimed delete ended: `deleted` rows (nil: it failed and the rows go back).
+    func deletionEnded(_ deletion: RelayStateMachine.Deletion, deleted: Int?, inScan: Bool) {
+        state.update { state in
+            state.deleting.subtract(deletion.ids)
+            if let deleted {
+                state.acknowledged.subtract(deletion.ids)
+                state.deletedSinceVacuum += deleted
+            }
+        }
+        // The deleter retries what failed, and vacuums after the threshold whoever deleted.
+        if inScan { deleteSignal.signal() }
+        guard let deleted else { return }
+        if deleted < deletion.ids.count {
+            // Fenced: another holder took the lease (or deleted the rows it published too).
+            logger.notice("deleted \(deleted) of \(deletion.ids.count) published outbox rows: the lease (epoch \(deletion.epoch)) moved on; the new holder publishes and deletes the rest")
+        }
+        count { stats in
+            stats.deletedRows += deleted
+            if inScan { stats.deletedInScans += deleted }
+        }
+        // The publishing loop may be waiting for the deletes to catch up.
+        if !inScan { wakeSignal.signal() }
+    }
+
+    /// The scan page that carries a claimed delete: both in one write transaction.
+    func deleteAndScan(_ deletion: RelayStateMachine.Deletion, after: Int64, limit: Int) async throws -> [OutboxStore.ScannedRow] {
+        let lease = self.lease
+        do {
+            let (deleted, rows) = try await database.write { connection in
+                (try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, on: connection),
+                 try OutboxStore.scan(after: after, limit: limit, on: connection))
+            }
+            deletionEnded(deletion, deleted: deleted, inScan: true)
+            return rows
+        } catch {
+            deletionEnded(deletion, deleted: nil, inScan: true)
+            throw error
+        }
+    }
+
+    /// Deletes what no scan took within the delete delay. Off the publishing path: a slow delete
+    /// holds no send back. On shutdown (the publishing loop has ended) it deletes what is left at once.
     func deleteLoop() async {
+        let delay = configuration.effectiveDeleteDelay(for: database.dialect)
         var failures = 0
-        var deletedSinceVacuum = 0
         while true {
-            let (ids, epoch, finishing) = state.update { (Array($0.acknowledged), $0.epoch, $0.publishingEnded) }
-            guard let epoch, !ids.isEmpty else {
+            let (waiting, finishing, deletedSinceVacuum) = state.update { state in
+                (state.epoch != nil && !state.acknowledged.isSubset(of: state.deleting), state.publishingEnded, state.deletedSinceVacuum)
+            }
+            let threshold = configuration.vacuumAfterDeletedRows
+            if threshold > 0, deletedSinceVacuum >= threshold, !finishing {
+                state.update { $0.deletedSinceVacuum = 0 }
+                await vacuumOutbox()
+            }
+            guard waiting else {
                 if finishing { return }
                 await deleteSignal.wait(timeout: configuration.fallbackInterval)
                 continue
             }
+            // Leave the next scan the chance to take these along (a shutdown ends the wait).
+            if delay > .zero && !finishing {
+                let deadline = ContinuousClock.now + delay
+                while ContinuousClock.now < deadline && !state.value.publishingEnded {
+                    await deleteSignal.wait(timeout: deadline - .now)
+                }
+            }
+            guard let deletion = claimDeletion() else { continue }
             do {
                 let lease = self.lease
                 let deleted = try await database.write { connection in
-                    try OutboxStore.deletePublished(ids, epoch: epoch, lease: lease, on: connection)
+                    try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, on: connection)
                 }
                 failures = 0
-                if deleted < ids.count {
-                    // Fenced: another holder took the lease (or deleted the rows it published too).
-                    logger.notice("deleted \(deleted) of \(ids.count) published outbox rows: the lease (epoch \(epoch)) moved on; the new holder publishes and deletes the rest")
-                }
-                state.update { $0.acknowledged.subtract(ids) }
-                count { $0.deletedRows += deleted }
-                wakeSignal.signal()
-                deletedSinceVacuum += deleted
-                let threshold = configuration.vacuumAfterDeletedRows
-                if threshold > 0, deletedSinceVacuum >= threshold, !finishing {
-                    deletedSinceVacuum = 0
-                    await vacuumOutbox()
-                }
+                deletionEnded(deletion, deleted: deleted, inScan: false)
             } catch {
+                deletionEnded(deletion, deleted: nil, inScan: false)
                 failures += 1
-                logger.warning("cannot delete \(ids.count) published outbox rows (they stay hidden from this relay): \(error)")
+                logger.warning("cannot delete \(deletion.ids.count) published outbox rows (they stay hidden from this relay): \(error)")
                 if finishing && failures >= 3 { return }
                 try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
             }

@@ -38,6 +38,10 @@ import Persistence
 /// producer, or the fallback interval. Acknowledgements and deletes of keys nobody waits on cost
 /// no read.
 ///
+/// Deletes (`OutboxRelay+Deleting.swift`): on PostgreSQL the next scan deletes what was
+/// acknowledged since the last delete in its own transaction, which saves a transaction per round;
+/// a deleter deletes what no scan took within `RelayConfiguration.deleteDelay`.
+///
 /// The decisions are `RelayStateMachine`'s; this class carries them out (the database, the
 /// producer, the lease, the wake-ups) and keeps the statistics, from which the metrics follow.
 public final class OutboxRelay: @unchecked Sendable {
@@ -59,6 +63,10 @@ public final class OutboxRelay: @unchecked Sendable {
         var producer: KafkaProducer?
         /// Acknowledged rows not deleted yet; scans skip them.
         var acknowledged: Set<Int64> = []
+        /// Of `acknowledged`, the rows a delete in progress holds (a scan's or the deleter's).
+        var deleting: Set<Int64> = []
+        /// Rows deleted since the last vacuum of the outbox.
+        var deletedSinceVacuum = 0
         /// The lease epoch the acknowledged rows were published under: deletes are fenced by it.
         var epoch: Int64?
         /// Rows whose send finished, waiting for the loop to settle them.
@@ -213,14 +221,23 @@ public final class OutboxRelay: @unchecked Sendable {
         }
     }
 
-    /// Reads the outbox in id order, page after page, offering the rows to the selection.
+    /// Reads the outbox in id order, page after page, offering the rows to the selection. The
+    /// first page also deletes the rows acknowledged since the last delete, in one transaction,
+    /// unless the configuration leaves every delete to the deleter.
     private func read(into selection: inout RowSelection) async throws {
         let page = configuration.batchSize
+        var deletion = configuration.effectiveDeleteDelay(for: database.dialect) > .zero ? claimDeletion() : nil
         var cursor: Int64 = 0
         var more = true
         while more {
             let after = cursor
-            let rows = try await database.read { try OutboxStore.scan(after: after, limit: page, on: $0) }
+            let rows: [OutboxStore.ScannedRow]
+            if let claimed = deletion {
+                deletion = nil
+                rows = try await deleteAndScan(claimed, after: after, limit: page)
+            } else {
+                rows = try await database.read { try OutboxStore.scan(after: after, limit: page, on: $0) }
+            }
             for scanned in rows {
                 guard let id = scanned.id else { continue }
                 cursor = id

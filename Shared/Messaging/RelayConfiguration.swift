@@ -1,5 +1,6 @@
 import Credentials
 import Kafka
+import Persistence
 
 /// How an `OutboxRelay` publishes.
 public struct RelayConfiguration: Sendable {
@@ -44,6 +45,10 @@ public struct RelayConfiguration: Sendable {
     /// of rows deleted since PostgreSQL's autovacuum last came (a minute apart by default). A
     /// vacuum of the small table costs about as much as a few scans over its dead entries.
     public var vacuumAfterDeletedRows: Int
+    /// How long acknowledged rows wait for the relay's next scan to delete them in its own
+    /// transaction, before the deleter deletes them in a transaction of their own; zero: at once,
+    /// and scans never delete. Nil: by backend (`effectiveDeleteDelay`).
+    public var deleteDelay: Duration?
 
     public init(kafka: KafkaConfiguration, batchSize: Int = 1000, maxRowsInFlight: Int = 4000, scanLimit: Int? = nil,
                 fallbackInterval: Duration = .milliseconds(500),
@@ -52,8 +57,9 @@ public struct RelayConfiguration: Sendable {
                 sendTimeout: Duration = .seconds(30), unreachableBound: Duration = .seconds(30),
                 stallBound: Duration = .seconds(180),
                 statisticsInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5),
-                signer: EventSigner? = nil, vacuumAfterDeletedRows: Int = 500) {
+                signer: EventSigner? = nil, vacuumAfterDeletedRows: Int = 500, deleteDelay: Duration? = nil) {
         precondition(batchSize > 0 && maxRowsInFlight > 0 && sendTimeout > .zero && vacuumAfterDeletedRows >= 0)
+        precondition(deleteDelay.map { $0 >= .zero } ?? true)
         self.kafka = kafka
         self.batchSize = batchSize
         self.maxRowsInFlight = maxRowsInFlight
@@ -69,6 +75,15 @@ public struct RelayConfiguration: Sendable {
         self.shutdownGrace = shutdownGrace
         self.signer = signer
         self.vacuumAfterDeletedRows = vacuumAfterDeletedRows
+        self.deleteDelay = deleteDelay
+    }
+
+    /// On PostgreSQL every transaction costs the server a BEGIN, a COMMIT and a wake-up per round
+    /// trip, so a delete rides in the next scan's transaction when one comes within 100 ms (under
+    /// load, nearly always). On SQLite a transaction costs no round trip, and a scan that deletes
+    /// would become a write queued behind the one writer: the deleter deletes at once.
+    func effectiveDeleteDelay(for dialect: SQLDialect) -> Duration {
+        deleteDelay ?? (dialect == .postgres ? .milliseconds(100) : .zero)
     }
 
     /// Producer properties that keep the broker side strict (see `OutboxRelay` for the ordering

@@ -12,12 +12,12 @@ import XCTest
 /// of the row ahead of it, the end of its key's backoff) would not get out within the test.
 final class RelayScanTests: XCTestCase {
     func relay(_ cluster: DevClusterHarness, _ database: any SQLDatabase, sendTimeout: Duration = .seconds(30),
-               vacuumAfterDeletedRows: Int = 2000) -> OutboxRelay {
+               vacuumAfterDeletedRows: Int = 2000, deleteDelay: Duration? = nil) -> OutboxRelay {
         OutboxRelay(database: database,
                     configuration: RelayConfiguration(kafka: cluster.kafka, fallbackInterval: .seconds(60),
                                                       retry: RetryPolicy(initialDelay: .milliseconds(100), maximumDelay: .milliseconds(500)),
                                                       leaseTTL: .seconds(30), sendTimeout: sendTimeout, statisticsInterval: .milliseconds(100),
-                                                      vacuumAfterDeletedRows: vacuumAfterDeletedRows),
+                                                      vacuumAfterDeletedRows: vacuumAfterDeletedRows, deleteDelay: deleteDelay),
                     logger: quietLogger("test.relay", level: .critical))
     }
 
@@ -37,6 +37,7 @@ final class RelayScanTests: XCTestCase {
             let scans = relay.statistics.scans - before
             XCTAssertGreaterThanOrEqual(scans, 1)
             XCTAssertLessThanOrEqual(scans, 2, "one scan for the commit (a second if the commit's wake-up raced the first)")
+            XCTAssertEqual(relay.statistics.deletedInScans, 0, "on SQLite the deleter deletes, and scans stay reads")
             await relay.shutdown()
         }
     }
@@ -107,6 +108,39 @@ final class RelayScanTests: XCTestCase {
             }
             try await eventually("the server counted the vacuum", timeout: 10) { (try? await manualVacuums()) == 1 }
             await relay.shutdown()
+        }
+    }
+
+    /// On PostgreSQL the rows acknowledged since the last delete go in the next scan's
+    /// transaction instead of a transaction of their own. The deleter's delay is a minute here,
+    /// so a row gone within the test was deleted by a scan; what no scan took is deleted on shutdown.
+    func testTheNextScanDeletesTheAcknowledgedRowsInItsOwnTransaction() async throws {
+        try await withClusterAndStore(.postgres) { cluster, store in
+            let database = try await store.open()
+            let relay = relay(cluster, database, deleteDelay: .seconds(60))
+            let outboxIds = { @Sendable () async throws -> [Int64] in
+                try await database.read { try $0.query("SELECT id FROM outbox ORDER BY id", []).compactMap { $0.int("id") } }
+            }
+            relay.start()
+            try await eventually("leader") { relay.statistics.isLeader }
+            _ = try await database.unitOfWork(waking: relay) { unit in try unit.emit(Events.orderPlaced("fold-1")) }
+            try await eventually("the first row published", timeout: 20) { relay.statistics.published == 1 }
+            let first = try await outboxIds()
+            XCTAssertEqual(first.count, 1, "acknowledged, and no scan has come to delete it")
+
+            _ = try await database.unitOfWork(waking: relay) { unit in try unit.emit(Events.orderPlaced("fold-2")) }
+            try await eventually("the second row published", timeout: 20) { relay.statistics.published == 2 }
+            let second = try await outboxIds()
+            XCTAssertEqual(second.count, 1)
+            XCTAssertFalse(second.contains(first[0]), "the scan that found the second row deleted the first")
+            XCTAssertEqual(relay.statistics.deletedRows, 1)
+            XCTAssertEqual(relay.statistics.deletedInScans, 1)
+
+            await relay.shutdown()
+            let left = try await outboxIds()
+            XCTAssertEqual(left, [], "shutdown deletes what no scan took")
+            XCTAssertEqual(relay.statistics.deletedRows, 2)
+            XCTAssertEqual(relay.statistics.deletedInScans, 1)
         }
     }
 }
