@@ -59,19 +59,19 @@ public struct MultiRowStatement: Sendable {
 
     /// Runs the statement over `rows` (each `columns` values long); returns the rows changed.
     @discardableResult
-    func execute(_ rows: [[SQLValue]], on connection: any SQLConnection) throws -> Int {
+    public func execute(_ rows: [[SQLValue]], on connection: any SQLConnection) throws -> Int {
         var changed = 0
         try forEachChunk(rows, on: connection) { sql, binds in changed += try connection.execute(sql, binds) }
         return changed
     }
 
     /// Runs the statement over `rows` without waiting for the outcome (`SQLConnection.executePipelined`).
-    func executePipelined(_ rows: [[SQLValue]], on connection: any SQLConnection) throws {
+    public func executePipelined(_ rows: [[SQLValue]], on connection: any SQLConnection) throws {
         try forEachChunk(rows, on: connection) { sql, binds in try connection.executePipelined(sql, binds) }
     }
 
     /// Runs the statement (with a RETURNING suffix) and collects every returned row.
-    func query(_ rows: [[SQLValue]], on connection: any SQLConnection) throws -> [SQLRow] {
+    public func query(_ rows: [[SQLValue]], on connection: any SQLConnection) throws -> [SQLRow] {
         var result: [SQLRow] = []
         try forEachChunk(rows, on: connection) { sql, binds in result += try connection.query(sql, binds) }
         return result

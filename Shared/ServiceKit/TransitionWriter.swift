@@ -20,8 +20,9 @@ public protocol TransitionStep {
     /// does nothing if the row appeared meanwhile, an `UPDATE … WHERE state = from`): false when
     /// another writer changed it first.
     func write(_ transition: Transition, on connection: any SQLConnection) throws -> Bool
-    /// One movement of a shared resource, conditional on it still allowing the movement.
-    func move(_ movement: Transition.Movement, on connection: any SQLConnection) throws -> Bool
+    /// A transition's movements of shared resources, each conditional on it still allowing the
+    /// movement: true when all of them moved (called only with movements to make).
+    func move(_ movements: [Transition.Movement], on connection: any SQLConnection) throws -> Bool
     /// After the events are in the outbox: rows that keep their envelopes (Order's history).
     func emitted(_ transition: Transition, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws
     /// The input changed nothing: whatever records it anyway (Order's history).
@@ -35,7 +36,7 @@ extension TransitionStep {
 }
 
 extension TransitionStep where Transition.Movement == NoMovement {
-    public func move(_ movement: NoMovement, on connection: any SQLConnection) throws -> Bool {}
+    public func move(_ movements: [NoMovement], on connection: any SQLConnection) throws -> Bool { movements.isEmpty }
 }
 
 /// What a step's input came to.
@@ -79,8 +80,9 @@ public enum TransitionWriter {
                     lastState = step.describe(loaded)
                     continue
                 }
-                for movement in transition.movements where try !step.move(movement, on: connection) {
-                    throw HandlerError.permanent("\(step.subject): \(movement) no longer applies although the decision was made on the locked state \(step.describe(loaded)): the state drifted")
+                if !transition.movements.isEmpty, try !step.move(transition.movements, on: connection) {
+                    let movements = transition.movements.map(\.description).joined(separator: ", ")
+                    throw HandlerError.permanent("\(step.subject): \(movements) no longer applies although the decision was made on the locked state \(step.describe(loaded)): the state drifted")
                 }
                 let envelopes = try transition.events.map { try unit.emit($0, causedBy: cause) }
                 try step.emitted(transition, as: envelopes, on: unit)

@@ -52,8 +52,9 @@ final class TransitionWriterTests: XCTestCase {
                                    [.integer(transition.to), .integer(transition.from)]) == 1
         }
 
-        func move(_ movement: Take, on connection: any SQLConnection) throws -> Bool {
-            try connection.execute("UPDATE stock SET n = n - 1 WHERE id = 's' AND n >= 1", []) == 1
+        func move(_ movements: [Take], on connection: any SQLConnection) throws -> Bool {
+            try connection.execute("UPDATE stock SET n = n - ? WHERE id = 's' AND n >= ?",
+                                   [.integer(Int64(movements.count)), .integer(Int64(movements.count))]) == 1
         }
 
         func emitted(_ transition: Bump, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {

@@ -38,11 +38,13 @@ public struct StockLevel: Sendable, Hashable {
     }
 }
 
-/// A change of one SKU's stock, applied by the service as
-/// - reserve: `UPDATE stock SET available = available - q, reserved = reserved + q WHERE sku = ? AND available >= q`
-/// - release: `… SET reserved = reserved - q, available = available + q WHERE sku = ? AND reserved >= q`
-/// - sell:    `… SET reserved = reserved - q, sold = sold + q WHERE sku = ? AND reserved >= q`
-/// An update matching no row means the decision was made on stale stock: roll back and decide again.
+/// A change of one SKU's stock. The service applies a transition's movements of one kind in one
+/// statement over all their SKUs (`UPDATE stock … FROM (VALUES (sku, q), …) AS v`), each row
+/// conditional on its own SKU:
+/// - reserve: `SET available = available - q, reserved = reserved + q WHERE available >= q`
+/// - release: `SET reserved = reserved - q, available = available + q WHERE reserved >= q`
+/// - sell:    `SET reserved = reserved - q, sold = sold + q WHERE reserved >= q`
+/// Fewer rows updated than SKUs means the decision was made on stale stock: roll back.
 public struct StockMovement: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case reserve, release, sell

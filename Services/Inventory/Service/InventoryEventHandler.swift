@@ -61,7 +61,7 @@ struct ReservationStep: TransitionStep {
         try InventoryStore.write(transition.to, from: transition.from, on: connection)
     }
 
-    func move(_ movement: StockMovement, on connection: any SQLConnection) throws -> Bool {
-        try InventoryStore.apply(movement, on: connection)
+    func move(_ movements: [StockMovement], on connection: any SQLConnection) throws -> Bool {
+        try InventoryStore.apply(movements, on: connection)
     }
 }

@@ -59,16 +59,41 @@ enum InventoryStore {
         _ = try lockedStockLevels.query(skus.map { .text($0) }, on: connection)
     }
 
-    /// The movement's conditional update; false if it would take a column below zero.
-    static func apply(_ movement: StockMovement, on connection: any SQLConnection) throws -> Bool {
-        let q = SQLValue.integer(movement.quantity)
-        let sql = switch movement.kind {
-        case .reserve: "UPDATE stock SET available = available - ?, reserved = reserved + ? WHERE sku = ? AND available >= ?"
-        case .release: "UPDATE stock SET reserved = reserved - ?, available = available + ? WHERE sku = ? AND reserved >= ?"
-        case .sell: "UPDATE stock SET reserved = reserved - ?, sold = sold + ? WHERE sku = ? AND reserved >= ?"
+    /// The movements' conditional updates, one statement per kind for all their SKUs (lines of
+    /// one SKU summed, SKUs in order): true when every SKU moved, false when any would go below
+    /// zero (the caller rolls the transaction back).
+    static func apply(_ movements: [StockMovement], on connection: any SQLConnection) throws -> Bool {
+        var moved = 0
+        var wanted = 0
+        for kind in StockMovement.Kind.allCases {
+            var quantities: [String: Int64] = [:]
+            for movement in movements where movement.kind == kind { quantities[movement.sku, default: 0] += movement.quantity }
+            guard !quantities.isEmpty else { continue }
+            wanted += quantities.count
+            let rows = quantities.sorted { $0.key < $1.key }.map { [SQLValue.text($0.key), .integer($0.value)] }
+            moved += try movementStatement(kind).execute(rows, on: connection)
         }
-        return try connection.execute(sql, [q, q, .text(movement.sku), q]) == 1
+        return moved == wanted
     }
+
+    private static func movementStatement(_ kind: StockMovement.Kind) -> MultiRowStatement {
+        switch kind {
+        case .reserve: reserve
+        case .release: release
+        case .sell: sell
+        }
+    }
+
+    /// `UPDATE … FROM (VALUES (sku, q), …) AS v`: PostgreSQL and SQLite (3.33+) alike name the
+    /// columns of a VALUES list column1, column2. 32 rows at most: 64 binds, still prepared.
+    private static func movement(_ assignments: String, keeping column: String) -> MultiRowStatement {
+        MultiRowStatement("UPDATE stock SET \(assignments) FROM (", columns: 2,
+                          suffix: ") AS v WHERE stock.sku = v.column1 AND stock.\(column) >= v.column2", maxRows: 32)
+    }
+
+    private static let reserve = movement("available = available - v.column2, reserved = reserved + v.column2", keeping: "available")
+    private static let release = movement("reserved = reserved - v.column2, available = available + v.column2", keeping: "reserved")
+    private static let sell = movement("reserved = reserved - v.column2, sold = sold + v.column2", keeping: "reserved")
 
     /// INSERT for a new reservation (nothing if the row appeared meanwhile: false, decide
     /// again), else an update conditional on the state decided from.

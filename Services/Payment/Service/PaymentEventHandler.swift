@@ -52,7 +52,8 @@ struct PaymentStep: TransitionStep {
         try PaymentStore.write(transition.to, from: transition.from, on: connection)
     }
 
-    func move(_ movement: AccountMovement, on connection: any SQLConnection) throws -> Bool {
-        try PaymentStore.apply(movement, on: connection)
+    /// A payment moves one account per transition: one conditional update each.
+    func move(_ movements: [AccountMovement], on connection: any SQLConnection) throws -> Bool {
+        try movements.allSatisfy { try PaymentStore.apply($0, on: connection) }
     }
 }
