@@ -21,50 +21,53 @@ extension OutboxRelay {
         }
     }
 
-    /// Records how a claimed delete ended: `deleted` rows (nil: it failed and the rows go back).
-    func deletionEnded(_ deletion: RelayStateMachine.Deletion, deleted: Int?, inScan: Bool) {
-        state.update { state in
-            state.deleting.subtract(deletion.ids)
-            if let deleted {
-                state.acknowledged.subtract(deletion.ids)
-                state.deletedSinceVacuum += deleted
+    /// Runs a claimed delete, with the scan page it rides on if any (both in one write
+    /// transaction), and records how it ended: deleted rows leave `acknowledged`, a failed
+    /// delete gives its rows back to be claimed again.
+    func delete(_ deletion: RelayStateMachine.Deletion,
+                scanningAfter page: (after: Int64, limit: Int)? = nil) async throws -> [OutboxStore.ScannedRow] {
+        let lease = self.lease
+        let deleted: Int
+        let rows: [OutboxStore.ScannedRow]
+        do {
+            (deleted, rows) = try await database.write { connection in
+                (try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, on: connection),
+                 try page.map { try OutboxStore.scan(after: $0.after, limit: $0.limit, on: connection) } ?? [])
             }
+        } catch {
+            state.update { $0.deleting.subtract(deletion.ids) }
+            // The deleter retries what a scan failed to delete.
+            if page != nil { deleteSignal.signal() }
+            throw error
         }
-        // The deleter retries what failed, and vacuums after the threshold whoever deleted.
-        if inScan { deleteSignal.signal() }
-        guard let deleted else { return }
+        let threshold = configuration.vacuumAfterDeletedRows
+        let vacuumDue = state.update { state -> Bool in
+            state.deleting.subtract(deletion.ids)
+            state.acknowledged.subtract(deletion.ids)
+            state.deletedSinceVacuum += deleted
+            return threshold > 0 && state.deletedSinceVacuum >= threshold
+        }
         if deleted < deletion.ids.count {
             // Fenced: another holder took the lease (or deleted the rows it published too).
             logger.notice("deleted \(deleted) of \(deletion.ids.count) published outbox rows: the lease (epoch \(deletion.epoch)) moved on; the new holder publishes and deletes the rest")
         }
         count { stats in
             stats.deletedRows += deleted
-            if inScan { stats.deletedInScans += deleted }
+            if page != nil { stats.deletedInScans += deleted }
         }
-        // The publishing loop may be waiting for the deletes to catch up.
-        if !inScan { wakeSignal.signal() }
-    }
-
-    /// The scan page that carries a claimed delete: both in one write transaction.
-    func deleteAndScan(_ deletion: RelayStateMachine.Deletion, after: Int64, limit: Int) async throws -> [OutboxStore.ScannedRow] {
-        let lease = self.lease
-        do {
-            let (deleted, rows) = try await database.write { connection in
-                (try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, on: connection),
-                 try OutboxStore.scan(after: after, limit: limit, on: connection))
-            }
-            deletionEnded(deletion, deleted: deleted, inScan: true)
-            return rows
-        } catch {
-            deletionEnded(deletion, deleted: nil, inScan: true)
-            throw error
+        if page == nil {
+            // The publishing loop may be waiting for the deletes to catch up.
+            wakeSignal.signal()
+        } else if vacuumDue {
+            // The deleter vacuums, off the publishing path.
+            deleteSignal.signal()
         }
+        return rows
     }
 
     /// Deletes what no scan took within the delete delay. Off the publishing path: a slow delete
     /// holds no send back. On shutdown (the publishing loop has ended) it deletes what is left at once.
     func deleteLoop() async {
-        let delay = configuration.effectiveDeleteDelay(for: database.dialect)
         var failures = 0
         while true {
             let (waiting, finishing, deletedSinceVacuum) = state.update { state in
@@ -81,22 +84,17 @@ extension OutboxRelay {
                 continue
             }
             // Leave the next scan the chance to take these along (a shutdown ends the wait).
-            if delay > .zero && !finishing {
-                let deadline = ContinuousClock.now + delay
+            if deleteDelay > .zero && !finishing {
+                let deadline = ContinuousClock.now + deleteDelay
                 while ContinuousClock.now < deadline && !state.value.publishingEnded {
                     await deleteSignal.wait(timeout: deadline - .now)
                 }
             }
             guard let deletion = claimDeletion() else { continue }
             do {
-                let lease = self.lease
-                let deleted = try await database.write { connection in
-                    try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, on: connection)
-                }
+                _ = try await delete(deletion)
                 failures = 0
-                deletionEnded(deletion, deleted: deleted, inScan: false)
             } catch {
-                deletionEnded(deletion, deleted: nil, inScan: false)
                 failures += 1
                 logger.warning("cannot delete \(deletion.ids.count) published outbox rows (they stay hidden from this relay): \(error)")
                 if finishing && failures >= 3 { return }

@@ -51,6 +51,8 @@ public final class OutboxRelay: @unchecked Sendable {
     let logger: Logger
     let metrics = RelayMetrics()
     let lease: RelayLease
+    /// `RelayConfiguration.deleteDelay`, resolved for this database's backend.
+    let deleteDelay: Duration
     let wakeSignal = WakeSignal()
     let deleteSignal = WakeSignal()
     let state = Protected(Shared())
@@ -94,6 +96,7 @@ public final class OutboxRelay: @unchecked Sendable {
         self.configuration = configuration
         self.hooks = hooks
         self.logger = logger
+        deleteDelay = configuration.effectiveDeleteDelay(for: database.dialect)
         let holder = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(UUID().uuidString.prefix(8))"
         lease = RelayLease(database: database, name: configuration.leaseName, holder: holder, ttl: configuration.leaseTTL)
     }
@@ -226,7 +229,7 @@ public final class OutboxRelay: @unchecked Sendable {
     /// unless the configuration leaves every delete to the deleter.
     private func read(into selection: inout RowSelection) async throws {
         let page = configuration.batchSize
-        var deletion = configuration.effectiveDeleteDelay(for: database.dialect) > .zero ? claimDeletion() : nil
+        var deletion = deleteDelay > .zero ? claimDeletion() : nil
         var cursor: Int64 = 0
         var more = true
         while more {
@@ -234,7 +237,7 @@ public final class OutboxRelay: @unchecked Sendable {
             let rows: [OutboxStore.ScannedRow]
             if let claimed = deletion {
                 deletion = nil
-                rows = try await deleteAndScan(claimed, after: after, limit: page)
+                rows = try await delete(claimed, scanningAfter: (after, page))
             } else {
                 rows = try await database.read { try OutboxStore.scan(after: after, limit: page, on: $0) }
             }
