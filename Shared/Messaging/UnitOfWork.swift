@@ -44,6 +44,19 @@ public final class UnitOfWork {
     /// Sequences advanced in memory, written back by `flush`.
     private var dirtySequences: Set<SequenceKey> = []
 
+    private struct PreloadKey: Hashable {
+        let type: ObjectIdentifier
+        let key: String
+    }
+
+    /// A preloaded row, or the absence of one.
+    private struct Preloaded<Row> {
+        let row: Row?
+    }
+
+    /// Rows the batch's prelude read for many events at once (`preload`), until a decision takes them.
+    private var preloads: [PreloadKey: Any] = [:]
+
     init(connection: any SQLConnection, signer: EventSigner?) {
         self.connection = connection
         self.signer = signer
@@ -70,6 +83,27 @@ public final class UnitOfWork {
         } else {
             endRows.append((statement, [row]))
         }
+    }
+
+    /// Keeps `rows` of type `Row`, by key, for the first decision on each key in this transaction
+    /// (`takePreloaded`); a key of `keys` without a row is kept as known to be absent. For a batch
+    /// prelude that reads in one statement the rows its events' decisions would each read alone.
+    ///
+    /// Only for rows no other transaction can change until this one ends: rows it locked, or rows
+    /// whose writers all take the same per-order lock first (the batch's sequence rows), or rows
+    /// written only by a conditional write that rereads when it loses.
+    public func preload<Row>(_ rows: [String: Row], for keys: some Sequence<String>) {
+        for key in keys {
+            preloads[PreloadKey(type: ObjectIdentifier(Row.self), key: key)] = Preloaded(row: rows[key])
+        }
+    }
+
+    /// The row `preload` kept for `key`: `.some(nil)` when it found none there, nil when nothing
+    /// was preloaded or a decision took it already. Taken once: the next decision on the key in
+    /// this transaction reads the row again, and so sees what the first one wrote.
+    public func takePreloaded<Row>(_ type: Row.Type, for key: String) -> Row?? {
+        guard let kept = preloads.removeValue(forKey: PreloadKey(type: ObjectIdentifier(Row.self), key: key)) else { return nil }
+        return .some((kept as! Preloaded<Row>).row)
     }
 
     /// Runs `body` with a unit of work on `connection` (inside your own `write` body) and writes

@@ -12,6 +12,8 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     /// A statement failed (perhaps caught by the body): the transaction must not look committed.
     private(set) var sawFailure = false
     private var valid = true
+    /// The server's time at this transaction's first clock read, and the monotonic time then.
+    private var clockAnchor: (server: Int64, monotonic: Int64)?
 
     /// A statement sent, unnamed or prepared (see `PreparedStatements`).
     enum Pending {
@@ -56,11 +58,16 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         pipelined.append(try send(sql, binds, .nothing, rewrite: true))
     }
 
-    /// The server's clock, one for every instance sharing the database.
+    /// The server's clock, one for every instance sharing the database: read at the
+    /// transaction's first call, then counted on by this machine's monotonic clock, so later calls
+    /// in the transaction (the POSTs of one group commit, the events of one batch) cost no round
+    /// trip. A transaction lasts milliseconds, too short for the two clocks to part.
     func databaseTimeMillis() throws -> Int64 {
+        if let anchor = clockAnchor { return anchor.server + SQLiteClock.monotonicMillis() - anchor.monotonic }
         guard let now = try query("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now", []).first?.int("now") else {
             throw SQLError.permanent("the database returned no time")
         }
+        clockAnchor = (now, SQLiteClock.monotonicMillis())
         return now
     }
 

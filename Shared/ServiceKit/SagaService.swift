@@ -23,9 +23,10 @@ public protocol SagaService: Sendable {
     /// Applies one consumed event inside the batch transaction (see `EventHandler`).
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome
 
-    /// Before the batch's handlers run: lock the shared rows they will touch in one global order
-    /// (see `BatchPrelude`). Default: nothing.
-    func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws
+    /// Before the batch's handlers run, in its transaction: lock the shared rows they will touch
+    /// in one global order (see `BatchPrelude`), and read the rows their decisions will read, one
+    /// statement per table for the whole batch (`UnitOfWork.preload`). Default: nothing.
+    func prepareBatch(_ events: [InboundEvent], _ unit: UnitOfWork) throws
 
     /// Registers the service's HTTP routes, each with its access policy.
     func addRoutes(to routes: EdgeRoutes)
@@ -44,7 +45,7 @@ public protocol SagaService: Sendable {
 
 extension SagaService {
     public static var handledEventTypes: Set<EventType>? { nil }
-    public func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {}
+    public func prepareBatch(_ events: [InboundEvent], _ unit: UnitOfWork) throws {}
     public func backgroundServices() -> [any Service] { [] }
     public func refreshMetrics() async {}
     public func consumedBatchCommitted() {}

@@ -126,7 +126,7 @@ public enum ServiceRunner {
             database: database, relay: relay,
             hooks: ConsumerHooks(afterDatabaseCommit: { _ in service.consumedBatchCommitted() }),
             logger: named(logger, "consumer"),
-            prelude: { events, unit in try service.lockSharedRows(for: events, unit) },
+            prelude: { events, unit in try service.prepareBatch(events, unit) },
             handler: { event, unit in try service.handle(event, unit) })
 
         let router = Router(context: EdgeContext.self)

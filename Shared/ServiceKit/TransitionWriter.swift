@@ -13,6 +13,9 @@ public protocol TransitionStep {
     var subject: String { get }
     /// Reads, in the transaction, what the decision needs.
     func load(on connection: any SQLConnection) throws -> Loaded
+    /// What the batch's prelude read for this step (`UnitOfWork.preload`), taken for the first
+    /// decision, reading whatever was not preloaded; nil when nothing was (then `load` reads).
+    func takePreloaded(from unit: UnitOfWork) throws -> Loaded?
     func decide(_ loaded: Loaded) throws -> Decided<Transition>
     /// The state a decision was made on, for the error of a write that kept losing or drifted.
     func describe(_ loaded: Loaded) -> String
@@ -30,6 +33,7 @@ public protocol TransitionStep {
 }
 
 extension TransitionStep {
+    public func takePreloaded(from unit: UnitOfWork) throws -> Loaded? { nil }
     public func describe(_ loaded: Loaded) -> String { "\(loaded)" }
     public func emitted(_ transition: Transition, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {}
     public func ignored(_ loaded: Loaded, on unit: UnitOfWork) throws {}
@@ -59,14 +63,15 @@ public enum TransitionWriter {
     /// Decisions per input before it is rejected as changing under the writer.
     public static let attempts = 3
 
-    /// - Parameter preloaded: what the caller read already (rows it claimed): the first decision
-    ///   is made on it, a lost race reads again.
+    /// - Parameter preloaded: what the caller read already (rows it claimed); else what the batch's
+    ///   prelude read for the step, if anything. The first decision is made on it, a lost race
+    ///   reads again.
     public static func write<Step: TransitionStep>(
         _ step: Step, causedBy cause: EventCause?, preloaded: Step.Loaded? = nil, unit: UnitOfWork
     ) throws -> Written<Step.Transition> {
         let connection = unit.connection
         var lastState = ""
-        var preloaded = preloaded
+        var preloaded = try preloaded ?? step.takePreloaded(from: unit)
         for _ in 0..<attempts {
             let loaded = try preloaded.take() ?? step.load(on: connection)
             switch try step.decide(loaded) {

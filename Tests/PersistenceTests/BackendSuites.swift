@@ -165,6 +165,36 @@ final class PostgresBackendTests: BackendSuite {
 
     // PostgreSQL only.
 
+    /// A transaction reads the server's clock once and counts on from there: its later reads ask
+    /// the server nothing (here the server would answer with a year-2000 `clock_timestamp()`
+    /// shadowing the real one), yet go on with the time; the next transaction reads it anew.
+    func testATransactionReadsTheServersClockOnceAndCountsOnFromThere() async throws {
+        try await run { store in
+            let database = try await store.open()
+            let schema = "clock_shadow_\(UInt32.random(in: 0...UInt32.max))"
+            try await database.write { connection in
+                try connection.execute("CREATE SCHEMA \(schema)", [])
+                try connection.execute("""
+                    CREATE FUNCTION \(schema).clock_timestamp() RETURNS timestamptz LANGUAGE sql AS $$ SELECT timestamptz '2000-01-01 00:00:00+00' $$
+                    """, [])
+            }
+            let (first, second, shadowed) = try await database.write { connection in
+                let first = try connection.databaseTimeMillis()
+                try connection.execute("SET LOCAL search_path = \(schema), pg_catalog", [])
+                let shadowed = try connection.query("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now", []).first?.int("now")
+                _ = try connection.query("SELECT pg_sleep(0.2)", [])
+                return (first, try connection.databaseTimeMillis(), shadowed)
+            }
+            XCTAssertEqual(shadowed, 946_684_800_000, "the shadow answers a query in that transaction")
+            XCTAssertGreaterThanOrEqual(second - first, 195, "the second read counts on by the time that passed")
+            XCTAssertLessThan(second - first, 5_000, "the second read is not the server's (shadowed) clock")
+            let next = try await database.write { try $0.databaseTimeMillis() }
+            XCTAssertGreaterThanOrEqual(next, second)
+            XCTAssertLessThan(abs(next - Int64(Date().timeIntervalSince1970 * 1000)), 60_000, "a new transaction reads the server again")
+            try await database.write { try $0.execute("DROP SCHEMA \(schema) CASCADE", []) }
+        }
+    }
+
     /// Write skew under SERIALIZABLE: the second committer gets 40001, mapped to `.transient`.
     func testSerializationFailureIsTransient() async throws {
         try await run { store in

@@ -128,7 +128,7 @@ final class ConcurrentInstancesTests: XCTestCase {
                 configuration: ConsumerConfiguration(groupID: "inventory", topics: [TopicCatalog.orders.name], kafka: kafka,
                                                      maxBatchSize: 50, handledEventTypes: InventoryService.handledEventTypes,
                                                      outputTopics: [TopicCatalog.inventory.name]),
-                database: database, logger: logger, prelude: { try InventoryEventHandler.lockStock($0, $1) },
+                database: database, logger: logger, prelude: { try InventoryEventHandler.prepare($0, $1) },
                 handler: { try InventoryEventHandler.handle($0, $1) })
             members.append((runtime, Task { try await runtime.run() }))
         }

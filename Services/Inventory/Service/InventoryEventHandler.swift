@@ -13,22 +13,21 @@ enum InventoryEventHandler {
         try TransitionWriter.handle(event, with: ReservationStep(event: event.event), unit: unit)
     }
 
-    /// Locks, before any handler runs, the stock rows every event of the batch will read or move,
-    /// sorted by SKU across the whole batch: two instances (PostgreSQL) whose batches share SKUs
-    /// then queue on them in one order instead of deadlocking. SQLite has one writer.
-    static func lockStock(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
-        guard unit.connection.dialect == .postgres else { return }
+    /// Before any handler runs: reads the reservations of the batch's orders, then the stock
+    /// rows every event will read or move, sorted by SKU across the whole batch and locked
+    /// (PostgreSQL: two instances whose batches share SKUs queue on them in one order instead of
+    /// deadlocking; SQLite has one writer), one statement each, and keeps both for the decisions.
+    /// Reservations are safe to keep: their writers take the order's sequence rows first.
+    static func prepare(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        let orderIds = events.map(\.envelope.orderId)
+        let reservations = try InventoryStore.reservations(orderIds, on: unit.connection)
         var skus = Set<String>()
-        var reservedOrders: [String] = []
         for event in events {
-            if case .orderPlaced(let placed) = event.event {
-                skus.formUnion(placed.lines.map(\.sku))
-            } else {
-                reservedOrders.append(event.envelope.orderId)
-            }
+            skus.formUnion(InventoryDecider.skus(for: event.event, reservation: reservations[event.envelope.orderId]))
         }
-        skus.formUnion(try InventoryStore.reservedSkus(of: reservedOrders, on: unit.connection))
-        try InventoryStore.lockStock(skus.sorted(), on: unit.connection)
+        let sorted = skus.sorted()
+        unit.preload(reservations, for: orderIds)
+        unit.preload(try InventoryStore.stock(sorted, on: unit.connection), for: sorted)
     }
 }
 
@@ -47,6 +46,23 @@ struct ReservationStep: TransitionStep {
         let reservation = try InventoryStore.reservation(event.orderId, on: connection)
         let skus = InventoryDecider.skus(for: event, reservation: reservation)
         return Loaded(reservation: reservation, stock: try InventoryStore.stock(skus, on: connection))
+    }
+
+    /// The batch's reading of the reservation and of each SKU is taken by the first decision
+    /// that needs it; a SKU an earlier event of the batch took (and maybe moved) is read again.
+    func takePreloaded(from unit: UnitOfWork) throws -> Loaded? {
+        guard let reservation = unit.takePreloaded(ReservationRecord.self, for: event.orderId) else { return nil }
+        var stock: [String: StockLevel] = [:]
+        var taken: [String] = []
+        for sku in InventoryDecider.skus(for: event, reservation: reservation) {
+            switch unit.takePreloaded(StockLevel.self, for: sku) {
+            case .some(let level?): stock[sku] = level
+            case .some(nil): break  // no such SKU
+            case nil: taken.append(sku)
+            }
+        }
+        stock.merge(try InventoryStore.stock(taken, on: unit.connection)) { _, fresh in fresh }
+        return Loaded(reservation: reservation, stock: stock)
     }
 
     func decide(_ loaded: Loaded) -> Decided<InventoryTransition> {

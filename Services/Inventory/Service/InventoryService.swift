@@ -21,8 +21,8 @@ struct InventoryService: SagaService {
         return InventoryService(api: InventoryAPI(database: context.database))
     }
 
-    func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {
-        try InventoryEventHandler.lockStock(events, unit)
+    func prepareBatch(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        try InventoryEventHandler.prepare(events, unit)
     }
 
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {

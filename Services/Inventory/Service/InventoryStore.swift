@@ -38,25 +38,13 @@ enum InventoryStore {
     }
 
     private static let stockLevels = InListStatement("SELECT sku, available, reserved, sold FROM stock WHERE sku IN")
-    /// Also the batch's lock (`lockStock`): one statement, one prepared plan, for both.
     private static let lockedStockLevels = InListStatement("SELECT sku, available, reserved, sold FROM stock WHERE sku IN",
                                                            suffix: "ORDER BY sku FOR UPDATE")
-    private static let reservationLines = InListStatement("SELECT lines FROM reservations WHERE order_id IN")
+    private static let reservationRows = InListStatement("SELECT * FROM reservations WHERE order_id IN")
 
-    /// The SKUs held by these orders' reservations.
-    static func reservedSkus(of orderIds: [String], on connection: any SQLConnection) throws -> Set<String> {
-        guard !orderIds.isEmpty else { return [] }
-        var skus = Set<String>()
-        for row in try reservationLines.query(Array(Set(orderIds)).map { .text($0) }, on: connection) {
-            skus.formUnion(try LinesColumn.decode(row.string("lines")).map(\.sku))
-        }
-        return skus
-    }
-
-    /// Locks the stock rows of `skus` (sorted) until commit, in that order (PostgreSQL).
-    static func lockStock(_ skus: [String], on connection: any SQLConnection) throws {
-        guard !skus.isEmpty else { return }
-        _ = try lockedStockLevels.query(skus.map { .text($0) }, on: connection)
+    /// The reservations of `orderIds` that exist, by order id, in one statement.
+    static func reservations(_ orderIds: [String], on connection: any SQLConnection) throws -> [String: ReservationRecord] {
+        try reservationRows.fetch(ReservationRecord.self, orderIds, key: \.orderId, on: connection)
     }
 
     /// The movements' conditional updates, one statement per kind for all their SKUs (lines of

@@ -24,6 +24,16 @@ enum NotificationEventHandler {
             cause: event.envelope.cause.continuing(unit.traceparent), delivered: delivered)
         return try TransitionWriter.handle(event, with: step, unit: unit)
     }
+
+    /// Before any handler runs: reads the notifications of the batch's orders in one statement and
+    /// keeps them for the decisions. A notification recorded meanwhile by another instance makes
+    /// the decision's conditional insert lose, and the decision is made again on the row.
+    static func prepare(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        let notifications = try NotificationStore.notifications(of: events.map(\.envelope.orderId), on: unit.connection)
+        unit.preload(notifications, for: events.compactMap { event in
+            NotificationKind(for: event.event).map { NotificationStore.key(orderId: event.envelope.orderId, kind: $0) }
+        })
+    }
 }
 
 /// Notification's part of the write path for a consumed event: the (order, kind) row recorded,
@@ -44,6 +54,12 @@ struct RecordNotificationStep: TransitionStep {
     func load(on connection: any SQLConnection) throws -> NotificationRecord? {
         guard let kind = NotificationKind(for: event) else { return nil }
         return try NotificationStore.load(orderId: event.orderId, kind: kind, on: connection)?.record
+    }
+
+    /// The batch's reading of the (order, kind) row, taken by the first decision on it.
+    func takePreloaded(from unit: UnitOfWork) -> NotificationRecord?? {
+        guard let kind = NotificationKind(for: event) else { return .some(nil) }
+        return unit.takePreloaded(NotificationRecord.self, for: NotificationStore.key(orderId: event.orderId, kind: kind))
     }
 
     func decide(_ existing: NotificationRecord?) -> Decided<NotificationRecorded> {

@@ -47,6 +47,10 @@ struct NotificationService: SagaService {
         context.logger.notice("notification channel", metadata: ["channel": "\(settings)"])
     }
 
+    func prepareBatch(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        try NotificationEventHandler.prepare(events, unit)
+    }
+
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
         try NotificationEventHandler.handle(event, unit, channel: channel, delivered: delivered)
     }

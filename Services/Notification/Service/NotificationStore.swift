@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import Messaging
 import NotificationCore
 import Persistence
 
@@ -9,6 +10,17 @@ enum NotificationStore {
         try connection.fetchOne(StoredNotification.self, "SELECT * FROM notifications WHERE order_id = ? AND kind = ?",
                                 [.text(orderId), .text(kind.rawValue)])
     }
+
+    private static let orderRows = InListStatement("SELECT * FROM notifications WHERE order_id IN")
+
+    /// The notifications of `orderIds`, by `key(orderId:kind:)`, in one statement.
+    static func notifications(of orderIds: [String], on connection: any SQLConnection) throws -> [String: NotificationRecord] {
+        try orderRows.fetch(StoredNotification.self, orderIds, key: { key(orderId: $0.record.orderId, kind: $0.record.kind) },
+                            on: connection).mapValues(\.record)
+    }
+
+    /// An (order, kind) pair, the identity of a notification, as one key.
+    static func key(orderId: String, kind: NotificationKind) -> String { "\(orderId) \(kind.rawValue)" }
 
     static func forOrder(_ orderId: String, on connection: any SQLConnection) throws -> [StoredNotification] {
         try connection.fetch(StoredNotification.self,

@@ -11,4 +11,12 @@ enum OrderEventHandler {
     static func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
         try TransitionWriter.handle(event, with: OrderStep(orderId: event.envelope.orderId, input: .event(event)), unit: unit)
     }
+
+    /// Before any handler runs: reads the orders of the batch in one statement and keeps them for
+    /// the decisions. Safe to keep: their writers (the sweeper too) take the order's sequence rows
+    /// first, as the batch did.
+    static func prepare(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        let orderIds = events.map(\.envelope.orderId)
+        unit.preload(try OrderStore.orders(orderIds, on: unit.connection), for: orderIds)
+    }
 }

@@ -35,6 +35,10 @@ struct OrderService: SagaService {
         self.idempotencyKeyRetention = idempotencyKeyRetention
     }
 
+    func prepareBatch(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        try OrderEventHandler.prepare(events, unit)
+    }
+
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {
         try OrderEventHandler.handle(event, unit)
     }

@@ -24,6 +24,12 @@ struct OrderStep: TransitionStep {
         return try OrderStore.load(orderId, on: connection)
     }
 
+    /// A consumed event's order as the batch read it, taken by the first decision on the order.
+    func takePreloaded(from unit: UnitOfWork) -> OrderRecord?? {
+        guard case .event = input else { return nil }
+        return unit.takePreloaded(OrderRecord.self, for: orderId)
+    }
+
     func decide(_ order: OrderRecord?) throws -> Decided<OrderTransition> {
         switch input {
         case let .place(command, prices, policy, now):

@@ -12,6 +12,13 @@ enum OrderStore {
         try connection.fetchOne(OrderRecord.self, "SELECT * FROM orders WHERE order_id = ?", [.text(orderId)])
     }
 
+    private static let orderRows = InListStatement("SELECT * FROM orders WHERE order_id IN")
+
+    /// The orders of `orderIds` that exist, by order id, in one statement.
+    static func orders(_ orderIds: [String], on connection: any SQLConnection) throws -> [String: OrderRecord] {
+        try orderRows.fetch(OrderRecord.self, orderIds, key: \.orderId, on: connection)
+    }
+
     /// `saga`: the envelope of the order's first event, whose correlation id and trace context
     /// later events of the order outside any consumed event (the sweeper's) continue.
     static func insert(_ order: OrderRecord, saga: EventEnvelope?, on connection: any SQLConnection) throws {

@@ -13,13 +13,17 @@ enum PaymentEventHandler {
         try TransitionWriter.handle(event, with: PaymentStep(event: event.event), unit: unit)
     }
 
-    /// Locks, before any handler runs, the accounts the batch's events concern, sorted by
-    /// customer across the whole batch (PostgreSQL; SQLite has one writer): two instances whose
-    /// batches share customers queue on them in one order instead of deadlocking.
-    static func lockAccounts(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
-        guard unit.connection.dialect == .postgres else { return }
-        let customers = Set(events.compactMap { PaymentDecider.customerId(for: $0.event, payment: nil) })
-        try PaymentStore.lockAccounts(customers.sorted(), on: unit.connection)
+    /// Before any handler runs: reads the payments of the batch's orders, then the accounts they
+    /// concern, sorted by customer across the whole batch and locked (PostgreSQL: two instances
+    /// whose batches share customers queue on them in one order instead of deadlocking; SQLite
+    /// has one writer), one statement each, and keeps both for the decisions. Payments are safe
+    /// to keep: their writers take the order's sequence rows first.
+    static func prepare(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        let orderIds = events.map(\.envelope.orderId)
+        let payments = try PaymentStore.payments(orderIds, on: unit.connection)
+        let customers = Set(events.compactMap { PaymentDecider.customerId(for: $0.event, payment: payments[$0.envelope.orderId]) })
+        unit.preload(payments, for: orderIds)
+        unit.preload(try PaymentStore.accounts(customers.sorted(), on: unit.connection), for: customers)
     }
 }
 
@@ -37,6 +41,15 @@ struct PaymentStep: TransitionStep {
     func load(on connection: any SQLConnection) throws -> Loaded {
         let payment = try PaymentStore.payment(event.orderId, on: connection)
         let account = try PaymentDecider.customerId(for: event, payment: payment).flatMap { try PaymentStore.account($0, on: connection) }
+        return Loaded(payment: payment, account: account)
+    }
+
+    /// The batch's reading of the payment and of the account is taken by the first decision that
+    /// needs it; an account an earlier event of the batch took (and maybe moved) is read again.
+    func takePreloaded(from unit: UnitOfWork) throws -> Loaded? {
+        guard let payment = unit.takePreloaded(PaymentRecord.self, for: event.orderId) else { return nil }
+        guard let customer = PaymentDecider.customerId(for: event, payment: payment) else { return Loaded(payment: payment, account: nil) }
+        let account = try unit.takePreloaded(Account.self, for: customer) ?? PaymentStore.account(customer, on: unit.connection)
         return Loaded(payment: payment, account: account)
     }
 

@@ -21,8 +21,8 @@ struct PaymentService: SagaService {
         return PaymentService(api: PaymentAPI(database: context.database))
     }
 
-    func lockSharedRows(for events: [InboundEvent], _ unit: UnitOfWork) throws {
-        try PaymentEventHandler.lockAccounts(events, unit)
+    func prepareBatch(_ events: [InboundEvent], _ unit: UnitOfWork) throws {
+        try PaymentEventHandler.prepare(events, unit)
     }
 
     func handle(_ event: InboundEvent, _ unit: UnitOfWork) throws -> HandlerOutcome {

@@ -50,13 +50,21 @@ enum PaymentStore {
         }
     }
 
-    private static let lockAccountRows = InListStatement("SELECT customer_id FROM accounts WHERE customer_id IN",
-                                                         suffix: "ORDER BY customer_id FOR UPDATE")
+    private static let paymentRows = InListStatement("SELECT * FROM payments WHERE order_id IN")
+    private static let accountRows = InListStatement("SELECT * FROM accounts WHERE customer_id IN")
+    private static let lockedAccountRows = InListStatement("SELECT * FROM accounts WHERE customer_id IN",
+                                                           suffix: "ORDER BY customer_id FOR UPDATE")
 
-    /// Locks the accounts of `customers` (sorted) until commit, in that order (PostgreSQL).
-    static func lockAccounts(_ customers: [String], on connection: any SQLConnection) throws {
-        guard !customers.isEmpty else { return }
-        _ = try lockAccountRows.query(customers.map { .text($0) }, on: connection)
+    /// The payments of `orderIds` that exist, by order id, in one statement.
+    static func payments(_ orderIds: [String], on connection: any SQLConnection) throws -> [String: PaymentRecord] {
+        try paymentRows.fetch(PaymentRecord.self, orderIds, key: \.orderId, on: connection)
+    }
+
+    /// The accounts of `customers` that exist, by customer, in one statement; on PostgreSQL
+    /// locked until commit, in customer order (SQLite has a single writer).
+    static func accounts(_ customers: [String], on connection: any SQLConnection) throws -> [String: Account] {
+        let statement = connection.dialect == .postgres ? lockedAccountRows : accountRows
+        return try statement.fetch(Account.self, customers, key: \.customerId, on: connection)
     }
 
     /// INSERT for a new payment row (nothing if the row appeared meanwhile: false, decide
