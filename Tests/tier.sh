@@ -26,7 +26,7 @@ GROUPS_TABLE=(
     "kafka|fast|900|^KafkaTests\."
     "service-kit|fast|300|^ServiceKitTests\."
     "console|fast|300|^ConsoleTests\.(ConsoleRouteTests|ConsoleClusterTests)[./]"
-    "services-in-process|fast|600|^ServiceTests\.(ConcurrentInstancesTests|OrderPlacementInProcessTests|EdgeSecurityTests|OpenAPIContractTests|OperatorRoutesTests|NotificationDeliveryWakeTests|NotificationInPlaceDeliveryTests|ToolTLSSettingsTests|InventoryStockMovementTests)[./]"
+    "services-in-process|fast|600|^ServiceTests\.(ConcurrentInstancesTests|OrderPlacementInProcessTests|EdgeSecurityTests|OpenAPIContractTests|OperatorRoutesTests|NotificationDeliveryWakeTests|NotificationInPlaceDeliveryTests|ToolTLSSettingsTests|InventoryStockMovementTests|BatchPreloadTests)[./]"
     "console-browser|slow|300|^ConsoleTests\.ConsoleBrowserTests[./]"
     "console-local-stack|slow|600|^ConsoleTests\.ConsoleLocalStackTests[./]"
     "saga-end-to-end|slow|1200|^ServiceTests\.SagaEndToEndTests[./]"
