@@ -141,6 +141,16 @@ public enum OutboxStore {
                                                      on: connection)
     }
 
+    private static let insertSequencesStatement = MultiRowStatement(
+        "INSERT INTO outbox_sequences (topic, order_id, last_sequence, updated_at_ms)", columns: 4, maxRows: 128)
+
+    /// New sequence rows, pipelined: one that exists already fails the transaction.
+    static func insertSequences(_ sequences: [(topic: String, orderId: String, last: Int64)], on connection: any SQLConnection) throws {
+        let now = SQLValue.integer(WallClock.nowMillis())
+        try insertSequencesStatement.executePipelined(sequences.map { [.text($0.topic), .text($0.orderId), .integer($0.last), now] },
+                                                      on: connection)
+    }
+
     /// Deletes up to `limit` sequence rows last written before `cutoffMs`; returns how many.
     static func pruneSequences(updatedBefore cutoffMs: Int64, limit: Int, on connection: any SQLConnection) throws -> Int {
         try connection.execute("""

@@ -43,6 +43,8 @@ public final class UnitOfWork {
     private var sequences: [SequenceKey: Int64] = [:]
     /// Sequences advanced in memory, written back by `flush`.
     private var dirtySequences: Set<SequenceKey> = []
+    /// Sequence rows this transaction creates (`startSequences`), inserted by `flush`.
+    private var newSequences: Set<SequenceKey> = []
 
     private struct PreloadKey: Hashable {
         let type: ObjectIdentifier
@@ -199,8 +201,16 @@ public final class UnitOfWork {
         }
         if !dirtySequences.isEmpty {
             let sorted = dirtySequences.sorted { ($0.topic, $0.orderId) < ($1.topic, $1.orderId) }
-            try OutboxStore.storeSequences(sorted.map { ($0.topic, $0.orderId, sequences[$0]!) }, on: connection)
+            let created = sorted.filter { newSequences.contains($0) }
+            if !created.isEmpty {
+                try OutboxStore.insertSequences(created.map { ($0.topic, $0.orderId, sequences[$0]!) }, on: connection)
+            }
+            let advanced = sorted.filter { !newSequences.contains($0) }
+            if !advanced.isEmpty {
+                try OutboxStore.storeSequences(advanced.map { ($0.topic, $0.orderId, sequences[$0]!) }, on: connection)
+            }
             dirtySequences.removeAll(keepingCapacity: true)
+            newSequences.removeAll(keepingCapacity: true)
         }
     }
 
@@ -232,6 +242,19 @@ public final class UnitOfWork {
                 let key = SequenceKey(topic: topic, orderId: order)
                 if sequences[key] == nil { sequences[key] = found[order] ?? 0 }
             }
+        }
+    }
+
+    /// Declares `orderId` made by this transaction (an id it drew itself, so nothing can have
+    /// emitted for it): its sequences on `topics` start at 0 in memory, with no statement, and
+    /// their rows are inserted at the end of the transaction, pipelined. A plain insert: should a
+    /// row be there after all, it fails the transaction instead of handing out a sequence twice.
+    public func startSequences(of orderId: String, on topics: [String]) {
+        for topic in topics {
+            let key = SequenceKey(topic: topic, orderId: orderId)
+            precondition(sequences[key] == nil, "startSequences(of:) after a sequence of \(orderId) on \(topic) was taken")
+            sequences[key] = 0
+            newSequences.insert(key)
         }
     }
 

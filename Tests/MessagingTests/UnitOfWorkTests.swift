@@ -48,6 +48,38 @@ final class UnitOfWorkTests: XCTestCase {
         }
     }
 
+    /// An order the transaction makes takes its sequences without a statement, and its sequence
+    /// row is inserted at the end; if the row is there after all, the transaction fails rather
+    /// than hand out a sequence twice.
+    func testANewOrdersSequencesCostNoStatementAndAnExistingRowFailsTheTransaction() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open()
+            let (envelopes, statements) = try await database.write { connection in
+                let log = StatementLog(connection)
+                let envelopes = try UnitOfWork.run(on: log) { unit in
+                    unit.startSequences(of: "new-1", on: ["orders.v1"])
+                    return [try unit.emit(Events.orderPlaced("new-1")), try unit.emit(Events.orderPlaced("new-1"))]
+                }
+                return (envelopes, log.statements)
+            }
+            XCTAssertEqual(envelopes.map(\.sequence), [1, 2], "[\(store.backend)]")
+            XCTAssertEqual(statements.filter { $0.contains("outbox_sequences") }.count, 1,
+                           "[\(store.backend)] one insert at the end, no upsert per emit: \(statements)")
+            let next = try await database.unitOfWork { try $0.emit(Events.orderPlaced("new-1")) }
+            XCTAssertEqual(next.sequence, 3, "[\(store.backend)] the row went on from the sequences taken in memory")
+
+            do {
+                _ = try await database.unitOfWork { unit in
+                    unit.startSequences(of: "new-1", on: ["orders.v1"])
+                    return try unit.emit(Events.orderPlaced("new-1"))
+                }
+                XCTFail("[\(store.backend)] sequence 1 of new-1 was handed out a second time")
+            } catch {}
+            let stored = try await Self.outbox(database)
+            XCTAssertEqual(stored.map(\.decoded.envelope.sequence), [1, 2, 3], "[\(store.backend)] the failed transaction wrote nothing")
+        }
+    }
+
     func testRollbackLeavesNoRowAndNoSequence() async throws {
         struct Boom: Error {}
         try await forEachBackend { store in

@@ -52,10 +52,12 @@ final class BatchPreloadTests: XCTestCase {
             let total = Saga_V1_Money(minorUnits: 500, currency: "EUR")
             let far = EventEnvelope.nowUnixMs() + 3_600_000
             try await database.write { connection in
-                for id in ["o-1", "o-2", "o-3"] {
-                    try OrderStore.insert(OrderRecord(orderId: id, customerId: "C-1", lines: [], total: total,
+                try UnitOfWork.run(on: connection) { unit in
+                    for id in ["o-1", "o-2", "o-3"] {
+                        OrderStore.insert(OrderRecord(orderId: id, customerId: "C-1", lines: [], total: total,
                                                       placedAtUnixMs: far - 3_600_000, deadlineUnixMs: far),
-                                          saga: nil, on: connection)
+                                          saga: nil, on: unit)
+                    }
                 }
             }
             func charged(_ id: String) -> SagaEvent {

@@ -21,11 +21,14 @@ enum IdempotencyKeyStore {
             [.text(principal), .text(key)])
     }
 
-    static func insert(principal: String, key: String, fingerprint: String, orderId: String, on connection: any SQLConnection) throws {
-        _ = try connection.execute("""
+    /// Records `principal`'s use of `key` for `orderId`, unless it used the key before: false then
+    /// (on PostgreSQL after a concurrent first use committed; if that one rolls back, this one
+    /// claims the key). One statement where a lookup and an insert would be two.
+    static func claim(principal: String, key: String, fingerprint: String, orderId: String, on connection: any SQLConnection) throws -> Bool {
+        try connection.execute("""
             INSERT INTO idempotency_keys (principal, idempotency_key, request_fingerprint, order_id, created_at_ms)
-            VALUES (?, ?, ?, ?, ?)
-            """, [.text(principal), .text(key), .text(fingerprint), .text(orderId), .integer(EventEnvelope.nowUnixMs())])
+            VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """, [.text(principal), .text(key), .text(fingerprint), .text(orderId), .integer(EventEnvelope.nowUnixMs())]) == 1
     }
 
     /// Deletes keys created before `retention` ago, in chunks; returns how many.

@@ -93,17 +93,21 @@ struct OrderAPI: Sendable {
     private func write(_ command: PlaceOrder, principal: String, key: String?, fingerprint: String) async throws -> Placement {
         let (prices, policy) = (prices, policy)
         return try await placements.write { unit -> Placement in
-            if let key, let existing = try Self.existing(principal: principal, key: key, fingerprint: fingerprint, on: unit.connection) {
+            // The key first: its row is claimed with the id of the order about to be placed,
+            // and rolls back with it if the placement fails.
+            if let key, try !IdempotencyKeyStore.claim(principal: principal, key: key, fingerprint: fingerprint,
+                                                       orderId: command.orderId, on: unit.connection) {
+                guard let existing = try Self.existing(principal: principal, key: key, fingerprint: fingerprint, on: unit.connection) else {
+                    throw SQLError.transient("idempotency key \(key) was claimed and then not found")
+                }
                 return .replayed(existing)
             }
+            // The order's id was drawn for this request: nothing has emitted for it yet.
+            unit.startSequences(of: command.orderId, on: [TopicCatalog.orders.name])
             let step = OrderStep(orderId: command.orderId,
                                  input: .place(command, prices: prices, policy: policy, now: try unit.connection.databaseTimeMillis()))
             guard case .applied(let transition, _) = try TransitionWriter.write(step, causedBy: nil, unit: unit) else {
                 throw SQLError.permanent("placing order \(command.orderId) wrote nothing")  // unreachable: a placement is a transition or a problem
-            }
-            if let key {
-                try IdempotencyKeyStore.insert(principal: principal, key: key, fingerprint: fingerprint,
-                                               orderId: transition.to.orderId, on: unit.connection)
             }
             return .created(transition.to)
         }

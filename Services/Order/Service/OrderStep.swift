@@ -54,7 +54,7 @@ struct OrderStep: TransitionStep {
 
     func emitted(_ transition: OrderTransition, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {
         if transition.from == nil {
-            try OrderStore.insert(transition.to, saga: envelopes.first, on: unit.connection)
+            OrderStore.insert(transition.to, saga: envelopes.first, on: unit)
         }
         for (event, envelope) in zip(transition.events, envelopes) {
             OrderStore.recordHistory(orderId: orderId, envelope: envelope, topic: event.topic.name, on: unit)

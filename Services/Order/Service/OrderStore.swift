@@ -19,17 +19,22 @@ enum OrderStore {
         try orderRows.fetch(OrderRecord.self, orderIds, key: \.orderId, on: connection)
     }
 
+    private static let orderInsert = MultiRowStatement("""
+        INSERT INTO orders (order_id, customer_id, lines, total_minor, currency, placed_at_ms, deadline_ms, status, detail,
+                            correlation_id, traceparent)
+        """, columns: 11, maxRows: 64)
+
+    /// Queues a new order's row for the end of `unit`'s transaction, where the orders placed
+    /// together (a group commit) are one multi-row INSERT. Nothing in the transaction reads it
+    /// back, and its id is new: a duplicate would fail the transaction there.
     /// `saga`: the envelope of the order's first event, whose correlation id and trace context
     /// later events of the order outside any consumed event (the sweeper's) continue.
-    static func insert(_ order: OrderRecord, saga: EventEnvelope?, on connection: any SQLConnection) throws {
-        _ = try connection.execute("""
-            INSERT INTO orders (order_id, customer_id, lines, total_minor, currency, placed_at_ms, deadline_ms, status, detail,
-                                correlation_id, traceparent)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)
-            """, [.text(order.orderId), .text(order.customerId), LinesColumn.encode(order.lines),
-                  .integer(order.total.minorUnits), .text(order.total.currency),
-                  .integer(order.placedAtUnixMs), .integer(order.deadlineUnixMs), .text(order.status.rawValue),
-                  .optionalText(saga?.correlationId.uuidString.lowercased()), .optionalText(saga?.traceparent)])
+    static func insert(_ order: OrderRecord, saga: EventEnvelope?, on unit: UnitOfWork) {
+        unit.insertAtEnd([.text(order.orderId), .text(order.customerId), LinesColumn.encode(order.lines),
+                          .integer(order.total.minorUnits), .text(order.total.currency),
+                          .integer(order.placedAtUnixMs), .integer(order.deadlineUnixMs), .text(order.status.rawValue), .text(""),
+                          .optionalText(saga?.correlationId.uuidString.lowercased()), .optionalText(saga?.traceparent)],
+                         with: orderInsert)
     }
 
     /// The conditional update of a transition: false if the stored status is no longer
