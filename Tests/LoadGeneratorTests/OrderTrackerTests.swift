@@ -80,6 +80,31 @@ struct OrderTrackerTests {
         #expect(life?.endedAt == .seconds(9) && life?.outcome == .confirmed, "the time of the lookup bounds the end")
     }
 
+    @Test("a retry refused at the edge (401, 429) is a rejected request; a 409 to the same body is a mismatch")
+    func retryRefusedAtTheEdge() async {
+        struct RefusesRetries: OrderPlacing {
+            let retryStatus: Int
+            let calls = Calls()
+            final class Calls: @unchecked Sendable { var count = 0 }
+            func place(_ order: OrderRequest, idempotencyKey: String?) async -> PlaceOrderResult {
+                calls.count += 1
+                return calls.count == 1 ? .accepted(orderId: "first", replayed: false)
+                                        : .rejected(status: retryStatus, detail: "refused")
+            }
+        }
+        let request = OrderRequest(customerId: "C-00001", currency: "EUR", lines: [.init(sku: "SKU-0001", quantity: 1)])
+        for (status, mismatches) in [(401, 0), (429, 0), (409, 1), (422, 1)] {
+            let tracker = OrderTracker()
+            let sender = OrderSender(api: RefusesRetries(retryStatus: status), tracker: tracker, clock: ManualClock())
+            await sender.send(PlannedOrder(scenario: .idempotentRetry, request: request, idempotencyKey: "k"),
+                              arrival: Arrival(index: 0, intended: .zero))
+            let result = await tracker.result()
+            #expect(result.counts.idempotencyMismatches == mismatches, "\(status)")
+            #expect(result.counts.rejected[String(status), default: 0] == 1 - mismatches, "\(status)")
+            #expect(result.counts.errors == 1, "\(status): either way the retry is an error of the run")
+        }
+    }
+
     @Test("HTTP errors and idempotency mismatches count as errors")
     func errors() async {
         struct Inconsistent: OrderPlacing {

@@ -25,6 +25,9 @@ struct OrderSender: Sendable {
                 case .serverError(let status, let detail):
                     await tracker.serverError(status: status, issuedAt: retriedAt, answeredAt: clock.now(),
                                               detail: "idempotent retry with key \(key): \(detail)")
+                // Nor does a refusal at the edge: counted with the other rejected requests.
+                case .refused(let status, let detail):
+                    await tracker.rejected(status: status, detail: "idempotent retry with key \(key): \(detail)")
                 }
             }
         case .rejected(let status, let detail) where status >= 500:
@@ -42,7 +45,14 @@ struct OrderSender: Sendable {
         case mismatch(String)
         case noAnswer(String)
         case serverError(Int, String)
+        /// The edge refused the retry before its key was looked at: a token it did not accept
+        /// (a clock fault makes a good token look not yet valid) or the caller's rate.
+        case refused(Int, String)
     }
+
+    /// Answers given before the Idempotency-Key is read; any other 4xx to a retry of the same
+    /// body (a 409 above all) says the key was not honoured.
+    static let refusedBeforeTheKey: Set<Int> = [401, 429]
 
     /// Posts the same body with the same key again, as a client that lost the first answer would.
     private func retry(_ order: PlannedOrder, key: String, expecting orderId: String) async -> RetryResult {
@@ -53,6 +63,8 @@ struct OrderSender: Sendable {
             return .mismatch("idempotent retry with key \(key) created order \(again), expected \(orderId)")
         case .rejected(let status, let detail) where status >= 500:
             return .serverError(status, detail)
+        case .rejected(let status, let detail) where Self.refusedBeforeTheKey.contains(status):
+            return .refused(status, detail)
         case .rejected(let status, let detail):
             return .mismatch("idempotent retry with key \(key) answered \(status), expected 202 with \(orderId): \(detail)")
         case .failed(let message):
