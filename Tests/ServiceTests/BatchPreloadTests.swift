@@ -95,12 +95,7 @@ final class BatchPreloadTests: XCTestCase {
     }
 
     func testASkuAnEarlierEventOfTheBatchMovedIsReadAgainNotTakenFromTheBatchReading() async throws {
-        try await forEachBackend(migrations: MessagingSchema.migrations + InventorySchema.migrations) { store in
-            let database = try await store.open()
-            try await database.write { connection in
-                _ = try InventoryStore.seed([.init(sku: "A", unitPrice: 100, stock: 3), .init(sku: "B", unitPrice: 100, stock: 9),
-                                             .init(sku: "C", unitPrice: 100, stock: 9)], on: connection)
-            }
+        try await InventoryStockMovementTests.forEachStockedBackend(["A": 3, "B": 9, "C": 9]) { store, database in
             func placed(_ id: String, _ lines: [(String, Int32)]) -> SagaEvent {
                 var event = Saga_V1_OrderPlaced()
                 event.orderID = id

@@ -10,13 +10,19 @@ import XCTest
 /// one SKU count together, every SKU is conditional on its own row, and a movement that would
 /// take any SKU below zero reports it, so the writer rolls the whole transaction back.
 final class InventoryStockMovementTests: XCTestCase {
-    func testAllSkusOfATransitionMoveInOneStatementEachConditionalOnItsOwnRow() async throws {
+    /// Inventory's tables on each backend, with `stock` (SKU → units available) seeded.
+    static func forEachStockedBackend(_ stock: KeyValuePairs<String, Int64>, _ body: (TestStore, any SQLDatabase) async throws -> Void) async throws {
         try await forEachBackend(migrations: MessagingSchema.migrations + InventorySchema.migrations) { store in
             let database = try await store.open()
             try await database.write { connection in
-                _ = try InventoryStore.seed([.init(sku: "A", unitPrice: 100, stock: 5), .init(sku: "B", unitPrice: 100, stock: 1),
-                                             .init(sku: "C", unitPrice: 100, stock: 9)], on: connection)
+                _ = try InventoryStore.seed(stock.map { .init(sku: $0.key, unitPrice: 100, stock: $0.value) }, on: connection)
             }
+            try await body(store, database)
+        }
+    }
+
+    func testAllSkusOfATransitionMoveInOneStatementEachConditionalOnItsOwnRow() async throws {
+        try await Self.forEachStockedBackend(["A": 5, "B": 1, "C": 9]) { store, database in
             func levels() async throws -> [String: [Int64]] {
                 // A write: on PostgreSQL the store reads stock levels locked (FOR UPDATE).
                 try await database.write { connection in
