@@ -5,7 +5,7 @@ extension OutboxRelay {
     /// Rows waiting and the age of the oldest, for the lag gauges and readiness.
     func refreshStatistics() async {
         do {
-            let backlog = try await database.read { try OutboxStore.backlog(on: $0) }
+            let backlog = try await database.oneStatement(readOnly: true) { try OutboxStore.backlog(on: $0) }
             let cutoff = WallClock.nowMicros() - 60_000_000
             let hidden = state.update { state -> Int in
                 // Rows published by another instance never reach our acks.

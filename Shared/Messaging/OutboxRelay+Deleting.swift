@@ -5,7 +5,7 @@ import Persistence
 /// (`OutboxStore.deletePublished`): a holder whose lease moved on (it stalled and another
 /// instance took over) deletes nothing, and the new holder publishes and deletes them.
 ///
-/// Two paths, one claim: the next scan deletes what was acknowledged in its own transaction
+/// Two paths, one claim: the next scan deletes what was acknowledged in its own statement
 /// (`RelayConfiguration.deleteDelay`), and the deleter, off the publishing path, deletes what no
 /// scan took within that delay. A row is claimed by one delete at a time; a failed delete gives
 /// its rows back, and they stay hidden from scans until a delete gets through.
@@ -21,18 +21,17 @@ extension OutboxRelay {
         }
     }
 
-    /// Runs a claimed delete, with the scan page it rides on if any (both in one write
-    /// transaction), and records how it ended: deleted rows leave `acknowledged`, a failed
-    /// delete gives its rows back to be claimed again.
+    /// Runs a claimed delete, with the scan page it rides on if any (one statement on
+    /// PostgreSQL, one transaction on SQLite), and records how it ended: deleted rows leave
+    /// `acknowledged`, a failed delete gives its rows back to be claimed again.
     func delete(_ deletion: RelayStateMachine.Deletion,
                 scanningAfter page: (after: Int64, limit: Int)? = nil) async throws -> [OutboxStore.ScannedRow] {
         let lease = self.lease
         let deleted: Int
         let rows: [OutboxStore.ScannedRow]
         do {
-            (deleted, rows) = try await database.write { connection in
-                (try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, on: connection),
-                 try page.map { try OutboxStore.scan(after: $0.after, limit: $0.limit, on: connection) } ?? [])
+            (deleted, rows) = try await database.oneStatement(readOnly: false) { connection in
+                try OutboxStore.deletePublished(deletion.ids, epoch: deletion.epoch, lease: lease, thenScanning: page, on: connection)
             }
         } catch {
             state.update { $0.deleting.subtract(deletion.ids) }

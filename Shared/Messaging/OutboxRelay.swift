@@ -39,8 +39,9 @@ import Persistence
 /// no read.
 ///
 /// Deletes (`OutboxRelay+Deleting.swift`): on PostgreSQL the next scan deletes what was
-/// acknowledged since the last delete in its own transaction, which saves a transaction per round;
-/// a deleter deletes what no scan took within `RelayConfiguration.deleteDelay`.
+/// acknowledged since the last delete in its own statement, which saves a round trip per round;
+/// a deleter deletes what no scan took within `RelayConfiguration.deleteDelay`. Scans and deletes
+/// are single statements, sent outside a transaction (`SQLDatabase.oneStatement`).
 ///
 /// The decisions are `RelayStateMachine`'s; this class carries them out (the database, the
 /// producer, the lease, the wake-ups) and keeps the statistics, from which the metrics follow.
@@ -225,7 +226,7 @@ public final class OutboxRelay: @unchecked Sendable {
     }
 
     /// Reads the outbox in id order, page after page, offering the rows to the selection. The
-    /// first page also deletes the rows acknowledged since the last delete, in one transaction,
+    /// first page also deletes the rows acknowledged since the last delete, in the same statement,
     /// unless the configuration leaves every delete to the deleter.
     private func read(into selection: inout RowSelection) async throws {
         let page = configuration.batchSize
@@ -239,7 +240,7 @@ public final class OutboxRelay: @unchecked Sendable {
                 deletion = nil
                 rows = try await delete(claimed, scanningAfter: (after, page))
             } else {
-                rows = try await database.read { try OutboxStore.scan(after: after, limit: page, on: $0) }
+                rows = try await database.oneStatement(readOnly: true) { try OutboxStore.scan(after: after, limit: page, on: $0) }
             }
             for scanned in rows {
                 guard let id = scanned.id else { continue }

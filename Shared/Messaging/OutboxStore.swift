@@ -61,10 +61,44 @@ public enum OutboxStore {
 
     private static let deleteStatement = InListStatement("DELETE FROM outbox WHERE \(fenceSQL) AND id IN")
 
+    /// PostgreSQL's delete takes its ids as one text bind, so that every delete is one statement
+    /// of one text (one prepared statement), however many rows it names.
+    private static let deleteAllStatement = "DELETE FROM outbox WHERE \(fenceSQL) AND id = ANY (string_to_array(?, ',')::bigint[])"
+
+    /// The delete and the next scan page in one PostgreSQL statement. The page reads the snapshot
+    /// from before the delete, so it leaves out what the delete returned; the outer join gives one
+    /// row (page columns null) when the page is empty, to carry the count.
+    private static let deleteThenScanStatement = """
+        WITH deleted AS (\(deleteAllStatement) RETURNING id)
+        SELECT (SELECT COUNT(*) FROM deleted) AS deleted, page.id, page.topic, page.key, page.headers, page.payload, page.created_at_us
+        FROM (SELECT 1) AS one LEFT JOIN (
+            SELECT id, topic, key, headers, payload, created_at_us FROM outbox
+            WHERE id > ? AND id NOT IN (SELECT id FROM deleted) ORDER BY id LIMIT ?
+        ) AS page ON true
+        ORDER BY page.id
+        """
+
     /// Deletes published rows, fenced by the lease epoch they were published under: nothing
     /// once `lease`'s holder lost that epoch to another instance. Returns how many it deleted.
     static func deletePublished(_ ids: [Int64], epoch: Int64, lease: RelayLease, on connection: any SQLConnection) throws -> Int {
-        try deleteStatement.execute(ids.sorted().map { .integer($0) }, leading: fenceBinds(lease, epoch: epoch), on: connection)
+        try deletePublished(ids, epoch: epoch, lease: lease, thenScanning: nil, on: connection).deleted
+    }
+
+    /// The fenced delete, then (when `page` is given) up to `page.limit` rows after `page.after`
+    /// that the delete left, in id order. One statement on PostgreSQL, so that it can run outside
+    /// a transaction (`SQLDatabase.oneStatement`); two on SQLite.
+    static func deletePublished(_ ids: [Int64], epoch: Int64, lease: RelayLease, thenScanning page: (after: Int64, limit: Int)?,
+                                on connection: any SQLConnection) throws -> (deleted: Int, page: [ScannedRow]) {
+        let sorted = ids.sorted()
+        guard connection.dialect == .postgres else {
+            let deleted = try deleteStatement.execute(sorted.map { .integer($0) }, leading: fenceBinds(lease, epoch: epoch), on: connection)
+            return (deleted, try page.map { try scan(after: $0.after, limit: $0.limit, on: connection) } ?? [])
+        }
+        let binds = fenceBinds(lease, epoch: epoch) + [.text(sorted.map(String.init).joined(separator: ","))]
+        guard let page else { return (try connection.execute(deleteAllStatement, binds), []) }
+        let rows = try connection.query(deleteThenScanStatement, binds + [.integer(page.after), .integer(Int64(page.limit))])
+        let deleted = Int(rows.first?.int("deleted") ?? 0)
+        return (deleted, rows.map(ScannedRow.init(row:)).filter { $0.id != nil })
     }
 
     /// How many rows wait and when the oldest was written.

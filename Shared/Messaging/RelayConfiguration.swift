@@ -46,7 +46,7 @@ public struct RelayConfiguration: Sendable {
     /// vacuum of the small table costs about as much as a few scans over its dead entries.
     public var vacuumAfterDeletedRows: Int
     /// How long acknowledged rows wait for the relay's next scan to delete them in its own
-    /// transaction, before the deleter deletes them in a transaction of their own; zero: at once,
+    /// statement, before the deleter deletes them in a statement of their own; zero: at once,
     /// and scans never delete. Nil: by backend (`effectiveDeleteDelay`).
     public var deleteDelay: Duration?
 
@@ -78,9 +78,9 @@ public struct RelayConfiguration: Sendable {
         self.deleteDelay = deleteDelay
     }
 
-    /// On PostgreSQL every transaction costs the server a BEGIN, a COMMIT and a wake-up per round
-    /// trip, so a delete rides in the next scan's transaction when one comes within 100 ms (under
-    /// load, nearly always). On SQLite a transaction costs no round trip, and a scan that deletes
+    /// On PostgreSQL every statement costs the server a round trip and a wake-up, so a delete
+    /// rides in the next scan's statement when one comes within 100 ms (under load, nearly
+    /// always). On SQLite a statement costs no round trip, and a scan that deletes
     /// would become a write queued behind the one writer: the deleter deletes at once.
     func effectiveDeleteDelay(for dialect: SQLDialect) -> Duration {
         deleteDelay ?? (dialect == .postgres ? .milliseconds(100) : .zero)

@@ -124,6 +124,13 @@ public final class PostgresDatabase: SQLDatabase {
         try await submit { try $0.transaction(readOnly: true, body) }
     }
 
+    /// The statement goes out on its own (autocommit), on a worker's connection like a transaction.
+    /// The read-only statement gets no `READ ONLY` guard: `readOnly` only names what the caller means.
+    @discardableResult
+    public func oneStatement<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        try await submit { try $0.statementAlone(body) }
+    }
+
     /// `VACUUM` of `table` on a worker's connection, queued like a transaction but outside one
     /// (VACUUM cannot run in a transaction block). Its index entries are always cleaned (the
     /// point of the call); the emptied end of the table is not truncated, which would take a lock

@@ -28,9 +28,13 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         case nothing
     }
 
-    init(session: PGSession, connection: PostgresConnection) {
+    /// Statements this handle may still send; nil inside a transaction (no limit).
+    private var statementsLeft: Int?
+
+    init(session: PGSession, connection: PostgresConnection, statementLimit: Int? = nil) {
         self.session = session
         self.connection = connection
+        statementsLeft = statementLimit
     }
 
     func invalidate() { valid = false }
@@ -128,6 +132,13 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     private func send(_ sql: String, _ binds: [SQLValue], _ wanted: Wanted, rewrite: Bool) throws -> Pending {
         guard valid else {
             throw SQLError.configuration("SQLConnection used outside the transaction body that received it")
+        }
+        if let left = statementsLeft {
+            // Outside a transaction each statement would commit on its own: not what a body meant.
+            guard left > 0 else {
+                throw SQLError.configuration("a second statement in a oneStatement body (it would commit apart from the first): \(sql)")
+            }
+            statementsLeft = left - 1
         }
         guard rewrite else {
             return .unnamed(connection.query(PostgresQuery(unsafeSQL: sql), logger: session.logger))

@@ -69,6 +69,22 @@ extension PGSession {
         return value
     }
 
+    /// Runs `body`'s one statement without BEGIN and COMMIT: the server commits it on its own.
+    /// A lost connection leaves a write's outcome unknown, as a lost COMMIT does.
+    func statementAlone<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+        let connection = try liveConnection()
+        let handle = PGConnection(session: self, connection: connection, statementLimit: 1)
+        defer { handle.invalidate() }
+        do {
+            let value = try body(handle)
+            try handle.settleEarlierStatements()
+            return value
+        } catch {
+            if handle.connectionBroken || connection.isClosed { dropConnection() }
+            throw error
+        }
+    }
+
     /// Runs `statement` on its own, outside any transaction (a `VACUUM`).
     func runOutsideTransaction(_ statement: PostgresQuery) throws {
         let connection = try liveConnection()

@@ -28,6 +28,14 @@ public protocol SQLDatabase: Sendable {
     @discardableResult
     func read<T: Sendable>(_ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
 
+    /// Runs `body`, which sends one statement, as a transaction of its own. PostgreSQL sends the
+    /// statement without BEGIN and COMMIT, one round trip instead of three (a single statement is
+    /// atomic and sees one snapshot anyway); a second statement fails as a programming error.
+    /// SQLite, in process, has no round trip to save: it runs `body` as `read` or `write` does, so
+    /// a body may branch on the dialect and take more than one statement there.
+    @discardableResult
+    func oneStatement<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T
+
     /// Reclaims what deleted rows of `table` (a plain identifier) leave behind, outside any
     /// transaction, for a table whose rows are deleted as fast as they are written (a queue such
     /// as the outbox). PostgreSQL: `VACUUM`; its deleted rows stay in the indexes until vacuumed,

@@ -168,6 +168,11 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
+    @discardableResult
+    public func oneStatement<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (SQLConnection) throws -> T) async throws -> T {
+        readOnly ? try await read(body) : try await write(body)
+    }
+
     /// Nothing to reclaim: a delete removes the row's entries from SQLite's b-trees.
     @discardableResult
     public func vacuum(table: String) async throws -> Bool { false }

@@ -64,4 +64,42 @@ final class RelayLeaseTests: XCTestCase {
             XCTAssertEqual(left, 1)
         }
     }
+
+    /// A scan that deletes: the page after the delete leaves out the rows the delete took (on
+    /// PostgreSQL both are one statement, and its page reads the snapshot from before the delete)
+    /// and keeps id order; a fenced delete takes nothing and the page shows every row; an empty
+    /// page still reports the count. Through `oneStatement`, as the relay runs it.
+    func testADeleteAndTheNextPageInOneStatementLeaveOutWhatTheDeleteTook() async throws {
+        try await forEachBackend { store in
+            let database = try await store.open()
+            let owner = RelayLease(database: database, name: "outbox", holder: "owner", ttl: .seconds(30))
+            let epoch = try await owner.acquire()!
+            let ids = try await database.write { connection in
+                try (0..<6).map { index in
+                    try connection.query("INSERT INTO outbox (topic, key, headers, payload, created_at_us) VALUES ('t', NULL, ?, NULL, ?) RETURNING id",
+                                         [.blob([]), .integer(Int64(index))]).first!.int("id")!
+                }
+            }
+            func deleteThenScan(_ doomed: [Int64], epoch: Int64, after: Int64 = 0, limit: Int = 10) async throws -> (Int, [Int64]) {
+                try await database.oneStatement(readOnly: false) { connection in
+                    let (deleted, page) = try OutboxStore.deletePublished(doomed, epoch: epoch, lease: owner,
+                                                                          thenScanning: (after, limit), on: connection)
+                    return (deleted, page.compactMap(\.id))
+                }
+            }
+            let fenced = try await deleteThenScan([ids[0], ids[1]], epoch: epoch + 1)
+            XCTAssertEqual(fenced.0, 0, "[\(store.backend)] another epoch deletes nothing")
+            XCTAssertEqual(fenced.1, ids, "[\(store.backend)] and the page shows every row")
+
+            let (deleted, page) = try await deleteThenScan([ids[3], ids[0], ids[1]], epoch: epoch, limit: 2)
+            XCTAssertEqual(deleted, 3, "[\(store.backend)]")
+            XCTAssertEqual(page, [ids[2], ids[4]], "[\(store.backend)] the page skips what the delete took, in id order, up to its limit")
+
+            let (tail, empty) = try await deleteThenScan([ids[2], ids[4]], epoch: epoch, after: ids[5])
+            XCTAssertEqual(tail, 2, "[\(store.backend)] an empty page still carries the count")
+            XCTAssertEqual(empty, [], "[\(store.backend)]")
+            let left = try await database.read { try $0.query("SELECT id FROM outbox ORDER BY id", []).compactMap { $0.int("id") } }
+            XCTAssertEqual(left, [ids[5]], "[\(store.backend)]")
+        }
+    }
 }

@@ -195,6 +195,38 @@ final class PostgresBackendTests: BackendSuite {
         }
     }
 
+    /// `oneStatement` sends its statement without BEGIN: PostgreSQL runs `VACUUM`, which it refuses
+    /// inside a transaction block, as `read` and `write` open one. The statement commits on its
+    /// own, so a throw after it undoes nothing, and a second statement is refused before it is sent.
+    func testOneStatementGoesOutWithoutBeginAndCommitsOnItsOwn() async throws {
+        try await run { store in
+            let database = try await Behaviour.migrated(store)
+            _ = await XCTAssertThrowsSQLError(try await database.write { try $0.execute("VACUUM items") }, { _ in true }, "write: in a block")
+            _ = await XCTAssertThrowsSQLError(try await database.read { try $0.execute("VACUUM items") }, { _ in true }, "read: in a block")
+            for readOnly in [true, false] {
+                try await database.oneStatement(readOnly: readOnly) { try $0.execute("VACUUM items") }
+            }
+
+            struct AfterTheStatement: Error {}
+            do {
+                try await database.oneStatement(readOnly: false) { connection in
+                    try connection.execute("INSERT INTO items (id, name) VALUES (1, 'kept')")
+                    throw AfterTheStatement()
+                }
+                XCTFail("the body's error is the call's")
+            } catch is AfterTheStatement {}
+            let kept = try await database.read { try $0.query("SELECT name FROM items WHERE id = 1").first?.string("name") }
+            XCTAssertEqual(kept, "kept", "the statement committed on its own")
+
+            _ = await XCTAssertThrowsSQLError(try await database.oneStatement(readOnly: false) { connection in
+                try connection.execute("INSERT INTO items (id, name) VALUES (2, 'first')")
+                try connection.execute("INSERT INTO items (id, name) VALUES (3, 'second')")
+            }, \.isConfiguration, "a second statement")
+            let ids = try await database.read { try $0.query("SELECT id FROM items ORDER BY id").compactMap { $0.int("id") } }
+            XCTAssertEqual(ids, [1, 2], "the first went out and committed; the second was never sent")
+        }
+    }
+
     /// Write skew under SERIALIZABLE: the second committer gets 40001, mapped to `.transient`.
     func testSerializationFailureIsTransient() async throws {
         try await run { store in
