@@ -236,29 +236,37 @@ final class BatchProcessor: Sendable {
         var outcome = Outcome()
         var live = [Bool](repeating: true, count: prepared.count)
 
-        // 1. Fence and inbox, one claim (`BatchClaim`): lock the partitions' offset rows and skip
-        // what a previous owner already did; of the rest, only events whose id was not recorded
-        // yet run (the relay may publish twice), each id once.
+        // 1. Fence: lock the partitions' offset rows and skip what a previous owner already did.
         let (partitions, highest) = Self.lastOffsets(prepared)
-        let candidates = prepared.compactMap { item in
-            item.inboxId.map { BatchClaim.Candidate(id: $0, partition: item.message.topicPartition, offset: item.message.offset) }
-        }
-        let claimed = try BatchClaim.claim(group: group, partitions: partitions, candidates: candidates, on: connection)
-        let stored = claimed.stored
+        let stored = try OffsetStore.lock(group: group, partitions: partitions, on: connection)
         for (index, item) in prepared.enumerated() where item.message.offset <= stored[item.message.topicPartition] ?? -1 {
             live[index] = false
             outcome.skippedOffset += 1
         }
+
+        // 2. Inbox: only events whose id was not recorded yet run (the relay may publish twice).
+        var ids: [UUID] = []
         var seen = Set<UUID>()
         for (index, item) in prepared.enumerated() where live[index] {
             guard let id = item.inboxId else { continue }
-            if !seen.insert(id).inserted || !claimed.fresh.contains(id) {
+            if seen.insert(id).inserted {
+                ids.append(id)
+            } else {
                 live[index] = false
                 outcome.skippedInbox += 1
             }
         }
+        let fresh = try InboxStore.insertNew(group: group, ids: ids, on: connection)
+        if fresh.count < ids.count {
+            for (index, item) in prepared.enumerated() where live[index] {
+                if let id = item.inboxId, !fresh.contains(id) {
+                    live[index] = false
+                    outcome.skippedInbox += 1
+                }
+            }
+        }
 
-        // 2. Per-order locks, then the service's shared rows.
+        // 3. Per-order locks, then the service's shared rows.
         let unit = UnitOfWork(connection: connection, signer: signer)
         var events: [InboundEvent] = []
         for (index, item) in prepared.enumerated() where live[index] && verdicts.rejected[index] == nil {
@@ -273,7 +281,7 @@ final class BatchProcessor: Sendable {
         }
         if let prelude, !events.isEmpty { try prelude(events, unit) }
 
-        // 3. Handlers and dead letters, in offset order per partition.
+        // 4. Handlers and dead letters, in offset order per partition.
         var nextEvent = events.startIndex
         for (index, item) in prepared.enumerated() where live[index] {
             let message = item.message
@@ -316,7 +324,7 @@ final class BatchProcessor: Sendable {
         outcome.outboxIds = unit.outboxIds
         outcome.commitActions = unit.commitActions
 
-        // 4. Offsets: the last offset of every partition in the batch, skipped messages included.
+        // 5. Offsets: the last offset of every partition in the batch, skipped messages included.
         try OffsetStore.store(group: group, offsets: highest, on: connection)
         outcome.storedOffsets = highest.merging(stored) { max($0, $1) }
         return outcome

@@ -29,10 +29,9 @@ enum OffsetStore {
     /// and returns their committed values.
     ///
     /// This is the fence against a member that lost its partitions while still working on a
-    /// batch: the second transaction for a partition waits here until the first commits and then
-    /// sees its offset, so it skips what the first already processed. SQLite has one writer, which
-    /// gives the same order. A batch takes it through `BatchClaim`, which on PostgreSQL runs the
-    /// same upsert inside its one statement.
+    /// batch: on PostgreSQL the second transaction for a partition waits here until the first
+    /// commits and then sees its offset, so it skips what the first already processed. SQLite
+    /// has one writer, which gives the same order.
     static func lock(group: String, partitions: [TopicPartition], on connection: any SQLConnection) throws -> [TopicPartition: Int64] {
         // A fixed order, so two transactions locking overlapping sets cannot deadlock.
         let sorted = partitions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
