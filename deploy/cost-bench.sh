@@ -113,6 +113,7 @@ sample() { # run_dir loadgen_pid
     echo "dev-cluster $(cpu_ticks "$(<"$dir/pids/dev-cluster.pid")")"
     echo "loadgen $(cpu_ticks "$2")"
     [[ -z $POSTGRES ]] || echo "postgres $(postgres_ticks)"
+    machine_ticks
 }
 
 # PostgreSQL's own account of the window: transactions per service database (pg_stat_database)
@@ -261,10 +262,13 @@ run_stack() { # rate dir -> writes stack.json
         --argjson window "$window" --argjson status "$status" '
         def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
         (table($first)) as $s | (table($last)) as $e | (table($rss)) as $r | $report[0] as $rep
-        | ($e | keys_unsorted | map({key: ., value: (($e[.] - $s[.]) / $ticks * 1000 / ($rate * $window))}) | from_entries) as $cpu
+        | ($e | keys_unsorted | map(select(startswith("machine-") | not))
+           | map({key: ., value: (($e[.] - $s[.]) / $ticks * 1000 / ($rate * $window))}) | from_entries) as $cpu
+        | {idleCores: (($e["machine-idle"] - $s["machine-idle"]) / $ticks / $window),
+           stealCores: (($e["machine-steal"] - $s["machine-steal"]) / $ticks / $window)} as $machine
         | {rate: $rate, windowSeconds: $window,
            cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
-           coresUsed: ($cpu | map_values(. * $rate / 1000)),
+           coresUsed: ($cpu | map_values(. * $rate / 1000)), machine: $machine,
            peakRssMB: $r, threadCpuMsPerOrder: $threads[0], database: $database[0], batches: $batches[0],
            achievedRate: $rep.achievedRate, accepted: $rep.counts.accepted, errors: $rep.errors,
            latencyMs: {acceptedToConfirmed: $rep.latencyMs.acceptedToConfirmed, notified: $rep.latencyMs.notified,

@@ -29,7 +29,8 @@ def table(report):
     pg_floor = ["pg floor ms"] if any((run.get("pgFloor") or {}).get("serverCpuMsPerOrder") is not None for run in runs) else []
     head = (["rate", "achieved", "audit"] + [f"{s} ms" for s in SERVICES] + ["4 services ms", "dev-cluster ms", "loadgen ms"]
             + [f"{e} ms" for e in extra] + pg_floor
-            + ["a→c p50", "a→c p99", "notified p99", "floor p50", "floor p99", "p99/floor", "peak RSS MB (o/i/p/n)"])
+            + ["a→c p50", "a→c p99", "notified p99", "floor p50", "floor p99", "p99/floor", "peak RSS MB (o/i/p/n)",
+               "idle/stolen cores"])
     rows = []
     for run in runs:
         cpu, lat, floor = run["cpuMsPerOrder"], run["latencyMs"], run.get("floor") or {}
@@ -41,7 +42,8 @@ def table(report):
                     + [fmt((run.get("pgFloor") or {}).get("serverCpuMsPerOrder")) for _ in pg_floor]
                     + [fmt(lat["acceptedToConfirmed"]["p50"], 1), fmt(lat["acceptedToConfirmed"]["p99"], 1),
                        fmt(lat["notified"]["p99"], 1), fmt(floor.get("p50Ms"), 1), fmt(floor.get("p99Ms"), 1),
-                       fmt(run.get("p99OverFloor"), 1), "/".join(fmt(rss.get(s), 0) for s in SERVICES)])
+                       fmt(run.get("p99OverFloor"), 1), "/".join(fmt(rss.get(s), 0) for s in SERVICES),
+                       "/".join(fmt((run.get("machine") or {}).get(k)) for k in ("idleCores", "stealCores"))])
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
     lines = [f"cost per order ({report['backend']}, {report['durationSeconds']} s per rate; CPU ms per order over the steady window)",
              "  ".join(h.rjust(w) for h, w in zip(head, widths)),

@@ -30,3 +30,14 @@ postgres_ticks() {
 peak_rss_mb() { # pid
     awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
+
+# The whole machine's idle (with iowait) and stolen ticks, from the "cpu" line of /proc/stat: how
+# much CPU the stack left unused, and how much the hypervisor gave to other guests meanwhile (a
+# run with much stolen time measures a slower machine).
+machine_ticks() {
+    local fields
+    read -r -a fields </proc/stat
+    # cpu user nice system idle iowait irq softirq steal ...
+    echo "machine-idle $((fields[4] + fields[5]))"
+    echo "machine-steal $((fields[8]))"
+}
