@@ -112,7 +112,8 @@ final class RelayScanTests: XCTestCase {
     }
 
     /// On PostgreSQL the rows acknowledged since the last delete go in the next scan's
-    /// transaction instead of a transaction of their own. The deleter's delay is a minute here,
+    /// statement instead of a statement of their own (the name is from when both were
+    /// transactions; seeded bug 35 names the test). The deleter's delay is a minute here,
     /// so a row gone within the test was deleted by a scan; what no scan took is deleted on shutdown.
     func testTheNextScanDeletesTheAcknowledgedRowsInItsOwnTransaction() async throws {
         try await withClusterAndStore(.postgres) { cluster, store in
