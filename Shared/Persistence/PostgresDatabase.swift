@@ -140,8 +140,8 @@ public final class PostgresDatabase: SQLDatabase {
         guard !table.isEmpty, table.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
             throw SQLError.configuration("cannot vacuum \(table.debugDescription): not a plain table name")
         }
-        let statement = PostgresQuery(unsafeSQL: "VACUUM (TRUNCATE false, INDEX_CLEANUP true) \(table)")
-        try await submit { try $0.runOutsideTransaction(statement) }
+        let statement = "VACUUM (TRUNCATE false, INDEX_CLEANUP true) \(table)"
+        try await submit { try $0.statementAlone { try $0.executeScript(statement) } }
         return true
     }
 

@@ -69,9 +69,10 @@ extension PGSession {
         return value
     }
 
-    /// Runs `body`'s one statement without BEGIN and COMMIT: the server commits it on its own.
+    /// Runs `body`'s one statement without BEGIN and COMMIT: the server commits it on its own
+    /// (`oneStatement`, and a `VACUUM`, which PostgreSQL refuses inside a transaction block).
     /// A lost connection leaves a write's outcome unknown, as a lost COMMIT does.
-    func statementAlone<T>(_ body: (SQLConnection) throws -> T) throws -> T {
+    func statementAlone<T>(_ body: (PGConnection) throws -> T) throws -> T {
         let connection = try liveConnection()
         let handle = PGConnection(session: self, connection: connection, statementLimit: 1)
         defer { handle.invalidate() }
@@ -82,17 +83,6 @@ extension PGSession {
         } catch {
             if handle.connectionBroken || connection.isClosed { dropConnection() }
             throw error
-        }
-    }
-
-    /// Runs `statement` on its own, outside any transaction (a `VACUUM`).
-    func runOutsideTransaction(_ statement: PostgresQuery) throws {
-        let connection = try liveConnection()
-        do {
-            _ = try reply(connection.query(statement, logger: logger))
-        } catch {
-            if PostgresDatabase.breaksConnection(error) { dropConnection() }
-            throw PostgresDatabase.mapError(error)
         }
     }
 }
