@@ -3,7 +3,7 @@
 # that rate, with every process's CPU sampled from /proc over the steady part of the run.
 #
 #   deploy/cost-bench.sh                                  # rates 100 200 400 800, 60 s each, SQLite
-#   deploy/cost-bench.sh --rates 200,1000 --duration 60
+#   deploy/cost-bench.sh --rates 200,1000 --duration 60 --partitions 36
 #   deploy/cost-bench.sh --postgres postgres://saga:saga@127.0.0.1:5432   # the server's CPU apart
 #
 # With --postgres, each rate also runs the PostgreSQL floor (deploy/bench/pg-floor.sh: the least
@@ -29,7 +29,13 @@ SERVICE_OPTIONS=""
 FLOOR="$ROOT/../shared/bench/hoplimit.sh"
 PG_FLOOR="$ROOT/deploy/bench/pg-floor.sh"
 OUT=""
+PARTITIONS=""
 STACK_ARGS=()
+# The dev cluster keeps ~5 MiB per partition (Tools/DevCluster/README.md) and orders.v1 takes
+# ~1.6 KB per order (60 s at 1000/s kept ~38,000 of 60,000 orders on 12 partitions). A run is
+# at risk past one order per 2 KiB kept (12 partitions: ~30,000 orders); the advice allows 3 KiB.
+PARTITION_KIB=5120
+DEFAULT_PARTITIONS=12
 
 usage() {
     sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
@@ -47,6 +53,8 @@ Options:
                       "none" skips it
   --pg-floor PATH     the PostgreSQL floor with --postgres (default deploy/bench/pg-floor.sh);
                       "none" skips it
+  --partitions N      partitions of every topic of each run's dev cluster (default: dev-cluster's, 12);
+                      it keeps ~5 MiB per partition, so runs past ~30,000 orders need more
   --stack ARG         an extra argument for local-stack.sh (repeatable)
   --out DIR           where the runs and results go (default run/cost-<timestamp>)
 EOF
@@ -63,6 +71,7 @@ while (($#)); do
         --service-options) SERVICE_OPTIONS=$2; shift 2 ;;
         --floor) FLOOR=$2; shift 2 ;;
         --pg-floor) PG_FLOOR=$2; shift 2 ;;
+        --partitions) PARTITIONS=$2; shift 2 ;;
         --stack) STACK_ARGS+=("$2"); shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -81,6 +90,14 @@ for value in "$DURATION" "$WARMUP" "$TAIL"; do
     [[ $value =~ ^[0-9]+$ ]] || die "--duration, --warmup and --tail take whole seconds, got '$value'"
 done
 ((WARMUP + TAIL + 5 <= DURATION)) || die "--duration ($DURATION) must exceed --warmup + --tail by at least 5 s"
+if [[ -n $PARTITIONS ]]; then
+    if [[ ! $PARTITIONS =~ ^[1-9][0-9]{0,4}$ ]] || ((PARTITIONS > 10000)); then
+        die "--partitions takes a whole number of partitions from 1 to 10000 (dev-cluster's limit), got '$PARTITIONS'"
+    fi
+fi
+for arg in "${STACK_ARGS[@]}"; do
+    [[ $arg != --partitions* ]] || die "give --partitions N to cost-bench.sh itself, not through --stack (it sizes the warning and cost.json records it)"
+done
 for exe in dev-cluster order-service inventory-service payment-service notification-service loadgen; do
     [[ -x $BIN_DIR/$exe ]] || die "no $exe in $BIN_DIR: build first (swift build -c release --static-swift-stdlib) or give --bin-dir"
 done
@@ -207,12 +224,17 @@ run_stack() { # rate dir -> writes stack.json
     local rate=$1 dir=$2 stack_dir=$2/stack loadgen_pid started now window service
     local stack=("$ROOT/deploy/local-stack.sh" --bin-dir "$BIN_DIR" --skip-load --run-dir "$stack_dir")
     [[ -z $POSTGRES ]] || stack+=(--postgres "$PG_SERVER${SERVICE_OPTIONS:+?$SERVICE_OPTIONS}")
+    [[ -z $PARTITIONS ]] || stack+=(--partitions "$PARTITIONS")
     log "stack at $rate orders/s for $DURATION s"
     "${stack[@]}" "${STACK_ARGS[@]}" 2>"$dir/local-stack.log" || die "the stack did not start: $(tail -n 5 "$dir/local-stack.log")"
     # shellcheck disable=SC1091
     source "$stack_dir/stack.env"
-    local monitor
+    local monitor partitions
     monitor=$("$BIN_DIR/saga-admin" token --keys "$KEYS_DIR" --role monitor --subject cost-bench)
+    # The partitions the dev cluster really has (its control API), for cost.json.
+    partitions=$(curl -fsS "$(<"$stack_dir/control")/status" 2>/dev/null \
+        | jq '.topics[] | select(.name == "orders.v1") | .partitions' 2>/dev/null) || partitions=""
+    [[ $partitions =~ ^[0-9]+$ ]] || partitions=null
     rm -f "$dir/started"
     "$BIN_DIR/loadgen" run --bootstrap-file "$stack_dir/bootstrap" --dev-cluster-tuning true --seed-file "$stack_dir/seed.json" \
         --order-url "$ORDER_URL" --inventory-url "$INVENTORY_URL" --payment-url "$PAYMENT_URL" \
@@ -258,7 +280,7 @@ run_stack() { # rate dir -> writes stack.json
     jq -n --rawfile first "$dir/cpu-start" --rawfile last "$dir/cpu-end" --rawfile rss "$dir/rss" \
         --slurpfile report "$dir/report.json" --slurpfile threads "$dir/threads.json" --slurpfile database "$dir/database.json" \
         --slurpfile batches "$dir/batches.json" \
-        --argjson ticks "$TICKS" --argjson rate "$rate" \
+        --argjson ticks "$TICKS" --argjson rate "$rate" --argjson partitions "$partitions" \
         --argjson window "$window" --argjson status "$status" '
         def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
         (table($first)) as $s | (table($last)) as $e | (table($rss)) as $r | $report[0] as $rep
@@ -266,7 +288,7 @@ run_stack() { # rate dir -> writes stack.json
            | map({key: ., value: (($e[.] - $s[.]) / $ticks * 1000 / ($rate * $window))}) | from_entries) as $cpu
         | {idleCores: (($e["machine-idle"] - $s["machine-idle"]) / $ticks / $window),
            stealCores: (($e["machine-steal"] - $s["machine-steal"]) / $ticks / $window)} as $machine
-        | {rate: $rate, windowSeconds: $window,
+        | {rate: $rate, partitions: $partitions, windowSeconds: $window,
            cpuMsPerOrder: ($cpu + {services: ([$cpu.order, $cpu.inventory, $cpu.payment, $cpu.notification] | add)}),
            coresUsed: ($cpu | map_values(. * $rate / 1000)), machine: $machine,
            peakRssMB: $r, threadCpuMsPerOrder: $threads[0], database: $database[0], batches: $batches[0],
@@ -284,6 +306,14 @@ sleep_until() {
     return 0
 }
 
+# A run whose orders outgrow what orders.v1 keeps loses its oldest records before the audit reads them.
+max_rate=0
+for rate in "${rate_list[@]}"; do ((rate <= max_rate)) || max_rate=$rate; done
+max_orders=$((max_rate * DURATION))
+if ((max_orders > ${PARTITIONS:-$DEFAULT_PARTITIONS} * PARTITION_KIB / 2)); then
+    needed=$(((max_orders * 3 + PARTITION_KIB - 1) / PARTITION_KIB))
+    log "warning: the $max_rate/s run's $max_orders orders outgrow what ${PARTITIONS:-$DEFAULT_PARTITIONS} partitions of the dev cluster keep (~5 MiB each, ~1.6 KB per order on orders.v1): the audit may not be able to check the whole run; give --partitions $(((needed + 11) / 12 * 12))"
+fi
 log "results in $OUT"
 for rate in "${rate_list[@]}"; do
     dir="$OUT/rate-$rate"
@@ -300,7 +330,8 @@ done
 files=()
 for rate in "${rate_list[@]}"; do files+=("$OUT/rate-$rate/result.json"); done
 jq -s --arg backend "${POSTGRES:+postgresql}" --argjson duration "$DURATION" \
-    '{backend: (if $backend == "" then "sqlite" else $backend end), durationSeconds: $duration, runs: .}' \
+    '{backend: (if $backend == "" then "sqlite" else $backend end), durationSeconds: $duration,
+      partitions: (map(.partitions) | unique | if length == 1 then .[0] else null end), runs: .}' \
     "${files[@]}" >"$OUT/cost.json"
 python3 "$ROOT/deploy/bench/cost_report.py" "$OUT/cost.json" --svg "$OUT/cost.svg" | tee "$OUT/cost.txt"
 log "wrote $OUT/cost.json, $OUT/cost.svg, $OUT/cost.txt"

@@ -4,7 +4,7 @@
 #
 #   deploy/local-stack.sh                      # build (release), start, 200 orders/s for 30 s, audit, stop
 #   deploy/local-stack.sh --keep-running       # ... and leave it running (stop: deploy/local-stack.sh --stop RUN_DIR)
-#   deploy/local-stack.sh --rate 1000 --duration 60
+#   deploy/local-stack.sh --rate 1000 --duration 60 --partitions 36   # 60,000 orders outgrow 12 partitions
 #   deploy/local-stack.sh --instances 2 --postgres postgres://saga:saga@127.0.0.1:5432   # scale-out on PostgreSQL
 #   deploy/local-stack.sh --skip-load --users --data-tmpfs 64m   # for deploy/chaos.sh's network and disk faults
 #
@@ -30,9 +30,10 @@ LOADGEN_ARGS=()
 STOP_DIR=""
 USERS=0
 DATA_TMPFS=""
+PARTITIONS=""
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --rate N              orders per second (default 200)
@@ -46,6 +47,8 @@ Options:
   --base-port P         HTTP ports P..P+3 for order, inventory, payment, notification (default 8080);
                         instance k (from 0) adds 10*k
   --instances N         instances of each service (default 1; >1 needs --postgres)
+  --partitions N        partitions of every topic of the dev cluster (default: dev-cluster's, 12); it keeps
+                        only ~5 MiB per partition, so runs past ~30,000 orders need more (~1.6 KB/order)
   --postgres URL        postgres://user:pw@host:port[?options]: one database per service, saga_<service>,
                         dropped and created afresh (the role needs CREATEDB); options go to every
                         database URL, e.g. ?sslmode=verify-full&sslrootcert=ca.crt as in compose
@@ -70,6 +73,7 @@ while (($#)); do
         --bin-dir) BIN_DIR=$2; BUILD=0; shift 2 ;;
         --base-port) BASE_PORT=$2; shift 2 ;;
         --instances) INSTANCES=$2; shift 2 ;;
+        --partitions) PARTITIONS=$2; shift 2 ;;
         --postgres) POSTGRES=$2; shift 2 ;;
         --saga-timeout-ms) SAGA_TIMEOUT_MS=$2; shift 2 ;;
         --users) USERS=1; shift ;;
@@ -122,12 +126,20 @@ wait_gone() {
 }
 
 if [[ -n $STOP_DIR ]]; then
+    [[ -z $PARTITIONS ]] || die "--partitions shapes the dev cluster a run starts; --stop starts none: drop --partitions"
     stop_stack "$STOP_DIR"
     log "stopped the stack of $STOP_DIR"
     exit 0
 fi
 
 [[ $INSTANCES =~ ^[1-9][0-9]*$ ]] || die "--instances must be a positive integer"
+if [[ -n $PARTITIONS ]]; then
+    if [[ ! $PARTITIONS =~ ^[1-9][0-9]{0,4}$ ]] || ((PARTITIONS > 10000)); then
+        die "--partitions takes a whole number of partitions from 1 to 10000 (dev-cluster's limit), got '$PARTITIONS'"
+    fi
+    # An instance that holds no partition reports not ready, and the start would wait for it in vain.
+    ((INSTANCES <= PARTITIONS)) || die "--instances $INSTANCES needs at least $INSTANCES partitions (an instance without one is not ready): raise --partitions"
+fi
 if ((INSTANCES > 1)) && [[ -z $POSTGRES ]]; then
     die "several instances of a service share one database: add --postgres postgres://user:pw@host:port"
 fi
@@ -233,8 +245,9 @@ chmod 0711 "$KEYS_DIR" "$KEYS_DIR/events"
 
 # --- dev cluster ---------------------------------------------------------------------------
 rm -f "$RUN_DIR/bootstrap" "$RUN_DIR/control"
-"$BIN_DIR/dev-cluster" --bootstrap-file "$RUN_DIR/bootstrap" --control-file "$RUN_DIR/control" \
-    --log-level notice >"$RUN_DIR/logs/dev-cluster.log" 2>&1 &
+cluster_args=(--bootstrap-file "$RUN_DIR/bootstrap" --control-file "$RUN_DIR/control" --log-level notice)
+[[ -z $PARTITIONS ]] || cluster_args+=(--partitions "$PARTITIONS")
+"$BIN_DIR/dev-cluster" "${cluster_args[@]}" >"$RUN_DIR/logs/dev-cluster.log" 2>&1 &
 echo $! >"$RUN_DIR/pids/dev-cluster.pid"
 for ((i = 0; i < 300; i++)); do
     [[ -s $RUN_DIR/bootstrap && -s $RUN_DIR/control ]] && break
@@ -242,7 +255,7 @@ for ((i = 0; i < 300; i++)); do
     sleep 0.1
 done
 [[ -s $RUN_DIR/bootstrap ]] || die "dev-cluster wrote no bootstrap file in 30 s"
-log "dev cluster up: $(<"$RUN_DIR/bootstrap"), control $(<"$RUN_DIR/control")"
+log "dev cluster up: $(<"$RUN_DIR/bootstrap"), control $(<"$RUN_DIR/control")${PARTITIONS:+, $PARTITIONS partitions per topic}"
 
 # --- databases -----------------------------------------------------------------------------
 SERVICES=(order inventory payment notification)

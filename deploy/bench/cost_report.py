@@ -45,7 +45,9 @@ def table(report):
                        fmt(run.get("p99OverFloor"), 1), "/".join(fmt(rss.get(s), 0) for s in SERVICES),
                        "/".join(fmt((run.get("machine") or {}).get(k)) for k in ("idleCores", "stealCores"))])
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
-    lines = [f"cost per order ({report['backend']}, {report['durationSeconds']} s per rate; CPU ms per order over the steady window)",
+    # The dev cluster's partitions per topic (older cost.json files have none).
+    partitions = f", {report['partitions']} partitions" if report.get("partitions") else ""
+    lines = [f"cost per order ({report['backend']}, {report['durationSeconds']} s per rate{partitions}; CPU ms per order over the steady window)",
              "  ".join(h.rjust(w) for h, w in zip(head, widths)),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
