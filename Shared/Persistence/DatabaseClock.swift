@@ -5,7 +5,8 @@ import GRDB
 /// moments, maybe by different processes (deadlines, claims, leases): `databaseTimeMillis()`.
 ///
 /// PostgreSQL: the server's clock, one for every instance sharing the database whatever their
-/// own clocks say (read once per transaction, counted on from there by the monotonic clock). SQLite: the machine's monotonic clock, anchored to the wall clock once per
+/// own clocks say (read by a connection at most once a second, counted on from there by the
+/// monotonic clock). SQLite: the machine's monotonic clock, anchored to the wall clock once per
 /// boot and the anchor kept in the file (`SQLiteClock`), so that a process whose wall clock is
 /// minutes off, or jumps, or a restart, changes nothing: only the first process of a boot reads
 /// the wall clock, and every later one (same machine: the file is local) counts from it.

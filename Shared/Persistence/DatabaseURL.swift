@@ -140,6 +140,8 @@ enum PostgresURL {
                 keepalives.count = try count(item.name, value, redacted, PostgresDatabase.Keepalives.countRange, "probes (keepalives=0 turns them off)")
             case "prepared_statements":
                 configuration.preparedStatements = try count(item.name, value, redacted, PostgresDatabase.Configuration.preparedStatementsRange, "statements per connection (0 prepares none)")
+            case "clock_reread_ms":
+                configuration.clockRereadAfter = .milliseconds(try count(item.name, value, redacted, PostgresDatabase.Configuration.clockRereadRange, "milliseconds (0 reads the server's clock in every transaction)"))
             default:
                 throw SQLError.configuration("unknown PostgreSQL URL option '\(item.name)' in '\(redacted)'; supported: \(options.joined(separator: ", "))")
             }
@@ -169,7 +171,7 @@ enum PostgresURL {
     static let options = [
         "sslmode", "sslrootcert", "sslcert", "sslkey", "pool_size", "search_path", "application_name", "connect_timeout", "lock_timeout_ms",
         "statement_timeout_ms", "idle_in_transaction_timeout_ms", "keepalives", "keepalives_idle",
-        "keepalives_interval", "keepalives_count", "prepared_statements",
+        "keepalives_interval", "keepalives_count", "prepared_statements", "clock_reread_ms",
     ]
 
     /// Milliseconds, 0 turning the timeout off; PostgreSQL keeps them in an int (about 24 days).

@@ -70,6 +70,13 @@ extension PostgresDatabase {
         /// statement unnamed, parsed and planned on each execution.
         public var preparedStatements = 128
         public static let preparedStatementsRange = 0...4096
+        /// How long a connection counts on from one reading of the server's clock (by this
+        /// machine's monotonic clock) before it asks the server again: every transaction's first
+        /// clock read within it costs no round trip. A step of the server's clock shows after at
+        /// most this long; drift between the two clocks over a second is microseconds. Zero reads
+        /// the server in every transaction that asks for the time.
+        public var clockRereadAfter: Duration = .seconds(1)
+        public static let clockRereadRange = 0...60_000
 
         public init(host: String = "127.0.0.1", port: Int = 5432, username: String, password: String? = nil,
                     database: String? = nil) {
@@ -84,7 +91,8 @@ extension PostgresDatabase {
         /// libpq's `sslrootcert`, `sslcert` and `sslkey` (paths to PEM files),
         /// plus `lock_timeout_ms`, `statement_timeout_ms`, `idle_in_transaction_timeout_ms` (0 = off)
         /// and libpq's `keepalives` (0 or 1), `keepalives_idle`, `keepalives_interval` (seconds),
-        /// `keepalives_count`, and `prepared_statements` (per connection, 0 = none).
+        /// `keepalives_count`, `prepared_statements` (per connection, 0 = none) and `clock_reread_ms`
+        /// (see `clockRereadAfter`).
         public init(url: String) throws {
             self = try PostgresURL.parse(url)
         }

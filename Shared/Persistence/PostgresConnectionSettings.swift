@@ -12,6 +12,7 @@ struct PGSettings: Sendable {
     let writeBegin: String
     let readBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
     var preparedStatements: Int { configuration.preparedStatements }
+    var clockRereadMillis: Int64 { configuration.clockRereadAfter.milliseconds }
     private static let nextID = Protected(0)
 
     init(configuration: PostgresDatabase.Configuration, logger: Logger) throws {

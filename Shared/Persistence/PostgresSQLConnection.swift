@@ -12,8 +12,8 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     /// A statement failed (perhaps caught by the body): the transaction must not look committed.
     private(set) var sawFailure = false
     private var valid = true
-    /// The server's time at this transaction's first clock read, and the monotonic time then.
-    private var clockAnchor: (server: Int64, monotonic: Int64)?
+    /// The anchor this transaction's clock reads count from (see `databaseTimeMillis`).
+    private var clockAnchor: PGSession.ClockAnchor?
 
     /// A statement sent, unnamed or prepared (see `PreparedStatements`).
     enum Pending {
@@ -62,16 +62,24 @@ final class PGConnection: SQLConnection, ScriptExecuting {
         pipelined.append(try send(sql, binds, .nothing, rewrite: true))
     }
 
-    /// The server's clock, one for every instance sharing the database: read at the
-    /// transaction's first call, then counted on by this machine's monotonic clock, so later calls
-    /// in the transaction (the POSTs of one group commit, the events of one batch) cost no round
-    /// trip. A transaction lasts milliseconds, too short for the two clocks to part.
+    /// The server's clock, one for every instance sharing the database, counted on by this
+    /// machine's monotonic clock from the connection's last reading of it: a transaction's first
+    /// call asks the server only when that reading is `clockRereadAfter` old, and later calls in
+    /// the transaction (the POSTs of one group commit, the events of one batch) keep the anchor
+    /// the transaction started with.
     func databaseTimeMillis() throws -> Int64 {
-        if let anchor = clockAnchor { return anchor.server + SQLiteClock.monotonicMillis() - anchor.monotonic }
+        let monotonic = SQLiteClock.monotonicMillis()
+        if let anchor = clockAnchor { return anchor.now(monotonic: monotonic) }
+        if let anchor = session.clockAnchor, monotonic - anchor.monotonic < session.settings.clockRereadMillis {
+            clockAnchor = anchor
+            return anchor.now(monotonic: monotonic)
+        }
         guard let now = try query("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now", []).first?.int("now") else {
             throw SQLError.permanent("the database returned no time")
         }
-        clockAnchor = (now, SQLiteClock.monotonicMillis())
+        let anchor = PGSession.ClockAnchor(server: now, monotonic: SQLiteClock.monotonicMillis())
+        clockAnchor = anchor
+        session.clockAnchor = anchor
         return now
     }
 

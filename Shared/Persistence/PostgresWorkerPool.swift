@@ -69,7 +69,18 @@ final class PGSession {
         didSet {
             closing = connection.map(ConnectionClosing.init)
             prepared = PreparedStatements(capacity: settings.preparedStatements)
+            clockAnchor = nil
         }
+    }
+    /// The server's clock as this connection last read it, and the monotonic time then
+    /// (`PGConnection.databaseTimeMillis`). A new connection may reach another server: it reads anew.
+    var clockAnchor: ClockAnchor?
+
+    struct ClockAnchor {
+        let server: Int64
+        let monotonic: Int64
+
+        func now(monotonic current: Int64) -> Int64 { server + current - monotonic }
     }
     /// The one watch on the current connection's closing (see `reply`).
     private var closing: ConnectionClosing?

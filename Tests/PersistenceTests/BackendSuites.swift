@@ -165,19 +165,27 @@ final class PostgresBackendTests: BackendSuite {
 
     // PostgreSQL only.
 
-    /// A transaction reads the server's clock once and counts on from there: its later reads ask
-    /// the server nothing (here the server would answer with a year-2000 `clock_timestamp()`
-    /// shadowing the real one), yet go on with the time; the next transaction reads it anew.
-    func testATransactionReadsTheServersClockOnceAndCountsOnFromThere() async throws {
+    /// A connection reads the server's clock once and counts on from there by the monotonic clock:
+    /// later reads, in that transaction and in the next ones, ask the server nothing (here the
+    /// server would answer with a year-2000 `clock_timestamp()` shadowing the real one, first in
+    /// one transaction, then for the whole session), yet go on with the time. Once the reading is
+    /// `clock_reread_ms` old the next transaction asks the server again (and gets the shadow); with
+    /// `clock_reread_ms=0` every transaction does.
+    func testAConnectionReadsTheServersClockOnceAndCountsOnFromThere() async throws {
         try await run { store in
-            let database = try await store.open()
+            let shadow = Int64(946_684_800_000)
             let schema = "clock_shadow_\(UInt32.random(in: 0...UInt32.max))"
-            try await database.write { connection in
+            let setup = try await store.open()
+            try await setup.write { connection in
                 try connection.execute("CREATE SCHEMA \(schema)", [])
                 try connection.execute("""
                     CREATE FUNCTION \(schema).clock_timestamp() RETURNS timestamptz LANGUAGE sql AS $$ SELECT timestamptz '2000-01-01 00:00:00+00' $$
                     """, [])
             }
+            let wall = { Int64(Date().timeIntervalSince1970 * 1000) }
+
+            // One connection, so every transaction below runs on the session that read the clock.
+            let database = try await store.open(OpenOptions(poolSize: 1, urlQuery: "clock_reread_ms=1500"))
             let (first, second, shadowed) = try await database.write { connection in
                 let first = try connection.databaseTimeMillis()
                 try connection.execute("SET LOCAL search_path = \(schema), pg_catalog", [])
@@ -185,13 +193,28 @@ final class PostgresBackendTests: BackendSuite {
                 _ = try connection.query("SELECT pg_sleep(0.2)", [])
                 return (first, try connection.databaseTimeMillis(), shadowed)
             }
-            XCTAssertEqual(shadowed, 946_684_800_000, "the shadow answers a query in that transaction")
+            XCTAssertEqual(shadowed, shadow, "the shadow answers a query in that transaction")
+            XCTAssertLessThan(abs(first - wall()), 60_000, "the first read is the server's clock")
             XCTAssertGreaterThanOrEqual(second - first, 195, "the second read counts on by the time that passed")
             XCTAssertLessThan(second - first, 5_000, "the second read is not the server's (shadowed) clock")
+
+            // From here the shadow holds for the whole session: only a read of the server sees it.
+            try await database.write { try $0.execute("SET search_path = \(schema), pg_catalog", []) }
             let next = try await database.write { try $0.databaseTimeMillis() }
-            XCTAssertGreaterThanOrEqual(next, second)
-            XCTAssertLessThan(abs(next - Int64(Date().timeIntervalSince1970 * 1000)), 60_000, "a new transaction reads the server again")
-            try await database.write { try $0.execute("DROP SCHEMA \(schema) CASCADE", []) }
+            XCTAssertGreaterThanOrEqual(next, second, "the next transaction counts on from the connection's reading")
+            XCTAssertLessThan(abs(next - wall()), 60_000, "the next transaction did not ask the server (it would get the year 2000)")
+            try await Task.sleep(for: .milliseconds(1_600))
+            let reread = try await database.write { try $0.databaseTimeMillis() }
+            XCTAssertLessThan(abs(reread - shadow), 60_000, "a reading older than clock_reread_ms is taken again from the server")
+            try await database.write { try $0.execute("RESET search_path", []) }
+
+            let everyTime = try await store.open(OpenOptions(poolSize: 1, urlQuery: "clock_reread_ms=0"))
+            _ = try await everyTime.write { try $0.databaseTimeMillis() }
+            try await everyTime.write { try $0.execute("SET search_path = \(schema), pg_catalog", []) }
+            let asked = try await everyTime.write { try $0.databaseTimeMillis() }
+            XCTAssertLessThan(abs(asked - shadow), 60_000, "clock_reread_ms=0: every transaction asks the server")
+            try await everyTime.write { try $0.execute("RESET search_path", []) }
+            try await setup.write { try $0.execute("DROP SCHEMA \(schema) CASCADE", []) }
         }
     }
 
