@@ -15,7 +15,8 @@ import PostgresNIO
 ///   declares for its binds. The cache key holds the bind types: the same text with other
 ///   types is another statement.
 ///
-/// A statement is prepared on its second use (one-off texts are not worth a round trip), only
+/// A statement is prepared on its second use (one-off texts are not worth a round trip), never
+/// when it looks rows up by a list of keys (`IN (?, ?, …)`, see `looksUpAListOfKeys`), only
 /// with at most `maxPlaceholders` binds (a large multi-row statement spreads its parse over its
 /// rows, and its text changes with the row count), and only while the connection holds fewer
 /// than `capacity`; everything else goes unnamed, as before. The cache lives and dies with its
@@ -105,6 +106,42 @@ final class PreparedStatements {
         let verb = String(decoding: text[0..<6], as: UTF8.self).uppercased()
         guard verb == "INSERT" || verb == "UPDATE" || verb == "DELETE" else { return false }
         return !sql.uppercased().contains("RETURNING") && !sql.contains("--") && !sql.contains(";")
+    }
+
+    /// Whether `sql` compares with a list of two or more placeholders (`IN (?, ?)`, `IN ((?, ?), (?, ?))`).
+    /// Such a statement is not prepared. Its best plan depends on the table's size: a scan of the
+    /// whole table while the table is a few pages, the index after. A prepared statement keeps
+    /// the generic plan it settles on after its first executions until the table is next
+    /// analyzed, so one prepared on a fresh database went on scanning the grown table whole for
+    /// every batch until autovacuum's first ANALYZE. Unnamed, it is planned with the table's
+    /// current size each time. Its text also changes with the list's length, so each length
+    /// would take a slot of the cache.
+    static func looksUpAListOfKeys(_ sql: String) -> Bool {
+        let text = Array(sql.utf8)
+        var index = 0
+        while index + 3 < text.count {
+            defer { index += 1 }
+            // " IN" then "(" (spaces allowed), any case.
+            guard text[index] == UInt8(ascii: " "), text[index + 1] | 0x20 == UInt8(ascii: "i"),
+                  text[index + 2] | 0x20 == UInt8(ascii: "n") else { continue }
+            var cursor = index + 3
+            while cursor < text.count, text[cursor] == UInt8(ascii: " ") || text[cursor] == UInt8(ascii: "\n") { cursor += 1 }
+            guard cursor < text.count, text[cursor] == UInt8(ascii: "(") else { continue }
+            var depth = 0
+            var placeholders = 0
+            while cursor < text.count {
+                switch text[cursor] {
+                case UInt8(ascii: "("): depth += 1
+                case UInt8(ascii: ")"): depth -= 1
+                case UInt8(ascii: "?"): placeholders += 1
+                default: break
+                }
+                if depth == 0 { break }
+                cursor += 1
+            }
+            if placeholders >= 2 { return true }
+        }
+        return false
     }
 
     /// A bind as the legacy prepared-statement API takes it; binary, as unnamed statements send it.

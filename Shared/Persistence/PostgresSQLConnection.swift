@@ -174,7 +174,7 @@ final class PGConnection: SQLConnection, ScriptExecuting {
     private func preparedStatement(_ sql: String, _ text: PGSession.StatementText, _ binds: [SQLValue],
                                    _ wanted: Wanted) throws -> PreparedQuery? {
         let statements = session.prepared
-        guard statements.capacity > 0, let kinds = PreparedStatements.BindKinds(binds) else { return nil }
+        guard statements.capacity > 0, !text.looksUpAListOfKeys, let kinds = PreparedStatements.BindKinds(binds) else { return nil }
         let countsRows = wanted == .affectedRows
         if countsRows && !text.canCountRows { return nil }
         let key = PreparedStatements.Key(sql: sql, kinds: kinds, countsRows: countsRows)

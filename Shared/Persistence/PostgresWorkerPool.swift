@@ -93,6 +93,8 @@ final class PGSession {
         let rewritten: PostgresPlaceholders.Rewritten
         /// See `PreparedStatements.canCountRows`.
         let canCountRows: Bool
+        /// See `PreparedStatements.looksUpAListOfKeys`.
+        let looksUpAListOfKeys: Bool
     }
 
     var logger: Logger { settings.logger }
@@ -107,7 +109,8 @@ final class PGSession {
     func text(_ sql: String) -> StatementText {
         if let cached = textCache[sql] { return cached }
         let result = StatementText(rewritten: PostgresPlaceholders.rewrite(sql),
-                                   canCountRows: PreparedStatements.canCountRows(sql))
+                                   canCountRows: PreparedStatements.canCountRows(sql),
+                                   looksUpAListOfKeys: PreparedStatements.looksUpAListOfKeys(sql))
         // Statements are a fixed set in practice; the bound only guards against generated SQL.
         if textCache.count >= 1024 { textCache.removeAll(keepingCapacity: true) }
         textCache[sql] = result
