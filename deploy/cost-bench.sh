@@ -146,9 +146,21 @@ pg_window_start() { # dir
         log "no statement breakdown: pg_stat_statements is not usable ($(head -n 1 "$1/pg-statements.err")); run .ci/postgres.sh"
     fi
     pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'saga\_%'" >"$1/pg-xact-start"
+    pg_table_scans >"$1/pg-tables-start"
+}
+# Per table of each service database, "database|table|seq_scan|seq_tup_read|idx_scan": a plan
+# that scans a whole table where an index would do shows here as rows read per order.
+pg_table_scans() {
+    local database
+    for database in $(pg_sql "SELECT datname FROM pg_stat_database WHERE datname LIKE 'saga\_%'"); do
+        psql "$PG_SERVER/$database" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 </dev/null -c \
+            "SELECT current_database() || '|' || relname || '|' || seq_scan || '|' || seq_tup_read || '|' || coalesce(idx_scan, 0)
+             FROM pg_stat_user_tables"
+    done
 }
 pg_window_end() { # dir
     pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'saga\_%'" >"$1/pg-xact-end"
+    pg_table_scans >"$1/pg-tables-end"
     [[ -e $1/pg-statements.err ]] && return
     pg_sql "SELECT coalesce(json_agg(s), '[]') FROM (
               SELECT d.datname AS database, s.calls, s.total_exec_time AS exec_ms, s.rows,
@@ -274,7 +286,7 @@ run_stack() { # rate dir -> writes stack.json
         local statements=()
         [[ -s $dir/pg-statements.json ]] && statements=("$dir/pg-statements.json")
         python3 "$ROOT/deploy/bench/pg_breakdown.py" "$dir/pg-xact-start" "$dir/pg-xact-end" "${statements[@]}" \
-            --orders $((rate * window)) >"$dir/database.json"
+            --tables "$dir/pg-tables-start" "$dir/pg-tables-end" --orders $((rate * window)) >"$dir/database.json"
     fi
     # CPU ms per order for each process: Δticks / CLK_TCK * 1000 / (rate × window).
     jq -n --rawfile first "$dir/cpu-start" --rawfile last "$dir/cpu-end" --rawfile rss "$dir/rss" \

@@ -99,6 +99,11 @@ def database(report):
             statements = (db.get("statementsPerOrder") or {}).get(name)
             exec_ms = (db.get("execMsPerOrder") or {}).get(name)
             lines.append(f"  {name:>12}: {xacts:.2f} transactions; {fmt(statements)} statements; {fmt(exec_ms, 3)} ms")
+        scans = db.get("wholeTableScans")
+        if scans is not None:
+            shown = "; ".join(f"{row['service']}.{row['table']} {row['scansPerOrder']:.2f}× {row['rowsReadPerOrder']:,.0f} rows"
+                              for row in scans[:6]) or "none"
+            lines.append(f"  whole-table scans (scans and rows read per order): {shown}")
         top = db.get("topStatements") or []
         if top:
             lines.append("  the statements that took the most execution time (ms per order, calls per order, rows per call):")

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Where the PostgreSQL server's time went in deploy/cost-bench.sh's steady window, per order.
 
-    pg_breakdown.py XACT_START XACT_END [STATEMENTS_JSON] --orders N
+    pg_breakdown.py XACT_START XACT_END [STATEMENTS_JSON] [--tables START END] --orders N
 
 XACT_START / XACT_END: "database|transactions" lines from pg_stat_database at the window's
 edges. STATEMENTS_JSON: pg_stat_statements over the window (reset at its start), a JSON array of
 {database, calls, exec_ms, rows, query}; absent when the extension is not loaded. Prints one
 JSON object: per service database, transactions, statements and execution ms per order; and the
-statements that cost the most execution time per order.
+statements that cost the most execution time per order. --tables: "database|table|seq_scan|
+seq_tup_read|idx_scan" lines of pg_stat_user_tables at the window's edges; the tables read by
+whole-table scans in the window, with scans and rows read per order (a plan that scans where
+an index would do shows here; a table of a few rows is scanned on purpose).
 """
 import argparse
 import json
@@ -24,6 +27,29 @@ def counters(path):
     return result
 
 
+def table_counters(path):
+    result = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.strip().split("|")
+            if len(fields) == 5:
+                result[(fields[0], fields[1])] = tuple(int(value) for value in fields[2:])
+    return result
+
+
+def whole_table_scans(start_path, end_path, per_order):
+    start, end = table_counters(start_path), table_counters(end_path)
+    scans = []
+    for key, (seq_scan, rows_read, index_scans) in end.items():
+        before = start.get(key, (0, 0, 0))
+        if seq_scan > before[0]:
+            scans.append({"service": service(key[0]), "table": key[1],
+                          "scansPerOrder": per_order(seq_scan - before[0]),
+                          "rowsReadPerOrder": per_order(rows_read - before[1]),
+                          "indexScansPerOrder": per_order(index_scans - before[2])})
+    return sorted(scans, key=lambda row: row["rowsReadPerOrder"], reverse=True)
+
+
 def service(database):
     return database.removeprefix("saga_")
 
@@ -33,6 +59,7 @@ def main():
     parser.add_argument("xact_start")
     parser.add_argument("xact_end")
     parser.add_argument("statements", nargs="?")
+    parser.add_argument("--tables", nargs=2, metavar=("START", "END"))
     parser.add_argument("--orders", type=float, required=True)
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args()
@@ -56,6 +83,8 @@ def main():
              "execMsPerOrder": round(row["exec_ms"] / args.orders, 4), "rowsPerCall": round(row["rows"] / max(row["calls"], 1), 1),
              "query": row["query"]}
             for row in rows[:args.top]]
+    if args.tables:
+        result["wholeTableScans"] = whole_table_scans(*args.tables, per_order)
     json.dump(result, sys.stdout)
 
 
