@@ -119,6 +119,8 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 TICKS=$(getconf CLK_TCK)
 SERVICES=(order inventory payment notification)
+# The stack's databases on the server (local-stack.sh names them saga_<service>); a SQL list.
+SERVICE_DATABASES="'saga_order', 'saga_inventory', 'saga_payment', 'saga_notification'"
 
 # shellcheck source=deploy/bench/proc_stats.sh
 source "$ROOT/deploy/bench/proc_stats.sh"
@@ -145,28 +147,28 @@ pg_window_start() { # dir
     else
         log "no statement breakdown: pg_stat_statements is not usable ($(head -n 1 "$1/pg-statements.err")); run .ci/postgres.sh"
     fi
-    pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'saga\_%'" >"$1/pg-xact-start"
+    pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname IN ($SERVICE_DATABASES)" >"$1/pg-xact-start"
     pg_table_scans >"$1/pg-tables-start"
 }
 # Per table of each service database, "database|table|seq_scan|seq_tup_read|idx_scan": a plan
 # that scans a whole table where an index would do shows here as rows read per order.
 pg_table_scans() {
     local database
-    for database in $(pg_sql "SELECT datname FROM pg_stat_database WHERE datname LIKE 'saga\_%'"); do
+    for database in $(pg_sql "SELECT datname FROM pg_stat_database WHERE datname IN ($SERVICE_DATABASES)"); do
         psql "$PG_SERVER/$database" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 </dev/null -c \
             "SELECT current_database() || '|' || relname || '|' || seq_scan || '|' || seq_tup_read || '|' || coalesce(idx_scan, 0)
              FROM pg_stat_user_tables"
     done
 }
 pg_window_end() { # dir
-    pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname LIKE 'saga\_%'" >"$1/pg-xact-end"
+    pg_sql "SELECT datname || '|' || (xact_commit + xact_rollback) FROM pg_stat_database WHERE datname IN ($SERVICE_DATABASES)" >"$1/pg-xact-end"
     pg_table_scans >"$1/pg-tables-end"
     [[ -e $1/pg-statements.err ]] && return
     pg_sql "SELECT coalesce(json_agg(s), '[]') FROM (
               SELECT d.datname AS database, s.calls, s.total_exec_time AS exec_ms, s.rows,
                      left(regexp_replace(s.query, '\s+', ' ', 'g'), 200) AS query
               FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-              WHERE d.datname LIKE 'saga\_%') s" >"$1/pg-statements.json"
+              WHERE d.datname IN ($SERVICE_DATABASES)) s" >"$1/pg-statements.json"
 }
 
 # The services' batch-size series from /metrics ("service series value"), read as a monitor:
