@@ -37,6 +37,8 @@ public func openDatabase(url: String,
 }
 
 enum SQLiteURL {
+    static let options = ["synchronous", "busy_timeout_ms"]
+
     static func parse(_ pathAndQuery: String, original: String) throws -> SQLiteDatabase.Configuration {
         let parts = pathAndQuery.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = String(parts[0]).removingPercentEncoding ?? String(parts[0])
@@ -59,7 +61,7 @@ enum SQLiteURL {
                     }
                     configuration.busyTimeout = .milliseconds(ms)
                 default:
-                    throw SQLError.configuration("unknown SQLite URL option '\(item.name)' in '\(original)'; supported: synchronous, busy_timeout_ms")
+                    throw SQLError.configuration("unknown SQLite URL option '\(item.name)' in '\(original)'; supported: \(options.joined(separator: ", "))")
                 }
             }
         }

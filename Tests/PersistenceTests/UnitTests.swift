@@ -64,6 +64,18 @@ final class ErrorMappingTests: XCTestCase {
 }
 
 final class DatabaseURLTests: XCTestCase {
+    /// Services/API.md is where an operator learns the URL options: each option the parsers
+    /// accept is named there as code.
+    func testEveryURLOptionIsDocumented() throws {
+        let document = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Services/API.md")
+        let text = try String(contentsOf: document, encoding: .utf8)
+        for option in PostgresURL.options + SQLiteURL.options {
+            XCTAssertTrue(text.contains("`\(option)`"), "Services/API.md does not name the database URL option \(option)")
+        }
+    }
+
     func testPostgresURL() throws {
         let c = try PostgresDatabase.Configuration(
             url: "postgres://us%40er:p%3Ass@db.example:6543/orders?sslmode=disable&pool_size=8&search_path=svc&connect_timeout=3")
