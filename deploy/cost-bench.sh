@@ -138,8 +138,8 @@ sample() { # run_dir loadgen_pid
 # PostgreSQL's own account of the window: transactions per service database (pg_stat_database)
 # and, when the pg_stat_statements extension is loaded (.ci/postgres.sh and compose load it),
 # every statement's calls and execution time (deploy/bench/pg_breakdown.py turns them into per order).
-pg_sql() {
-    psql "$PG_SERVER/postgres" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$1" </dev/null
+pg_sql() { # sql [database, default postgres]
+    psql "$PG_SERVER/${2:-postgres}" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 -c "$1" </dev/null
 }
 pg_window_start() { # dir
     if pg_sql "SELECT pg_stat_statements_reset()" >/dev/null 2>"$1/pg-statements.err"; then
@@ -155,9 +155,8 @@ pg_window_start() { # dir
 pg_table_scans() {
     local database
     for database in $(pg_sql "SELECT datname FROM pg_stat_database WHERE datname IN ($SERVICE_DATABASES)"); do
-        psql "$PG_SERVER/$database" --no-psqlrc -X -q -tA -v ON_ERROR_STOP=1 </dev/null -c \
-            "SELECT current_database() || '|' || relname || '|' || seq_scan || '|' || seq_tup_read || '|' || coalesce(idx_scan, 0)
-             FROM pg_stat_user_tables"
+        pg_sql "SELECT current_database() || '|' || relname || '|' || seq_scan || '|' || seq_tup_read || '|' || coalesce(idx_scan, 0)
+                FROM pg_stat_user_tables" "$database"
     done
 }
 pg_window_end() { # dir
