@@ -88,6 +88,8 @@ final class BatchProcessor: Sendable {
         /// Messages whose full dead letter could not be written: they get one without their bytes.
         var bare: Set<Int> = []
         var unclassifiedAttempts: [Int: Int] = [:]
+        /// The batch's new rows go in one at a time, in place (`NewRowQueue` failed once).
+        var newRowsInPlace = false
     }
 
     /// Commits the batch, retrying transient failures with backoff (never skipping a message).
@@ -120,6 +122,14 @@ final class BatchProcessor: Sendable {
                     logger.notice("batch committed again after failing for \(lasted)", metadata: ["group": "\(group)"])
                 }
                 return outcome
+            } catch let failure as NewRowsFailed {
+                // A lost race (another writer inserted a row first) or an error of one of the
+                // rows: replay now with each row written in place, where a lost race is decided
+                // again and an error is its own event's.
+                retries += 1
+                verdicts.newRowsInPlace = true
+                logger.notice("batch replayed with its new rows written one by one: \(failure)", metadata: ["group": "\(group)"])
+                continue
             } catch let failure as MessageFailure {
                 retries += 1
                 let message = prepared[failure.index].message
@@ -267,7 +277,7 @@ final class BatchProcessor: Sendable {
         }
 
         // 3. Per-order locks, then the service's shared rows.
-        let unit = UnitOfWork(connection: connection, signer: signer)
+        let unit = UnitOfWork(connection: connection, signer: signer, queuesNewRows: !verdicts.newRowsInPlace)
         var events: [InboundEvent] = []
         for (index, item) in prepared.enumerated() where live[index] && verdicts.rejected[index] == nil {
             if case .event(let decoded) = item.content {
@@ -302,6 +312,10 @@ final class BatchProcessor: Sendable {
                 do {
                     let decision = try handler(event, unit)
                     trace?.handled(span, decision, emittedBefore: emittedBefore, unit)
+                } catch let failure as NewRowsFailed {
+                    // Rows queued by earlier events, written before this one's statement: theirs.
+                    trace?.failed(span, failure, unit)
+                    throw failure
                 } catch {
                     trace?.failed(span, error, unit)
                     throw MessageFailure(index: index, error: error, whileDeadLettering: false)

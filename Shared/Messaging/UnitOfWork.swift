@@ -28,6 +28,8 @@ public final class UnitOfWork {
     private(set) var commitActions: [@Sendable () -> Void] = []
     /// Rows queued by `insertAtEnd`, per statement in first-use order, written by `flush`.
     private var endRows: [(statement: MultiRowStatement, rows: [[SQLValue]])] = []
+    /// The batch's new rows, held back (`insertNew`); nil: written at once. It is `connection`.
+    private let newRows: NewRowQueue?
     /// The W3C context of the span this unit's work runs in (set by the runtime while tracing,
     /// see `MessageTracing`): what `emit` writes when not given a `traceparent` of its own, so
     /// the emitted event continues the trace from the span that decided it.
@@ -59,8 +61,12 @@ public final class UnitOfWork {
     /// Rows the batch's prelude read for many events at once (`preload`), until a decision takes them.
     private var preloads: [PreloadKey: Any] = [:]
 
-    init(connection: any SQLConnection, signer: EventSigner?) {
-        self.connection = connection
+    /// - Parameter queuesNewRows: hold `insertNew`'s rows for one statement per table
+    ///   (`NewRowQueue`); the consumer's batches do, and replay without it when that fails.
+    init(connection: any SQLConnection, signer: EventSigner?, queuesNewRows: Bool = false) {
+        let queue = queuesNewRows ? NewRowQueue(connection) : nil
+        self.connection = queue ?? connection
+        self.newRows = queue
         self.signer = signer
     }
 
@@ -85,6 +91,20 @@ public final class UnitOfWork {
         } else {
             endRows.append((statement, [row]))
         }
+    }
+
+    /// Inserts `row` of `statement` (an `INSERT … ON CONFLICT DO NOTHING` of one new row of
+    /// `table`): false if the row was there already. The conditional write of a row a decision
+    /// found absent. In a consumer's batch the row is queued and true returned at once; the
+    /// batch's new rows of `table` are written in one statement before any statement that names
+    /// `table`, or at the end, and the batch is replayed row by row if one of them was not new
+    /// after all (`NewRowQueue`).
+    public func insertNew(_ row: [SQLValue], with statement: MultiRowStatement, into table: String) throws -> Bool {
+        if let newRows {
+            newRows.queue(row, with: statement, into: table)
+            return true
+        }
+        return try statement.execute([row], on: connection) == 1
     }
 
     /// Keeps `rows` of type `Row`, by key, for the first decision on each key in this transaction
@@ -181,6 +201,7 @@ public final class UnitOfWork {
     /// them), writes their outbox rows (multi-row inserts, in emit order) and the sequences
     /// advanced in memory. Idempotent.
     func flush() throws {
+        try newRows?.writeAll()
         for (statement, rows) in endRows { try statement.executePipelined(rows, on: connection) }
         endRows.removeAll()
         if !pending.isEmpty {

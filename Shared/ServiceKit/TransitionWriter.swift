@@ -19,10 +19,10 @@ public protocol TransitionStep {
     func decide(_ loaded: Loaded) throws -> Decided<Transition>
     /// The state a decision was made on, for the error of a write that kept losing or drifted.
     func describe(_ loaded: Loaded) -> String
-    /// The transition's own row, conditional on the state it was decided from (an INSERT that
-    /// does nothing if the row appeared meanwhile, an `UPDATE … WHERE state = from`): false when
-    /// another writer changed it first.
-    func write(_ transition: Transition, on connection: any SQLConnection) throws -> Bool
+    /// The transition's own row, conditional on the state it was decided from (a new row through
+    /// `UnitOfWork.insertNew`, an `UPDATE … WHERE state = from`): false when another writer
+    /// changed it first.
+    func write(_ transition: Transition, in unit: UnitOfWork) throws -> Bool
     /// A transition's movements of shared resources, each conditional on it still allowing the
     /// movement: true when all of them moved (called only with movements to make).
     func move(_ movements: [Transition.Movement], on connection: any SQLConnection) throws -> Bool
@@ -81,7 +81,7 @@ public enum TransitionWriter {
             case .rejected(let reason):
                 throw HandlerError.permanent(reason)
             case .transition(let transition):
-                guard try step.write(transition, on: connection) else {
+                guard try step.write(transition, in: unit) else {
                     lastState = step.describe(loaded)
                     continue
                 }

@@ -18,6 +18,11 @@ final class BatchProcessorTests: XCTestCase {
                            try AppliedTable.record(event, on: unit.connection)
                            return .applied
                        }) -> BatchProcessor {
+        Self.makeProcessor(database, group: group, maxUnclassified: maxUnclassified, handledEventTypes: handledEventTypes, handler: handler)
+    }
+
+    static func makeProcessor(_ database: any SQLDatabase, group: String = "g", maxUnclassified: Int = 5,
+                              handledEventTypes: Set<EventType>? = nil, handler: @escaping EventHandler) -> BatchProcessor {
         let configuration = ConsumerConfiguration(
             groupID: group, topics: [Self.topic], kafka: KafkaConfiguration(bootstrapServers: "unused:9092"),
             retry: RetryPolicy(initialDelay: .milliseconds(5), maximumDelay: .milliseconds(20)),

@@ -47,8 +47,8 @@ final class TransitionWriterTests: XCTestCase {
 
         func describe(_ value: Int64) -> String { "counter \(value)" }
 
-        func write(_ transition: Bump, on connection: any SQLConnection) throws -> Bool {
-            try connection.execute("UPDATE counters SET value = ? WHERE id = 'c' AND value = ?",
+        func write(_ transition: Bump, in unit: UnitOfWork) throws -> Bool {
+            try unit.connection.execute("UPDATE counters SET value = ? WHERE id = 'c' AND value = ?",
                                    [.integer(transition.to), .integer(transition.from)]) == 1
         }
 

@@ -73,8 +73,8 @@ struct ReservationStep: TransitionStep {
         "reservation \(loaded.reservation?.state.rawValue ?? "none"), stock \(loaded.stock.sorted { $0.key < $1.key })"
     }
 
-    func write(_ transition: InventoryTransition, on connection: any SQLConnection) throws -> Bool {
-        try InventoryStore.write(transition.to, from: transition.from, on: connection)
+    func write(_ transition: InventoryTransition, in unit: UnitOfWork) throws -> Bool {
+        try InventoryStore.write(transition.to, from: transition.from, in: unit)
     }
 
     func move(_ movements: [StockMovement], on connection: any SQLConnection) throws -> Bool {

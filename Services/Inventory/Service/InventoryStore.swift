@@ -72,6 +72,10 @@ enum InventoryStore {
         }
     }
 
+    private static let newReservations = MultiRowStatement(
+        "INSERT INTO reservations (order_id, customer_id, state, lines, updated_at_ms)", columns: 5,
+        suffix: "ON CONFLICT (order_id) DO NOTHING")
+
     /// `UPDATE … FROM (VALUES (sku, q), …) AS v`: PostgreSQL and SQLite (3.33+) alike name the
     /// columns of a VALUES list column1, column2. 32 rows at most: 64 binds, still prepared.
     private static func movement(_ assignments: String, keeping column: String) -> MultiRowStatement {
@@ -83,16 +87,15 @@ enum InventoryStore {
     private static let release = movement("reserved = reserved - v.column2, available = available + v.column2", keeping: "reserved")
     private static let sell = movement("reserved = reserved - v.column2, sold = sold + v.column2", keeping: "reserved")
 
-    /// INSERT for a new reservation (nothing if the row appeared meanwhile: false, decide
+    /// A new reservation (`UnitOfWork.insertNew`: false if the row appeared meanwhile, decide
     /// again), else an update conditional on the state decided from.
-    static func write(_ record: ReservationRecord, from: ReservationState?, on connection: any SQLConnection) throws -> Bool {
+    static func write(_ record: ReservationRecord, from: ReservationState?, in unit: UnitOfWork) throws -> Bool {
         guard let from else {
-            return try connection.execute(
-                "INSERT INTO reservations (order_id, customer_id, state, lines, updated_at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
-                [.text(record.orderId), .text(record.customerId), .text(record.state.rawValue),
-                 LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs)]) == 1
+            return try unit.insertNew([.text(record.orderId), .text(record.customerId), .text(record.state.rawValue),
+                                       LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs)],
+                                      with: newReservations, into: "reservations")
         }
-        return try connection.execute(
+        return try unit.connection.execute(
             "UPDATE reservations SET state = ?, lines = ?, updated_at_ms = ? WHERE order_id = ? AND state = ?",
             [.text(record.state.rawValue), LinesColumn.encode(record.lines), .integer(record.updatedAtUnixMs),
              .text(record.orderId), .text(from.rawValue)]) == 1

@@ -67,9 +67,9 @@ struct RecordNotificationStep: TransitionStep {
     }
 
     /// False if a concurrent consumer (another instance, PostgreSQL) recorded it first.
-    func write(_ transition: NotificationRecorded, on connection: any SQLConnection) throws -> Bool {
+    func write(_ transition: NotificationRecorded, in unit: UnitOfWork) throws -> Bool {
         try NotificationStore.insert(transition.record, channel: channel.kind, now: now, cause: cause,
-                                     sent: transition.deliveredNow, on: connection)
+                                     sent: transition.deliveredNow, in: unit)
     }
 
     /// The row is written and its NotificationSent is in the outbox: delivered now, announced
@@ -115,7 +115,7 @@ struct DeliveredStep: TransitionStep {
     func describe(_ stored: StoredNotification?) -> String { "notification \(stored?.state.rawValue ?? "none")" }
 
     /// False if the row is not PENDING any more (another worker recorded the delivery).
-    func write(_ transition: NotificationDelivered, on connection: any SQLConnection) throws -> Bool {
-        try NotificationStore.markSent(transition.record.notificationId, channel: channel, at: at, on: connection)
+    func write(_ transition: NotificationDelivered, in unit: UnitOfWork) throws -> Bool {
+        try NotificationStore.markSent(transition.record.notificationId, channel: channel, at: at, on: unit.connection)
     }
 }

@@ -39,23 +39,24 @@ enum NotificationStore {
                                     [.text(after ?? ""), .integer(Int64(limit))])
     }
 
-    /// Records a notification: PENDING, to be delivered by the worker, or SENT at `now` when the
-    /// consumer delivered it in this transaction. False if the (order, kind) row exists already:
-    /// a concurrent consumer (another instance, PostgreSQL) recorded it first.
+    private static let newNotifications = MultiRowStatement("""
+        INSERT INTO notifications (notification_id, order_id, kind, customer_id, channel, message,
+                                   created_at_ms, state, attempts, next_attempt_at_ms, sent_at_ms,
+                                   cause_event_id, correlation_id, traceparent)
+        """, columns: 14, suffix: "ON CONFLICT DO NOTHING")
+
+    /// Records a notification (`UnitOfWork.insertNew`): PENDING, to be delivered by the worker,
+    /// or SENT at `now` when the consumer delivered it in this transaction. False if the
+    /// (order, kind) row exists already: a concurrent consumer (another instance, PostgreSQL)
+    /// recorded it first.
     static func insert(_ record: NotificationRecord, channel: ChannelKind, now: Int64, cause: EventCause, sent: Bool,
-                       on connection: any SQLConnection) throws -> Bool {
-        try connection.execute("""
-            INSERT INTO notifications (notification_id, order_id, kind, customer_id, channel, message,
-                                       created_at_ms, state, attempts, next_attempt_at_ms, sent_at_ms,
-                                       cause_event_id, correlation_id, traceparent)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT DO NOTHING
-            """, [.text(record.notificationId), .text(record.orderId), .text(record.kind.rawValue),
+                       in unit: UnitOfWork) throws -> Bool {
+        try unit.insertNew([.text(record.notificationId), .text(record.orderId), .text(record.kind.rawValue),
                   .text(record.customerId), .text(channel.rawValue), .text(record.message), .integer(now),
                   .text((sent ? DeliveryState.sent : .pending).rawValue), .integer(sent ? 1 : 0), .integer(now),
                   sent ? .integer(now) : .null,
                   .optionalText(cause.eventId?.uuidString.lowercased()), .optionalText(cause.correlationId?.uuidString.lowercased()),
-                  .optionalText(cause.traceparent)]) == 1
+                  .optionalText(cause.traceparent)], with: newNotifications, into: "notifications")
     }
 
     /// PENDING rows due for an attempt, oldest first.

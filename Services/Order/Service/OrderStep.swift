@@ -47,9 +47,9 @@ struct OrderStep: TransitionStep {
     /// A new order's row is written in `emitted`: it keeps its first event's envelope, whose
     /// correlation id and trace context the order's later events outside any consumed event
     /// (the sweeper's) continue.
-    func write(_ transition: OrderTransition, on connection: any SQLConnection) throws -> Bool {
+    func write(_ transition: OrderTransition, in unit: UnitOfWork) throws -> Bool {
         guard let from = transition.from else { return true }
-        return try OrderStore.update(transition.to, from: from, on: connection)
+        return try OrderStore.update(transition.to, from: from, on: unit.connection)
     }
 
     func emitted(_ transition: OrderTransition, as envelopes: [EventEnvelope], on unit: UnitOfWork) throws {

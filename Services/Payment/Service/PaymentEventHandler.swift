@@ -61,8 +61,8 @@ struct PaymentStep: TransitionStep {
         "payment \(loaded.payment?.state.rawValue ?? "none"), account \(loaded.account.map { "\($0.customerId) balance \($0.balance) blocked \($0.blocked)" } ?? "none")"
     }
 
-    func write(_ transition: PaymentTransition, on connection: any SQLConnection) throws -> Bool {
-        try PaymentStore.write(transition.to, from: transition.from, on: connection)
+    func write(_ transition: PaymentTransition, in unit: UnitOfWork) throws -> Bool {
+        try PaymentStore.write(transition.to, from: transition.from, in: unit)
     }
 
     /// A payment moves one account per transition: one conditional update each.

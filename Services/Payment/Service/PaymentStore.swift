@@ -67,21 +67,22 @@ enum PaymentStore {
         return try statement.fetch(Account.self, customers, key: \.customerId, on: connection)
     }
 
-    /// INSERT for a new payment row (nothing if the row appeared meanwhile: false, decide
+    private static let newPayments = MultiRowStatement(
+        "INSERT INTO payments (state, amount_minor, currency, payment_id, refund_id, failure_reason, updated_at_ms, order_id, customer_id)",
+        columns: 9, suffix: "ON CONFLICT (order_id) DO NOTHING")
+
+    /// A new payment row (`UnitOfWork.insertNew`: false if the row appeared meanwhile, decide
     /// again), else an update conditional on the state decided from.
-    static func write(_ record: PaymentRecord, from: PaymentState?, on connection: any SQLConnection) throws -> Bool {
+    static func write(_ record: PaymentRecord, from: PaymentState?, in unit: UnitOfWork) throws -> Bool {
         let values: [SQLValue] = [
             .text(record.state.rawValue), .optionalInteger(record.amount?.minorUnits), .optionalText(record.amount?.currency),
             .optionalText(record.paymentId), .optionalText(record.refundId),
             .optionalInteger(record.failureReason.map { Int64($0.rawValue) }), .integer(record.updatedAtUnixMs),
         ]
         guard let from else {
-            return try connection.execute("""
-                INSERT INTO payments (state, amount_minor, currency, payment_id, refund_id, failure_reason, updated_at_ms, order_id, customer_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING
-                """, values + [.text(record.orderId), .text(record.customerId)]) == 1
+            return try unit.insertNew(values + [.text(record.orderId), .text(record.customerId)], with: newPayments, into: "payments")
         }
-        return try connection.execute("""
+        return try unit.connection.execute("""
             UPDATE payments SET state = ?, amount_minor = ?, currency = ?, payment_id = ?, refund_id = ?, failure_reason = ?, updated_at_ms = ?
             WHERE order_id = ? AND state = ?
             """, values + [.text(record.orderId), .text(from.rawValue)]) == 1
