@@ -25,6 +25,11 @@ public struct MultiRowStatement: Sendable {
         self.maxRows = maxRows
     }
 
+    /// Whether `other` is this statement (the same text around its value list).
+    func hasText(of other: MultiRowStatement) -> Bool {
+        prefix == other.prefix && suffix == other.suffix
+    }
+
     func text(rows: Int) -> String {
         texts.update { texts in
             if let known = texts[rows] { return known }

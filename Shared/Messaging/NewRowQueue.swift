@@ -26,20 +26,18 @@ final class NewRowQueue: SQLConnection {
 
     /// Queues `row` of `statement`, a new row of `table`, for the next write of `table`'s rows.
     func queue(_ row: [SQLValue], with statement: MultiRowStatement, into table: String) {
-        let name = Array(table.utf8)
-        if let index = queued.firstIndex(where: { $0.table == name && $0.statement.prefix == statement.prefix }) {
+        if let index = queued.firstIndex(where: { $0.statement.hasText(of: statement) }) {
             queued[index].rows.append(row)
         } else {
-            queued.append((name, statement, [row]))
+            queued.append((Array(table.utf8), statement, [row]))
         }
     }
 
     /// Writes every queued row (the end of the transaction).
     func writeAll() throws {
-        while let first = queued.first {
-            queued.removeFirst()
-            try write(first)
-        }
+        let entries = queued
+        queued.removeAll()
+        for entry in entries { try write(entry) }
     }
 
     func execute(_ sql: String, _ binds: [SQLValue]) throws -> Int {

@@ -86,7 +86,7 @@ public final class UnitOfWork {
     /// transaction like any other write.
     public func insertAtEnd(_ row: [SQLValue], with statement: MultiRowStatement) {
         // A unit queues on one statement or a few: a scan, no key to build per row.
-        if let index = endRows.firstIndex(where: { $0.statement.prefix == statement.prefix && $0.statement.suffix == statement.suffix }) {
+        if let index = endRows.firstIndex(where: { $0.statement.hasText(of: statement) }) {
             endRows[index].rows.append(row)
         } else {
             endRows.append((statement, [row]))
