@@ -198,12 +198,51 @@ thread_sample() { # run_dir
     done
 }
 
+# The floor's processes under a pid, "pid role" per line; the role is the floor binary's first
+# argument: "host" runs its mock cluster, "stage" and "drive" are its clients.
+floor_processes() { # pid
+    local child
+    for child in $(pgrep -P "$1"); do
+        echo "$child $(tr '\0' '\n' <"/proc/$child/cmdline" 2>/dev/null | sed -n 2p)"
+        floor_processes "$child"
+    done
+}
+# "cluster ticks" and "clients ticks" of the floor's processes now.
+floor_sample() { # pid
+    local pid role cluster=0 clients=0
+    while read -r pid role; do
+        case $role in
+            host) cluster=$((cluster + $(cpu_ticks "$pid"))) ;;
+            stage | drive) clients=$((clients + $(cpu_ticks "$pid"))) ;;
+        esac
+    done < <(floor_processes "$1")
+    echo "cluster $cluster"
+    echo "clients $clients"
+}
+
 run_floor() { # rate -> writes floor.json
-    local rate=$1 dir=$2 line cpu_ms
+    local rate=$1 dir=$2 line cpu_ms floor_pid started window
     if [[ $FLOOR == none ]]; then echo '{}' >"$dir/floor.json"; return; fi
     log "floor: $FLOOR $((rate * DURATION)) $rate"
     # `times` in the subshell reports what its children (the floor's processes) used.
-    line=$( (TIMEFORMAT=; "$FLOOR" "$((rate * DURATION))" "$rate"; times) 2>&1 | tee "$dir/floor.log" | grep '^hoplimit:' || true)
+    ( (TIMEFORMAT=; "$FLOOR" "$((rate * DURATION))" "$rate"; times) >"$dir/floor.log" 2>&1 ) &
+    floor_pid=$!
+    # The same window as the stack's, from the moment the floor's driver starts sending: its
+    # clients' CPU apart from its mock cluster's is what the services' Kafka work compares with.
+    rm -f "$dir/floor-start" "$dir/floor-end"
+    until [[ $(floor_processes "$floor_pid") == *" drive"* ]]; do
+        kill -0 "$floor_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$floor_pid" 2>/dev/null; then
+        started=$(date +%s%3N)
+        sleep_until $((started + WARMUP * 1000))
+        floor_sample "$floor_pid" >"$dir/floor-start"
+        sleep_until $((started + (DURATION - TAIL) * 1000))
+        floor_sample "$floor_pid" >"$dir/floor-end"
+    fi
+    wait "$floor_pid" || true
+    line=$(grep '^hoplimit:' "$dir/floor.log" || true)
     cpu_ms=$(tail -n 1 "$dir/floor.log" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }')
     if [[ -z $line ]]; then
         log "the floor printed no result: $(tail -n 3 "$dir/floor.log" | tr '\n' ' ')"
@@ -211,12 +250,20 @@ run_floor() { # rate -> writes floor.json
         return
     fi
     log "$line"
+    window=$((DURATION - TAIL - WARMUP))
     # hoplimit: N msgs through 4 hops in S s = R/s; e2e ms p50 A p99 B max C
-    jq -n --arg line "$line" --argjson cpu "$cpu_ms" --argjson n "$((rate * DURATION))" '
+    jq -n --arg line "$line" --argjson cpu "$cpu_ms" --argjson n "$((rate * DURATION))" \
+        --rawfile first <(cat "$dir/floor-start" 2>/dev/null) --rawfile last <(cat "$dir/floor-end" 2>/dev/null) \
+        --argjson ticks "$TICKS" --argjson inWindow "$((rate * window))" '
+        def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
+        (table($first)) as $s | (table($last)) as $e
+        | def perMessage($k): if ($s[$k] // 0) > 0 and $e[$k] then ($e[$k] - $s[$k]) / $ticks * 1000 / $inWindow else null end;
         ($line | capture("in (?<s>[0-9.]+)s = (?<r>[0-9.]+)/s; e2e ms p50 (?<p50>[0-9.]+) p99 (?<p99>[0-9.]+) max (?<max>[0-9.]+)")) as $m
         | {messages: $n, seconds: ($m.s | tonumber), ratePerSecond: ($m.r | tonumber),
            p50Ms: ($m.p50 | tonumber), p99Ms: ($m.p99 | tonumber), maxMs: ($m.max | tonumber),
-           cpuMsPerMessage: ($cpu / $n), line: $line}' >"$dir/floor.json"
+           cpuMsPerMessage: ($cpu / $n),
+           clientsCpuMsPerMessage: perMessage("clients"), clusterCpuMsPerMessage: perMessage("cluster"),
+           line: $line}' >"$dir/floor.json"
 }
 
 # The PostgreSQL floor at the same rate and duration (with --postgres) -> writes pg-floor.json.

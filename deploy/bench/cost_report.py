@@ -27,8 +27,11 @@ def table(report):
     extra = ["postgres"] if any("postgres" in run["cpuMsPerOrder"] for run in runs) else []
     # The PostgreSQL floor's server CPU per order (deploy/bench/pg-floor.sh), beside the stack's.
     pg_floor = ["pg floor ms"] if any((run.get("pgFloor") or {}).get("serverCpuMsPerOrder") is not None for run in runs) else []
+    # The Kafka floor's clients (its four stages and driver) and mock cluster, per message.
+    kafka_floor = (["floor clients ms", "floor cluster ms"]
+                   if any((run.get("floor") or {}).get("clientsCpuMsPerMessage") is not None for run in runs) else [])
     head = (["rate", "achieved", "audit"] + [f"{s} ms" for s in SERVICES] + ["4 services ms", "dev-cluster ms", "loadgen ms"]
-            + [f"{e} ms" for e in extra] + pg_floor
+            + [f"{e} ms" for e in extra] + pg_floor + kafka_floor
             + ["a→c p50", "a→c p99", "notified p99", "floor p50", "floor p99", "p99/floor", "peak RSS MB (o/i/p/n)",
                "idle/stolen cores"])
     rows = []
@@ -40,6 +43,7 @@ def table(report):
                     + [fmt(cpu["services"]), fmt(cpu.get("dev-cluster")), fmt(cpu.get("loadgen"))]
                     + [fmt(cpu.get(e)) for e in extra]
                     + [fmt((run.get("pgFloor") or {}).get("serverCpuMsPerOrder")) for _ in pg_floor]
+                    + [fmt(floor.get(key)) for key in ("clientsCpuMsPerMessage", "clusterCpuMsPerMessage")[:len(kafka_floor)]]
                     + [fmt(lat["acceptedToConfirmed"]["p50"], 1), fmt(lat["acceptedToConfirmed"]["p99"], 1),
                        fmt(lat["notified"]["p99"], 1), fmt(floor.get("p50Ms"), 1), fmt(floor.get("p99Ms"), 1),
                        fmt(run.get("p99OverFloor"), 1), "/".join(fmt(rss.get(s), 0) for s in SERVICES),
@@ -77,7 +81,12 @@ def batches(report):
         by_service = run.get("batches") or {}
         if not by_service:
             continue
-        lines.append(f"batches at {run['rate']}/s (mean size over the window; batches per order)")
+        # Records the four consumer groups read per order (the saga's consuming hops).
+        consumed = sum(value["meanSize"] * value["batchesPerOrder"]
+                       for series in by_service.values() for name, value in series.items()
+                       if name.startswith("messaging_batch_size") and value.get("batchesPerOrder") is not None)
+        lines.append(f"batches at {run['rate']}/s (mean size over the window; batches per order); "
+                     f"{consumed:.2f} records consumed per order")
         for service in SERVICES:
             series = by_service.get(service) or {}
             shown = ", ".join(f"{name.replace('messaging_', '')} {value['meanSize']:.2f} ({fmt(value['batchesPerOrder'])}/order)"
