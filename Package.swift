@@ -67,6 +67,7 @@ let package = Package(
             name: "Kafka",
             dependencies: [
                 "CRdKafka",
+                "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/Kafka"

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Locking
 
 /// One dedicated OS thread that runs librdkafka calls which may block (poll with a timeout,
 /// flush, close, admin requests), so they never occupy a thread of Swift's cooperative pool.
@@ -58,17 +59,4 @@ final class BlockingWorker: @unchecked Sendable {
         while !finished { condition.wait() }
         condition.unlock()
     }
-}
-
-/// Starts an OS thread whose name shows in `top -H`, perf and /proc (Foundation's
-/// `Thread.name` does not reach the kernel on Linux).
-func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
-    let thread = Thread {
-        #if os(Linux)
-        kafka_name_current_thread(String(name.utf8.prefix(15))!) // the kernel keeps 15 bytes
-        #endif
-        body()
-    }
-    thread.name = name
-    thread.start()
 }

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Locking
 import Logging
 
 /// An idempotent producer whose sends resume when the broker has acknowledged the record.

@@ -69,7 +69,7 @@ public final class PostgresDatabase: SQLDatabase {
         self.queue = queue
         for (index, connection) in connections.enumerated() {
             workers.enter()
-            let thread = Thread { [workers] in
+            startThread(named: "pg-worker-\(index)") { [workers] in
                 let session = PGSession(settings: settings, connection: connection)
                 while let job = queue.take() {
                     job.run(session)
@@ -77,8 +77,6 @@ public final class PostgresDatabase: SQLDatabase {
                 session.shutdown()
                 workers.leave()
             }
-            thread.name = "persistence-pg-\(index)"
-            thread.start()
         }
     }
 
