@@ -548,14 +548,20 @@ final class PostgresBackendTests: BackendSuite {
         var configuration = try PostgresFixture.configuration()
         configuration.poolSize = 2
         let database = try await PostgresDatabase.connect(configuration)
-        defer { Task { await database.close() } }
         // A transaction on each worker at once: both threads have run and named themselves.
-        async let first: Void = database.write { _ = try $0.query("SELECT pg_sleep(0.2)") }
-        async let second: Void = database.write { _ = try $0.query("SELECT pg_sleep(0.2)") }
-        _ = try await (first, second)
-        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        do {
+            async let first: Void = database.write { _ = try $0.query("SELECT pg_sleep(0.2)") }
+            async let second: Void = database.write { _ = try $0.query("SELECT pg_sleep(0.2)") }
+            _ = try await (first, second)
+        } catch {
+            await database.close()
+            throw error
+        }
+        // Read while the workers run: closing the database ends their threads.
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         let names = tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        await database.close()
         XCTAssertTrue(names.contains("pg-worker-0") && names.contains("pg-worker-1"), "thread names: \(names.sorted())")
     }
 
