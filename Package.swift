@@ -104,7 +104,7 @@ let package = Package(
         // A seedable random generator: reproducible seed catalogs, order mixes and test inputs.
         .target(name: "SeededRandom", path: "Shared/SeededRandom"),
         .target(name: "Deciding", dependencies: ["EventSchema"], path: "Shared/Deciding"),
-        // A value behind a lock, for state that threads outside Swift concurrency share.
+        // For code outside Swift concurrency: a value behind a lock, and OS threads named in the kernel.
         .target(name: "Locking", path: "Shared/Locking"),
         // Who may do what on the bus: the brokers' ACLs derived from the topic catalog.
         .target(name: "BusAccess", dependencies: ["Kafka", "EventSchema"], path: "Shared/BusAccess"),

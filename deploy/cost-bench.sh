@@ -122,6 +122,10 @@ SERVICES=(order inventory payment notification)
 # The stack's databases on the server (local-stack.sh names them saga_<service>); a SQL list.
 SERVICE_DATABASES="'saga_order', 'saga_inventory', 'saga_payment', 'saga_notification'"
 
+# jq: a "name value" line per entry (the samples below) as an object.
+# shellcheck disable=SC2016  # jq variables, not the shell's
+JQ_TABLE='def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;'
+
 # shellcheck source=deploy/bench/proc_stats.sh
 source "$ROOT/deploy/bench/proc_stats.sh"
 
@@ -207,17 +211,18 @@ floor_processes() { # pid
         floor_processes "$child"
     done
 }
-# "cluster ticks" and "clients ticks" of the floor's processes now.
+# "cluster ticks" and "clients ticks" of the floor's processes now; a part with no process
+# found has no line (its figure is then null, not zero).
 floor_sample() { # pid
-    local pid role cluster=0 clients=0
+    local pid role cluster="" clients=""
     while read -r pid role; do
         case $role in
             host) cluster=$((cluster + $(cpu_ticks "$pid"))) ;;
             stage | drive) clients=$((clients + $(cpu_ticks "$pid"))) ;;
         esac
     done < <(floor_processes "$1")
-    echo "cluster $cluster"
-    echo "clients $clients"
+    [[ -z $cluster ]] || echo "cluster $cluster"
+    [[ -z $clients ]] || echo "clients $clients"
 }
 
 run_floor() { # rate -> writes floor.json
@@ -229,7 +234,8 @@ run_floor() { # rate -> writes floor.json
     floor_pid=$!
     # The same window as the stack's, from the moment the floor's driver starts sending: its
     # clients' CPU apart from its mock cluster's is what the services' Kafka work compares with.
-    rm -f "$dir/floor-start" "$dir/floor-end"
+    : >"$dir/floor-start"
+    : >"$dir/floor-end"
     until [[ $(floor_processes "$floor_pid") == *" drive"* ]]; do
         kill -0 "$floor_pid" 2>/dev/null || break
         sleep 0.05
@@ -253,11 +259,10 @@ run_floor() { # rate -> writes floor.json
     window=$((DURATION - TAIL - WARMUP))
     # hoplimit: N msgs through 4 hops in S s = R/s; e2e ms p50 A p99 B max C
     jq -n --arg line "$line" --argjson cpu "$cpu_ms" --argjson n "$((rate * DURATION))" \
-        --rawfile first <(cat "$dir/floor-start" 2>/dev/null) --rawfile last <(cat "$dir/floor-end" 2>/dev/null) \
-        --argjson ticks "$TICKS" --argjson inWindow "$((rate * window))" '
-        def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
+        --rawfile first "$dir/floor-start" --rawfile last "$dir/floor-end" \
+        --argjson ticks "$TICKS" --argjson inWindow "$((rate * window))" "$JQ_TABLE"'
         (table($first)) as $s | (table($last)) as $e
-        | def perMessage($k): if ($s[$k] // 0) > 0 and $e[$k] then ($e[$k] - $s[$k]) / $ticks * 1000 / $inWindow else null end;
+        | def perMessage($k): if $s[$k] and $e[$k] then ($e[$k] - $s[$k]) / $ticks * 1000 / $inWindow else null end;
         ($line | capture("in (?<s>[0-9.]+)s = (?<r>[0-9.]+)/s; e2e ms p50 (?<p50>[0-9.]+) p99 (?<p99>[0-9.]+) max (?<max>[0-9.]+)")) as $m
         | {messages: $n, seconds: ($m.s | tonumber), ratePerSecond: ($m.r | tonumber),
            p50Ms: ($m.p50 | tonumber), p99Ms: ($m.p99 | tonumber), maxMs: ($m.max | tonumber),
@@ -341,8 +346,7 @@ run_stack() { # rate dir -> writes stack.json
         --slurpfile report "$dir/report.json" --slurpfile threads "$dir/threads.json" --slurpfile database "$dir/database.json" \
         --slurpfile batches "$dir/batches.json" \
         --argjson ticks "$TICKS" --argjson rate "$rate" --argjson partitions "$partitions" \
-        --argjson window "$window" --argjson status "$status" '
-        def table($text): $text | split("\n") | map(select(length > 0) | split(" ")) | map({key: .[0], value: (.[1] | tonumber)}) | from_entries;
+        --argjson window "$window" --argjson status "$status" "$JQ_TABLE"'
         (table($first)) as $s | (table($last)) as $e | (table($rss)) as $r | $report[0] as $rep
         | ($e | keys_unsorted | map(select(startswith("machine-") | not))
            | map({key: ., value: (($e[.] - $s[.]) / $ticks * 1000 / ($rate * $window))}) | from_entries) as $cpu

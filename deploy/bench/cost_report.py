@@ -43,7 +43,7 @@ def table(report):
                     + [fmt(cpu["services"]), fmt(cpu.get("dev-cluster")), fmt(cpu.get("loadgen"))]
                     + [fmt(cpu.get(e)) for e in extra]
                     + [fmt((run.get("pgFloor") or {}).get("serverCpuMsPerOrder")) for _ in pg_floor]
-                    + [fmt(floor.get(key)) for key in ("clientsCpuMsPerMessage", "clusterCpuMsPerMessage")[:len(kafka_floor)]]
+                    + ([fmt(floor.get("clientsCpuMsPerMessage")), fmt(floor.get("clusterCpuMsPerMessage"))] if kafka_floor else [])
                     + [fmt(lat["acceptedToConfirmed"]["p50"], 1), fmt(lat["acceptedToConfirmed"]["p99"], 1),
                        fmt(lat["notified"]["p99"], 1), fmt(floor.get("p50Ms"), 1), fmt(floor.get("p99Ms"), 1),
                        fmt(run.get("p99OverFloor"), 1), "/".join(fmt(rss.get(s), 0) for s in SERVICES),
